@@ -37,7 +37,8 @@ class Ledger:
         if not isinstance(issuer, str) or not issuer:
             raise LedgerError(f"issuer: must be a non-empty string, got {issuer!r}")
         if token in self._issuer:
-            raise LedgerError(f"token: {token!r} already exists (issued by {self._issuer[token]!r})")
+            issuer_now = self._issuer[token]
+            raise LedgerError(f"token: {token!r} already exists (issued by {issuer_now!r})")
         self._balances[token] = {}
         self._supply[token] = 0.0
         self._peak_supply[token] = 0.0
