@@ -1,0 +1,228 @@
+"""Load and validate scenario files; every problem becomes one line naming its field.
+
+`load_scenario(path)` reads TOML, validates it against `sim.schema.Scenario`, checks the
+cross-references between sections (pools name known assets, shocks name known protocols)
+and raises a single `ConfigError` listing every problem as
+`protocols[2].liquidation_threshold: must be <= 1, got 1.2` - never a traceback from inside.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from protocols.errors import ConfigError
+from sim.schema import PROTOCOL_KINDS, SHOCK_KINDS, Lending, OptionVault, Scenario
+
+_UNION_TAGS = frozenset(PROTOCOL_KINDS + SHOCK_KINDS)
+_BOUNDS = {
+    "greater_than": ("gt", ">"),
+    "greater_than_equal": ("ge", ">="),
+    "less_than": ("lt", "<"),
+    "less_than_equal": ("le", "<="),
+}
+
+
+def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Read, override (dotted paths) and validate a scenario file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: scenario file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    if overrides:
+        raw = apply_overrides(raw, overrides)
+    return parse_scenario(raw, source=str(path))
+
+
+def parse_scenario(raw: Mapping[str, Any], source: str = "scenario") -> Scenario:
+    """Validate a scenario given as a dict (parsed TOML)."""
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_report(source, [_describe(e) for e in exc.errors()])) from None
+    problems = list(_reference_problems(scenario))
+    if problems:
+        raise ConfigError(_report(source, problems))
+    return scenario
+
+
+def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of `raw` with dotted paths (`protocols.2.fee` or `protocols[2].fee`)
+    set to new values. A path through a missing list index is an error; a missing table
+    key is created (the schema then says whether it is allowed)."""
+    import copy
+
+    result = copy.deepcopy(dict(raw))
+    for dotted, value in overrides.items():
+        keys = dotted.replace("[", ".").replace("]", "").split(".")
+        node: Any = result
+        for depth, key in enumerate(keys):
+            last = depth == len(keys) - 1
+            where = ".".join(keys[: depth + 1])
+            if isinstance(node, list):
+                if not key.isdigit() or int(key) >= len(node):
+                    raise ConfigError(f"{dotted}: no list item {key!r} at {where}")
+                key = int(key)
+            elif not isinstance(node, dict):
+                raise ConfigError(f"{dotted}: {where} is not a table")
+            if last:
+                node[key] = value
+            else:
+                if isinstance(node, dict) and key not in node:
+                    node[key] = {}
+                node = node[key]
+    return result
+
+
+# -- error formatting ----------------------------------------------------------------------
+def _report(source: str, problems: list[str]) -> str:
+    noun = "problem" if len(problems) == 1 else "problems"
+    return f"{source}: {len(problems)} {noun}:\n" + "\n".join(f"  {p}" for p in problems)
+
+
+def _path(loc: Iterable[Any]) -> str:
+    parts: list[str] = []
+    previous: Any = None
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
+        elif item in _UNION_TAGS and isinstance(previous, int):
+            pass  # pydantic's discriminated-union branch name is not part of the user's path
+        else:
+            parts.append(str(item))
+        previous = item
+    return ".".join(parts)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    path = _path(error["loc"])
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind in _BOUNDS:
+        key, symbol = _BOUNDS[kind]
+        reason = f"must be {symbol} {ctx[key]}, got {value!r}"
+    elif kind == "missing":
+        reason = "is required"
+    elif kind == "extra_forbidden":
+        reason = "unknown field (check its spelling against the documented schema)"
+    elif kind == "union_tag_invalid":
+        reason = f"unknown kind {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+    elif kind == "union_tag_not_found":
+        reason = "needs a 'kind' field"
+    elif kind in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
+        wanted = "an integer" if kind.startswith("int") else "a number"
+        reason = f"must be {wanted}, got {value!r}"
+    elif kind == "literal_error":
+        reason = f"must be one of {ctx.get('expected')}, got {value!r}"
+    elif kind == "string_pattern_mismatch":
+        reason = f"{value!r} is not a valid name (letters, digits, '.', '_', '-')"
+    elif kind in ("too_short", "too_long"):
+        reason = f"{error['msg'].lower()}"
+    elif kind == "value_error":
+        message = str(ctx.get("error", error["msg"]))
+        field, sep, rest = message.partition(": ")
+        if sep and field.isidentifier():
+            path, reason = f"{path}.{field}" if path else field, rest
+        else:
+            reason = message
+    else:
+        reason = f"{error['msg']}, got {value!r}"
+    return f"{path or '(top level)'}: {reason}"
+
+
+# -- cross-references ----------------------------------------------------------------------
+def _reference_problems(s: Scenario) -> Iterable[str]:
+    assets = {a.symbol for a in s.assets}
+    names = [p.name for p in s.protocols]
+    by_name = {p.name: p for p in s.protocols}
+
+    seen: set[str] = set()
+    for i, asset in enumerate(s.assets):
+        if asset.symbol in seen:
+            yield f"assets[{i}].symbol: duplicate asset {asset.symbol!r}"
+        seen.add(asset.symbol)
+        if asset.kind == "pegged" and asset.peg_to != "USD" and asset.peg_to not in assets:
+            yield f"assets[{i}].peg_to: unknown asset {asset.peg_to!r}"
+        if s.market.process == "historical" and asset.data is None and asset.kind == "risky":
+            yield f"assets[{i}].data: a historical market needs a data file for each risky asset"
+    yield from _correlation_problems(s)
+
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            yield f"protocols[{i}].name: duplicate protocol name {name!r}"
+    for i, p in enumerate(s.protocols):
+        where = f"protocols[{i}]"
+        tokens = (
+            list(p.reserves) if isinstance(p, Lending)
+            else [p.underlying, p.quote] if isinstance(p, OptionVault)
+            else p.tokens
+        )
+        for j, token in enumerate(tokens):
+            if token not in assets:
+                field = "reserves" if isinstance(p, Lending) else "tokens"
+                yield f"{where}.{field}[{j}]: unknown asset {token!r}"
+        if len(set(tokens)) != len(tokens):
+            yield f"{where}.tokens: a token is listed twice"
+        if isinstance(p, Lending):
+            for symbol, reserve in p.reserves.items():
+                pool = reserve.oracle.pool
+                if pool is not None and pool not in by_name:
+                    yield f"{where}.reserves.{symbol}.oracle.pool: unknown protocol {pool!r}"
+                elif pool is not None and symbol not in getattr(by_name[pool], "tokens", []):
+                    yield (f"{where}.reserves.{symbol}.oracle.pool: pool {pool!r} does not "
+                           f"trade {symbol}")
+
+    for i, cohort in enumerate(s.agents.borrowers):
+        where = f"agents.borrowers[{i}]"
+        market = by_name.get(cohort.market)
+        if not isinstance(market, Lending):
+            yield f"{where}.market: no lending market named {cohort.market!r}"
+            continue
+        coll = market.reserves.get(cohort.collateral)
+        if coll is None or coll.liquidation_threshold == 0:
+            yield f"{where}.collateral: {cohort.collateral!r} is not collateral in {market.name}"
+        debt = market.reserves.get(cohort.debt)
+        if debt is None or not debt.borrowable:
+            yield f"{where}.debt: {cohort.debt!r} cannot be borrowed in {market.name}"
+
+    for symbol in s.treasury.holdings:
+        if symbol not in assets:
+            yield f"treasury.holdings.{symbol}: unknown asset {symbol!r}"
+    if s.treasury.opex_usd_per_month > 0 and s.treasury.opex_token not in assets:
+        yield f"treasury.opex_token: unknown asset {s.treasury.opex_token!r}"
+
+    for i, shock in enumerate(s.shocks):
+        where = f"shocks[{i}]"
+        if shock.step >= s.steps:
+            yield f"{where}.step: must be < steps ({s.steps}), got {shock.step}"
+        asset = getattr(shock, "asset", None)
+        if asset is not None and asset not in assets:
+            yield f"{where}.asset: unknown asset {asset!r}"
+        protocol = getattr(shock, "protocol", None) or getattr(shock, "market", None)
+        if protocol is not None and protocol not in by_name:
+            field = "protocol" if hasattr(shock, "protocol") else "market"
+            yield f"{where}.{field}: unknown protocol {protocol!r}"
+
+
+def _correlation_problems(s: Scenario) -> Iterable[str]:
+    corr = s.market.correlation
+    if isinstance(corr, float | int):
+        return
+    n = sum(a.kind == "risky" for a in s.assets)
+    if len(corr) != n or any(len(row) != n for row in corr):
+        yield f"market.correlation: must be a {n}x{n} matrix (one row per risky asset)"
+        return
+    for i in range(n):
+        if corr[i][i] != 1.0:
+            yield f"market.correlation[{i}][{i}]: diagonal must be 1, got {corr[i][i]}"
+        for j in range(n):
+            if not math.isclose(corr[i][j], corr[j][i]) or abs(corr[i][j]) > 1:
+                yield f"market.correlation[{i}][{j}]: must be symmetric and within [-1, 1]"
+                return

@@ -1,0 +1,139 @@
+"""Scenario files: valid ones load with defaults; every invalid one names its field."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocols.errors import ConfigError
+from sim.scenario import apply_overrides, load_scenario, parse_scenario
+
+ASSETS = [
+    {"symbol": "ETH", "price": 2000.0, "sigma": 0.8},
+    {"symbol": "USDC", "price": 1.0, "kind": "pegged"},
+]
+AAVE = {
+    "kind": "aave",
+    "name": "aave",
+    "reserves": {
+        "ETH": {"ltv": 0.805, "liquidation_threshold": 0.83, "liquidation_bonus": 0.05},
+        "USDC": {"ltv": 0.77, "liquidation_threshold": 0.8, "liquidation_bonus": 0.045},
+    },
+}
+
+
+def scenario(**extra):
+    return {"assets": ASSETS, "protocols": [AAVE], **extra}
+
+
+def problems(raw) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_scenario(raw)
+    return [line.strip() for line in str(info.value).splitlines()[1:]]
+
+
+def test_minimal_scenario_gets_documented_defaults():
+    s = parse_scenario({"assets": [{"symbol": "ETH", "price": 2000}]})
+    assert (s.steps, s.step_hours, s.seed, s.market.process) == (720, 1.0, 0, "gbm")
+    assert s.dt_years == pytest.approx(1 / 8760)
+    assert s.agents.liquidators.max_rounds == 3
+
+
+def test_the_issue_example_error_text():
+    bad = dict(AAVE, reserves={"ETH": {"ltv": 0.8, "liquidation_threshold": 1.2}})
+    raw = {"assets": ASSETS, "protocols": [AAVE, AAVE | {"name": "b"}, bad | {"name": "c"}]}
+    assert problems(raw) == ["protocols[2].reserves.ETH.liquidation_threshold: must be <= 1.0, got 1.2"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (scenario(steps="abc"), "steps: must be an integer, got 'abc'"),
+        (scenario(steps=0), "steps: must be >= 1, got 0"),
+        (scenario(colour="red"), "colour: unknown field"),
+        (scenario(protocols=[{"kind": "bogus", "name": "x"}]), "protocols[0]: unknown kind 'bogus'"),
+        (
+            scenario(protocols=[{"kind": "curve", "name": "c", "tokens": ["USDC", "XYZ"]}]),
+            "protocols[0].tokens[1]: unknown asset 'XYZ'",
+        ),
+        (
+            scenario(protocols=[AAVE | {"reserves": {"ETH": {"ltv": 0.9, "liquidation_threshold": 0.8}}}]),
+            "protocols[0].reserves.ETH.ltv: must be <= liquidation_threshold (0.8), got 0.9",
+        ),
+        (
+            scenario(protocols=[AAVE | {"reserves": {"ETH": {"oracle": {"source": "twap"}}}}]),
+            "protocols[0].reserves.ETH.oracle.pool: a twap oracle must name the pool it reads",
+        ),
+        (
+            scenario(shocks=[{"kind": "crash", "step": 10, "asset": "ETH", "size": 1.5}]),
+            "shocks[0].size: must be < 1.0, got 1.5",
+        ),
+        (
+            scenario(shocks=[{"kind": "exploit", "step": 5, "protocol": "nope", "fraction": 0.5}]),
+            "shocks[0].protocol: unknown protocol 'nope'",
+        ),
+        (
+            scenario(shocks=[{"kind": "gas_spike", "step": 9999}]),
+            "shocks[0].step: must be < steps (720), got 9999",
+        ),
+        (
+            scenario(agents={"borrowers": [{"market": "aave", "collateral": "ETH", "debt": "DAI"}]}),
+            "agents.borrowers[0].debt: 'DAI' cannot be borrowed in aave",
+        ),
+        (scenario(treasury={"holdings": {"GOV": 1.0}}), "treasury.holdings.GOV: unknown asset 'GOV'"),
+        (
+            scenario(treasury={"holdings": {"ETH": -1.0}}),
+            "treasury.holdings.ETH: must be >= 0.0, got -1.0",
+        ),
+        (scenario(market={"correlation": [[1.0, 0.5]]}), "market.correlation: must be a 1x1"),
+    ],
+)
+def test_invalid_scenarios_name_the_field_and_reason(raw, expected):
+    found = problems(raw)
+    assert any(line.startswith(expected) for line in found), found
+
+
+def test_all_problems_are_reported_at_once():
+    raw = scenario(steps=-1, seed=-3, shocks=[{"kind": "gas_spike", "step": 1, "multiplier": 0.5}])
+    assert len(problems(raw)) == 3
+
+
+def test_file_errors_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_scenario(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("steps = = 3")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_scenario(broken)
+
+
+def test_overrides_by_dotted_path(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('steps = 100\n[[assets]]\nsymbol = "ETH"\nprice = 2000.0\n')
+    s = load_scenario(path, {"steps": 48, "assets[0].sigma": 0.3, "market.process": "merton"})
+    assert (s.steps, s.assets[0].sigma, s.market.process) == (48, 0.3, "merton")
+    with pytest.raises(ConfigError, match="assets.5.sigma: no list item '5'"):
+        apply_overrides({"assets": []}, {"assets.5.sigma": 1.0})
+
+
+# Fuzz: any mutation of a valid scenario either validates or raises ConfigError - never
+# another exception type - and each reported line names a field.
+leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
+    st.text(max_size=5), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+paths = st.sampled_from([
+    "steps", "seed", "step_hours", "assets[0].price", "assets[1].kind", "assets[0].sigma",
+    "protocols[0].reserves.ETH.ltv", "protocols[0].close_factor", "protocols[0].kind",
+    "market.process", "market.correlation", "gas.base_gwei", "treasury.holdings",
+    "agents.liquidators.count", "shocks", "distress.depeg", "protocols[0].reserves",
+])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(paths, leaves, min_size=1, max_size=3))
+def test_fuzzed_scenarios_fail_only_with_field_named_errors(overrides):
+    try:
+        parse_scenario(apply_overrides(scenario(), overrides))
+    except ConfigError as exc:
+        for line in str(exc).splitlines()[1:]:
+            assert ": " in line.strip()
