@@ -148,8 +148,9 @@ def _reference_problems(s: Scenario) -> Iterable[str]:
         if asset.symbol in seen:
             yield f"assets[{i}].symbol: duplicate asset {asset.symbol!r}"
         seen.add(asset.symbol)
-        if asset.kind == "pegged" and asset.peg_to != "USD" and asset.peg_to not in assets:
-            yield f"assets[{i}].peg_to: unknown asset {asset.peg_to!r}"
+        risky = {a.symbol for a in s.assets if a.kind == "risky"}
+        if asset.kind == "pegged" and asset.peg_to != "USD" and asset.peg_to not in risky:
+            yield f"assets[{i}].peg_to: must be 'USD' or a risky asset, got {asset.peg_to!r}"
         if s.market.process == "historical" and asset.data is None and asset.kind == "risky":
             yield f"assets[{i}].data: a historical market needs a data file for each risky asset"
     yield from _correlation_problems(s)
@@ -200,8 +201,8 @@ def _reference_problems(s: Scenario) -> Iterable[str]:
 
     for i, shock in enumerate(s.shocks):
         where = f"shocks[{i}]"
-        if shock.step >= s.steps:
-            yield f"{where}.step: must be < steps ({s.steps}), got {shock.step}"
+        if shock.step > s.steps:
+            yield f"{where}.step: must be <= steps ({s.steps}), got {shock.step}"
         asset = getattr(shock, "asset", None)
         if asset is not None and asset not in assets:
             yield f"{where}.asset: unknown asset {asset!r}"

@@ -5,8 +5,11 @@ Cross-references between sections (a pool naming an unknown asset, a shock namin
 unknown protocol) are checked in `sim.scenario`, which also turns validation errors into
 one line per problem: `protocols[2].liquidation_threshold: must be <= 1, got 1.2`.
 
-Units: prices in USD, amounts in whole tokens, rates and volatilities per year, fees as
-fractions, times in steps unless a field name says `_days` or `_hours`.
+Units: prices in USD, amounts in whole tokens, drifts, volatilities, jump intensities and
+interest rates per year, fees as fractions, times in steps unless a field name says `_days`
+or `_hours`. The mean-reverting processes (pegs, gas) are defined on the step grid:
+`mean_reversion` is the share of the gap to the target closed per step, and `peg_noise` /
+`gas.vol` the long-run standard deviation of the log deviation.
 """
 
 from __future__ import annotations
@@ -277,7 +280,8 @@ class Treasury(Strict):
 
 
 # -- shocks ------------------------------------------------------------------------------
-Step = Annotated[int, Field(ge=0)]
+#: Shocks fire in the step they name; step 0 is the initial state, so shocks start at 1.
+Step = Annotated[int, Field(ge=1)]
 
 
 class Crash(Strict):

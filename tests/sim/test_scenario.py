@@ -73,7 +73,7 @@ def test_the_issue_example_error_text():
         ),
         (
             scenario(shocks=[{"kind": "gas_spike", "step": 9999}]),
-            "shocks[0].step: must be < steps (720), got 9999",
+            "shocks[0].step: must be <= steps (720), got 9999",
         ),
         (
             scenario(agents={"borrowers": [{"market": "aave", "collateral": "ETH", "debt": "DAI"}]}),

@@ -1,0 +1,100 @@
+"""Gas prices: an exogenous log-OU path that rises with market volatility, the endogenous
+rise with the step's liquidation load, and the USD cost of a transaction.
+
+Defaults are typical mainnet figures, not a calibration: a 30 gwei base level; a liquidation
+(Aave/Compound liquidationCall plus collateral transfer) costs about 300k-500k gas, a single
+AMM swap about 150k.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from protocols.errors import ConfigError, InvalidAmount
+from protocols.validation import check_amount, check_fraction
+from sim.prices import Array, ar1, check_array, check_steps
+
+BASE_GWEI = 30.0
+LIQUIDATION_GAS_UNITS = 400_000
+SWAP_GAS_UNITS = 150_000
+GWEI = 1e-9  # ETH per gwei
+
+
+def gas_price_path(
+    rng: np.random.Generator,
+    steps: int,
+    *,
+    base_gwei: float = BASE_GWEI,
+    vol: float = 0.5,
+    mean_reversion: float = 0.1,
+    spike_sensitivity: float = 20.0,
+    market_vol: ArrayLike,
+) -> Array:
+    """Gas price in gwei per row, shape (steps + 1,); row t is the gas paid during step t.
+
+    log gas_t = log base_gwei + spike_sensitivity * market_vol[t - 1] + y_t, where y is an
+    Ornstein-Uhlenbeck noise (exact step, `sim.prices.ar1`) with stationary standard
+    deviation `vol` that closes `mean_reversion` of its gap to 0 each step; y_0 = 0, so row
+    0 is base_gwei. market_vol (steps,) is the step's realised market volatility, e.g. the
+    absolute ETH log-return |log(S_t / S_{t-1})| (gas jumps in the volatile step and falls
+    back after it) or a rolling realised vol (a persistent rise). With the default
+    sensitivity a 10 % move multiplies gas by e^2 = 7.4.
+    """
+    steps = check_steps(steps)
+    base_gwei = check_amount("base_gwei", base_gwei, allow_zero=False)
+    vol = check_amount("vol", vol)
+    theta = check_fraction("mean_reversion", mean_reversion)
+    if theta == 0:
+        raise InvalidAmount("mean_reversion: must be > 0 (0 would be a random walk), got 0.0")
+    spike_sensitivity = check_amount("spike_sensitivity", spike_sensitivity)
+    market_vol = check_array("market_vol", market_vol, (steps,), lower=0.0)
+
+    keep = 1.0 - theta
+    noise = ar1(vol * math.sqrt(1.0 - keep**2) * rng.standard_normal(steps), keep, 0.0)
+    spikes = spike_sensitivity * np.concatenate(([0.0], market_vol))
+    with np.errstate(over="ignore"):
+        gas = base_gwei * np.exp(noise + spikes)
+    return _finite_gas(gas, "vol/spike_sensitivity/market_vol")
+
+
+def gas_with_load(
+    gas_gwei: ArrayLike, liquidation_load: ArrayLike, sensitivity: float = 0.02
+) -> Array:
+    """The step's gas after liquidations compete for block space: gas * e^(sensitivity *
+    load). Exponential like EIP-1559's base fee, which compounds by up to 12.5 % per full
+    block (EIP-1559, BASE_FEE_MAX_CHANGE_DENOMINATOR = 8). The load's unit is the caller's
+    (e.g. liquidations this step); the default sensitivity makes each one cost 2 % more gas.
+    Scalars or arrays (broadcast)."""
+    gas = check_array("gas_gwei", gas_gwei, lower=0.0, strict=True)
+    load = check_array("liquidation_load", liquidation_load, lower=0.0)
+    _check_broadcast(gas_gwei=gas, liquidation_load=load)
+    sensitivity = check_amount("sensitivity", sensitivity)
+    with np.errstate(over="ignore"):
+        return _finite_gas(gas * np.exp(sensitivity * load), "liquidation_load/sensitivity")
+
+
+def gas_cost_usd(gas_gwei: ArrayLike, gas_units: ArrayLike, eth_price: ArrayLike) -> Array:
+    """USD cost of a transaction: gas_gwei * 1e-9 ETH/gwei * gas_units * eth_price (USD/ETH).
+    Scalars or arrays (broadcast)."""
+    gas = check_array("gas_gwei", gas_gwei, lower=0.0)
+    units = check_array("gas_units", gas_units, lower=0.0)
+    price = check_array("eth_price", eth_price, lower=0.0)
+    _check_broadcast(gas_gwei=gas, gas_units=units, eth_price=price)
+    return gas * GWEI * units * price
+
+
+def _check_broadcast(**arrays: Array) -> None:
+    try:
+        np.broadcast_shapes(*(a.shape for a in arrays.values()))
+    except ValueError:
+        shapes = ", ".join(f"{name} {a.shape}" for name, a in arrays.items())
+        raise ConfigError(f"{'/'.join(arrays)}: shapes do not broadcast ({shapes})") from None
+
+
+def _finite_gas(gas: Array, culprits: str) -> Array:
+    if not np.all(np.isfinite(gas)):
+        raise InvalidAmount(f"{culprits}: gas price overflows; reduce them")
+    return gas

@@ -1,0 +1,154 @@
+"""Exogenous paths of one run, generated once as arrays before the first step.
+
+Reference (off-chain) prices of every asset, the gas price and the market regime come from
+the scenario and one root seed. Each stream has its own child of the root
+`numpy.random.SeedSequence`, so adding an asset or changing a protocol parameter never
+shifts another stream: a sweep's replicate k sees the same market at every point (common
+random numbers). Exogenous shocks (price crashes, depegs) are applied to the paths here;
+shocks that act on protocols fire in the model at their step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim import prices
+from sim.gas import gas_price_path
+from sim.historical import replay_paths
+from sim.schema import Asset, Crash, DepegShock, Scenario
+
+#: Children of the root SeedSequence, by purpose. Append only: reordering breaks replays.
+STREAMS = ("prices", "pegs", "gas", "model")
+
+
+def seed_streams(seed: int) -> dict[str, np.random.SeedSequence]:
+    """One independent SeedSequence per purpose, all spawned from `seed`."""
+    return dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS)), strict=True))
+
+
+@dataclass(frozen=True)
+class ExogenousPaths:
+    """Row t is the state during step t (row 0 = the initial state)."""
+
+    assets: tuple[str, ...]
+    prices: np.ndarray  # (steps + 1, n_assets), USD
+    gas_gwei: np.ndarray  # (steps + 1,)
+    regime: np.ndarray  # (steps + 1,) 0 calm, 1 stress
+
+    def price(self, asset: str) -> np.ndarray:
+        return self.prices[:, self.assets.index(asset)]
+
+
+def generate_paths(scenario: Scenario, data_dir: str | None = None) -> ExogenousPaths:
+    """Reference prices, gas and regime for `scenario` with its seed."""
+    streams = seed_streams(scenario.seed)
+    steps = scenario.steps
+    symbols = tuple(a.symbol for a in scenario.assets)
+    risky = [a for a in scenario.assets if a.kind == "risky"]
+    regime = np.zeros(steps + 1, dtype=np.int8)
+    out = np.empty((steps + 1, len(symbols)))
+
+    if risky:
+        risky_paths, regime = _risky_paths(scenario, risky, streams["prices"], data_dir)
+        for k, asset in enumerate(risky):
+            out[:, symbols.index(asset.symbol)] = risky_paths[:, k]
+    _apply_crashes(scenario, out, symbols, kinds=("risky",))
+
+    pegged = [a for a in scenario.assets if a.kind == "pegged"]
+    peg_streams = streams["pegs"].spawn(len(pegged))
+    for asset, stream in zip(pegged, peg_streams, strict=True):
+        usd = asset.peg_to == "USD"
+        anchor = np.ones(steps + 1) if usd else out[:, symbols.index(asset.peg_to)]
+        ratio = _peg_ratio(scenario, asset, asset.price / anchor[0], stream, data_dir)
+        out[:, symbols.index(asset.symbol)] = anchor * ratio
+    _apply_crashes(scenario, out, symbols, kinds=("pegged",))
+
+    eth = symbols.index("ETH") if "ETH" in symbols else 0
+    market_vol = np.abs(np.diff(np.log(out[:, eth])))
+    gas = gas_price_path(
+        np.random.default_rng(streams["gas"]),
+        steps,
+        base_gwei=scenario.gas.base_gwei,
+        vol=scenario.gas.vol,
+        mean_reversion=scenario.gas.mean_reversion,
+        spike_sensitivity=scenario.gas.vol_sensitivity,
+        market_vol=market_vol,
+    )
+    return ExogenousPaths(symbols, out, gas, regime)
+
+
+def _risky_paths(
+    scenario: Scenario, risky: list[Asset], stream: np.random.SeedSequence, data_dir: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    market, steps, dt = scenario.market, scenario.steps, scenario.dt_years
+    rng = np.random.default_rng(stream)
+    s0 = [a.price for a in risky]
+    mu = [a.mu for a in risky]
+    sigma = [a.sigma for a in risky]
+    corr = market.correlation if len(risky) > 1 else None
+    calm = np.zeros(steps + 1, dtype=np.int8)
+    if market.process == "gbm":
+        return prices.gbm_paths(rng, s0, mu, sigma, corr, steps, dt), calm
+    if market.process == "merton":
+        paths = prices.merton_paths(
+            rng, s0, mu, sigma, corr, market.jump_intensity, market.jump_mean,
+            market.jump_std, steps, dt,
+        )
+        return paths, calm
+    if market.process == "regime":
+        stress = market.stress
+        calm_params = prices.RegimeParams(sigma=sigma, corr=corr)
+        stress_params = prices.RegimeParams(
+            sigma=np.asarray(sigma) * stress.vol_multiplier,
+            corr=stress.correlation if len(risky) > 1 else None,
+            jump_intensity=stress.jump_intensity,
+            jump_mean=market.jump_mean,
+            jump_std=market.jump_std,
+        )
+        return prices.regime_switching_paths(
+            rng, s0, mu, calm_params, stress_params, stress.p_enter, stress.p_exit, steps, dt
+        )
+    files = {a.symbol: a.data for a in risky}
+    columns = {a.symbol: a.column for a in risky if a.column}
+    replay = replay_paths(files, scenario.step_hours, market.start, steps, data_dir, columns)
+    return replay, calm
+
+
+def _peg_ratio(
+    scenario: Scenario,
+    asset: Asset,
+    ratio: float,
+    stream: np.random.SeedSequence,
+    data_dir: str | None,
+) -> np.ndarray:
+    steps = scenario.steps
+    if scenario.market.process == "historical" and asset.data is not None:
+        # A pegged asset's data are quoted in its peg (stETH in ETH, USDC in USDT).
+        replay = replay_paths(
+            {asset.symbol: asset.data}, scenario.step_hours, scenario.market.start, steps,
+            data_dir, {asset.symbol: asset.column} if asset.column else None,
+        )
+        return replay[:, 0]
+    depegs = [prices.Depeg(d.start, d.duration, d.depth, d.recovery) for d in asset.depegs]
+    depegs += [
+        prices.Depeg(s.step, s.duration, s.depth, s.recovery)
+        for s in scenario.shocks
+        if isinstance(s, DepegShock) and s.asset == asset.symbol
+    ]
+    return prices.pegged_paths(
+        np.random.default_rng(stream), steps, peg=ratio, noise_sigma=asset.peg_noise,
+        mean_reversion=asset.mean_reversion, depegs=depegs,
+    )
+
+
+def _apply_crashes(
+    scenario: Scenario, out: np.ndarray, symbols: tuple[str, ...], kinds: tuple[str, ...]
+) -> None:
+    """A crash multiplies the asset's path from its step on by (1 - size): row t is the
+    reference price during step t, and shocks fire in the step they name."""
+    kind_of = {a.symbol: a.kind for a in scenario.assets}
+    for shock in scenario.shocks:
+        if isinstance(shock, Crash) and kind_of[shock.asset] in kinds:
+            out[shock.step :, symbols.index(shock.asset)] *= 1.0 - shock.size

@@ -1,0 +1,236 @@
+"""Tests of sim.historical against the real files in the shared data directory (values from
+its README.md) and on synthetic series for the resampling rules."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sim
+from protocols.errors import ConfigError, DaosimError, InvalidAmount
+from sim.historical import (
+    DataFormatError,
+    MissingDataError,
+    default_data_dir,
+    load_price_series,
+    replay_paths,
+    resample_to_steps,
+)
+
+DATA = default_data_dir()
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"no data directory at {DATA}")
+
+ETH_BINANCE_2020 = "eth_usdt_binance_1h_2020-03-08_2020-03-16.csv"
+ETH_BINANCE_2022 = "eth_usdt_binance_1h_2022-05-01_2022-07-11.csv"
+ETH_FTX_2020 = "eth_usd_ftx_1h_2020-03-08_2020-03-16.csv"
+ETH_YAHOO = "eth_usd_yahoo_daily_2020-01-01_2025-11-20.csv"
+ETH_CDD = "eth_usdt_binance_daily_2017-08-17_2025-12-31.csv"
+FTT_YAHOO = "ftt_usd_yahoo_daily_2021-12-15_2022-12-15.csv"
+STETH_CHAINLINK = "steth_eth_chainlink_rounds_2022-01-29_2024-01-28.csv"
+USDC_UNISWAP = "usdc_usdt_uniswapv3_1bp_pool_hourly_2023-03-08_2023-03-16.csv"
+USDC_YAHOO = "usdc_usd_yahoo_daily_2020-01-01_2025-11-20.csv"
+
+
+def utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+# -- data directory ------------------------------------------------------------------------
+def test_default_data_dir_is_shared_data_next_to_the_repo(monkeypatch):
+    monkeypatch.delenv("DAOSIM_DATA_DIR", raising=False)
+    repo = Path(sim.__file__).resolve().parent.parent
+    assert default_data_dir() == (repo.parent / "shared" / "data").resolve()
+
+
+def test_data_dir_env_var_overrides(monkeypatch, tmp_path):
+    monkeypatch.setenv("DAOSIM_DATA_DIR", str(tmp_path))
+    assert default_data_dir() == tmp_path
+
+
+# -- loading the real files ----------------------------------------------------------------
+def test_binance_black_thursday_low():
+    low = load_price_series(DATA / ETH_BINANCE_2020, "low")
+    assert low.min() == 86.00 and low.idxmin() == utc("2020-03-13 02:00")
+    assert len(low) == 216 and str(low.index.tz) == "UTC"
+    assert load_price_series(DATA / ETH_BINANCE_2020, "open")[utc("2020-03-12 00:00")] == 194.61
+
+
+def test_ftx_low_and_hourly_close_is_stamped_at_the_candle_end():
+    assert load_price_series(DATA / ETH_FTX_2020, "low")[utc("2020-03-13 02:00")] == 87.69
+    close = load_price_series(DATA / ETH_BINANCE_2020)
+    # the 2020-03-13 02:00 candle closed at 111.12 at 03:00; the first close is at 01:00
+    assert close[utc("2020-03-13 03:00")] == 111.12
+    assert close.index[0] == utc("2020-03-08 01:00") and close.name == "close"
+
+
+def test_uniswap_usdc_usdt_low():
+    price = load_price_series(DATA / USDC_UNISWAP)
+    assert price.idxmin() == utc("2023-03-11 08:00")
+    assert round(price.min(), 5) == 0.87259
+
+
+def test_chainlink_steth_eth_low():
+    ratio = load_price_series(DATA / STETH_CHAINLINK)
+    assert len(ratio) == 745
+    assert round(ratio.min(), 5) == 0.93502
+    assert ratio.idxmin() == utc("2022-06-18 09:09:38")
+
+
+def test_yahoo_daily_open_at_day_start_close_at_day_end():
+    # 12 Mar 2020: open 194.74, close 112.35 (README); the close is stamped 13 Mar 00:00.
+    assert load_price_series(DATA / ETH_YAHOO, "open")[utc("2020-03-12")] == 194.74
+    assert load_price_series(DATA / ETH_YAHOO)[utc("2020-03-13")] == 112.35
+
+
+def test_capitalised_yahoo_header_and_cryptodatadownload():
+    assert load_price_series(DATA / FTT_YAHOO, "Close")[utc("2022-11-08")] == 22.142197
+    low = load_price_series(DATA / ETH_CDD, "Low")
+    assert low[utc("2020-03-13")] == 86.0 and low[utc("2022-06-18")] == 881.56
+
+
+def test_missing_file_names_the_file_and_the_data_directory():
+    with pytest.raises(MissingDataError, match="no_such_file.csv.*data directory"):
+        load_price_series(DATA / "no_such_file.csv")
+
+
+def test_unknown_format_and_bad_columns(tmp_path):
+    odd = tmp_path / "odd.csv"
+    odd.write_text("when,price\n2020-01-01,1.0\n")
+    with pytest.raises(DataFormatError, match="odd.csv"):
+        load_price_series(odd)
+    with pytest.raises(ConfigError, match="^column: 'vwap'"):
+        load_price_series(DATA / ETH_YAHOO, "vwap")
+    with pytest.raises(DataFormatError, match="'symbol' is not numeric"):
+        load_price_series(DATA / ETH_CDD, "symbol")
+
+
+def test_null_rows_are_dropped_and_repeated_timestamps_keep_the_last(tmp_path):
+    path = tmp_path / "yahoo.csv"
+    path.write_text("Date,Close\n2020-01-02,2.0\n2020-01-01,1.0\n2020-01-03,null\n2020-01-02,3.0\n")
+    series = load_price_series(path)
+    assert list(series) == [1.0, 3.0]
+    assert list(series.index) == [utc("2020-01-02"), utc("2020-01-03")]
+
+
+# -- resampling ----------------------------------------------------------------------------
+def test_daily_to_hourly_keeps_daily_closes_and_interpolates_log_linearly():
+    daily = load_price_series(DATA / ETH_YAHOO)
+    hourly = resample_to_steps(daily, 1.0, "2020-03-12", 72)
+    assert hourly.shape == (73,)
+    np.testing.assert_allclose(
+        hourly[::24], daily[utc("2020-03-12") : utc("2020-03-15")], rtol=1e-12
+    )
+    # half way between closes 194.87 and 112.35: the geometric mean sqrt(194.87 * 112.35)
+    assert hourly[12] == pytest.approx(np.sqrt(194.87 * 112.35), rel=1e-12)
+
+
+def test_hourly_to_four_hourly_takes_the_last_value():
+    hourly = load_price_series(DATA / ETH_BINANCE_2022)
+    coarse = resample_to_steps(hourly, 4.0, "2022-06-18 00:00", 6)
+    np.testing.assert_array_equal(
+        coarse, hourly[utc("2022-06-18 00:00") : utc("2022-06-19 00:00")][::4]
+    )
+
+
+def test_chainlink_rounds_are_forward_filled():
+    # The 18 Jun 09:09:38 round (0.93501933) holds until the 19 Jun 09:09:38 round.
+    rounds = load_price_series(DATA / STETH_CHAINLINK)
+    grid = resample_to_steps(rounds, 1.0, "2022-06-18 09:00", 25)
+    assert grid[0] == rounds[rounds.index < utc("2022-06-18 09:00")].iloc[-1]
+    assert np.all(grid[1:25] == 0.93501933)
+    assert grid[25] == pytest.approx(0.9393873532734381)
+
+
+def test_defaults_cover_the_whole_series_and_naive_start_is_utc():
+    series = pd.Series([1.0, 2.0, 4.0], index=pd.date_range("2021-01-01", periods=3, freq="D"))
+    # log-linear: 1 -> 2 over 24 h, at 6-hour steps: 2^(k/4)
+    np.testing.assert_allclose(resample_to_steps(series, 6.0), 2 ** (np.arange(9) / 4), rtol=1e-12)
+    assert resample_to_steps(series, 24.0, "2021-01-02").tolist() == pytest.approx([2.0, 4.0])
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "message"),
+    [
+        ((1.0, "2019-12-31", 5), MissingDataError, "data cover"),
+        ((1.0, "2021-01-02", 1000), MissingDataError, "data cover"),
+        ((1.0, "2021-01-04"), MissingDataError, "less than one step"),
+        ((0.0,), InvalidAmount, "^step_hours"),
+        ((1.0, "tomorrow-ish"), ConfigError, "^start"),
+        ((1.0, None, 0), ConfigError, "^steps"),
+    ],
+)
+def test_resample_rejects_grids_outside_the_data_and_bad_arguments(args, error, message):
+    series = pd.Series([1.0, 2.0, 4.0], index=pd.date_range("2021-01-01", periods=3, freq="D"))
+    with pytest.raises(error, match=message):
+        resample_to_steps(series, *args)
+
+
+@pytest.mark.parametrize(
+    ("series", "error"),
+    [
+        ([1.0, 2.0], ConfigError),  # plain list
+        (pd.Series([1.0, 2.0]), ConfigError),  # integer index
+        (pd.Series([1.0, -2.0], index=pd.date_range("2021", periods=2, freq="D")), InvalidAmount),
+        (pd.Series([2.0, 1.0], index=pd.DatetimeIndex(["2021-01-02", "2021-01-01"])), ConfigError),
+    ],
+)
+def test_resample_rejects_bad_series(series, error):
+    with pytest.raises(error, match="series"):
+        resample_to_steps(series, 1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    prices=st.lists(st.floats(0.01, 1e5), min_size=2, max_size=20),
+    step_hours=st.sampled_from([1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0]),
+)
+def test_coarse_resampling_keeps_observations_and_stays_between_neighbours(prices, step_hours):
+    series = pd.Series(prices, index=pd.date_range("2022-01-01", periods=len(prices), freq="D"))
+    grid = resample_to_steps(series, step_hours)
+    per_day = int(24 / step_hours)
+    assert grid.size == (len(prices) - 1) * per_day + 1
+    np.testing.assert_allclose(grid[::per_day], prices, rtol=1e-12)
+    for day, (a, b) in enumerate(zip(prices, prices[1:], strict=False)):
+        between = grid[day * per_day : (day + 1) * per_day + 1]
+        assert np.all(between >= min(a, b) * (1 - 1e-12)) and np.all(
+            between <= max(a, b) * (1 + 1e-12)
+        )
+
+
+# -- replay --------------------------------------------------------------------------------
+def test_replay_stacks_assets_on_one_grid_in_file_order():
+    files = {"ETH": ETH_BINANCE_2022, "stETH/ETH": STETH_CHAINLINK, "USDC": USDC_YAHOO}
+    paths = replay_paths(files, 1.0, "2022-06-01", 24 * 30)
+    assert paths.shape == (24 * 30 + 1, 3)
+    for column, file in enumerate(files.values()):
+        expected = resample_to_steps(load_price_series(DATA / file), 1.0, "2022-06-01", 24 * 30)
+        np.testing.assert_array_equal(paths[:, column], expected)
+    assert paths[:, 1].min() == 0.93501933  # the June 2022 stETH/ETH low is in the window
+
+
+def test_replay_defaults_to_the_common_span_and_takes_columns():
+    paths = replay_paths(
+        {"ETH": ETH_BINANCE_2022, "USDC": USDC_YAHOO}, 1.0, columns={"ETH": "open"}
+    )
+    eth_open = load_price_series(DATA / ETH_BINANCE_2022, "open")
+    assert paths.shape == (len(eth_open), 2)
+    np.testing.assert_array_equal(paths[:, 0], eth_open.to_numpy())
+
+
+def test_replay_errors(tmp_path):
+    with pytest.raises(MissingDataError, match=f"{tmp_path}.*eth.csv.*data directory"):
+        replay_paths({"ETH": "eth.csv"}, 1.0, data_dir=tmp_path)
+    with pytest.raises(ConfigError, match="^files"):
+        replay_paths({}, 1.0)
+    with pytest.raises(ConfigError, match=r"^columns: assets \['BTC'\]"):
+        replay_paths({"ETH": ETH_YAHOO}, 1.0, columns={"BTC": "close"})
+    # disjoint windows (2020 and 2023) have no common grid
+    with pytest.raises(MissingDataError):
+        replay_paths({"ETH": ETH_BINANCE_2020, "USDC": USDC_UNISWAP}, 1.0)
+
+
+def test_every_error_is_a_daosim_error():
+    assert issubclass(MissingDataError, DaosimError) and issubclass(DataFormatError, DaosimError)
