@@ -1,0 +1,759 @@
+"""An Aave v3 lending market on the shared ledger: reserves, positions, interest, liquidation.
+
+Tokens and holders (`name` is the market's ledger holder id and token issuer)
+- Receipt token of `asset`: f"{name}:a{asset}". NON-rebasing, cToken-like: the ledger holds
+  SCALED amounts and one unit redeems `exchange_rate(asset)` (the liquidity index) of
+  underlying (AToken.scaledBalanceOf * index = balanceOf). Any holder, including another
+  protocol, can hold and price it.
+- Cash: the market's own ledger balance of each underlying.
+- Positions (borrowers) live in a struct-of-arrays book: `collateral_scaled` and
+  `debt_scaled` (positions x assets) and `owner`. Position collateral is held as receipt
+  tokens by f"{name}:collateral" (escrow): per asset, the column sum of collateral_scaled is
+  the escrow's balance. Debt is book-only, as Aave's variable debt tokens are not
+  transferable: total debt = sum(debt_scaled) * borrow_index.
+- Treasury (default f"{name}:treasury") receives the reserve-factor share of interest and
+  the liquidation protocol fee, as receipt tokens.
+
+Interest: `accrue(dt_years)` is ReserveLogic.updateState followed by updateInterestRates
+for every reserve. Rates are a pure function of the current state (U = debt / (cash +
+debt), Aave v3.0's "available liquidity + debt"), which is what Aave stores after every
+action, so they are computed when needed rather than stored. Only variable-rate debt exists
+(stable-rate borrowing is out of scope).
+
+Bad debt: when a liquidation leaves a position with debt but no collateral in any asset, the
+remaining debt is bad debt (Aave v3.3 calls it a "deficit"). It is recorded cumulatively in
+`bad_debt[asset]` and in the LiquidationResult, removed from the book, and socialized AT
+ONCE across that asset's suppliers: the liquidity index is cut by deficit / (receipt supply
+* index), so every holder of the receipt token - other protocols and the collateral of other
+positions included - redeems less. (Aave v3.3 instead parks the deficit until governance
+covers it.)
+
+Accounting identity, per asset, after every operation (up to float rounding):
+
+    receipt_supply * liquidity_index + interest_surplus == cash + total_debt
+
+`interest_surplus[asset]` >= 0 is interest that borrowers paid and nobody is credited with:
+the borrow index compounds (calculateCompoundedInterest) while the liquidity index grows
+linearly at rate * U * (1 - RF) on a base that excludes the surplus itself, and the treasury
+gets exactly RF times the debt increase (_accrueToTreasury). It grows only in `accrue`;
+every other operation moves both sides by the same amount. A socialized deficit D removes D
+from the debt and D from the claims, so before the cut the claims equal cash + borrows
+(including D) - surplus: "deposits == cash + borrows + bad debt", with the bad debt kept in
+`bad_debt`. Only if D exceeded every claim would the index reach 0 and the surplus absorb
+the rest.
+
+Prices are read from `oracles[asset].price` once per call, never from the caller.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from protocols.errors import (
+    ConfigError,
+    DaosimError,
+    InsufficientBalance,
+    InsufficientLiquidity,
+    InvalidAmount,
+)
+from protocols.ledger import Ledger
+from protocols.lending._checks import nonnegative_array
+from protocols.lending.health import ratio_or_inf
+from protocols.lending.params import ReserveParams
+from protocols.lending.rates import compounded_interest, linear_interest, supply_rate
+from protocols.validation import check_amount, check_fraction
+
+#: Relative float slack when a caller asks for a whole balance it computed as scaled * index.
+DUST = 1e-12
+#: A reserve counts as pinned (suppliers cannot withdraw) from this utilization on.
+PINNED_UTILIZATION = 1.0 - 1e-12
+
+
+class LendingError(DaosimError):
+    """A lending-market operation was refused."""
+
+
+class UnknownReserve(LendingError):
+    """The asset is not a reserve of this market."""
+
+
+class UnknownPosition(LendingError):
+    """No position has this id."""
+
+
+class ReserveDisabled(LendingError):
+    """The reserve cannot be borrowed, or cannot back a position as collateral."""
+
+
+class CapExceeded(LendingError):
+    """A supply or borrow cap would be exceeded."""
+
+
+class InsufficientCollateral(LendingError):
+    """A borrow or a collateral withdrawal fails the LTV / health-factor checks."""
+
+
+class NotLiquidatable(LendingError):
+    """The position is healthy, or holds none of the named collateral / debt."""
+
+
+class NoDebt(LendingError):
+    """A repayment named a debt the position does not have."""
+
+
+@dataclass(frozen=True)
+class LiquidationResult:
+    """What one liquidation did, in underlying units. `collateral_seized` is everything taken
+    from the position, protocol fee included; the liquidator got the rest."""
+
+    pid: int
+    collateral_asset: str
+    debt_asset: str
+    health_factor: float
+    debt_repaid: float
+    collateral_seized: float
+    protocol_fee: float
+    bad_debt: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def liquidator_collateral(self) -> float:
+        return self.collateral_seized - self.protocol_fee
+
+
+def liquidation_amounts(
+    debt_to_cover: ArrayLike,
+    collateral_balance: ArrayLike,
+    debt_price: ArrayLike,
+    collateral_price: ArrayLike,
+    liquidation_bonus: float,
+    protocol_fee: float,
+) -> tuple[Any, Any, Any]:
+    """(collateral seized, debt repaid, protocol fee) of a liquidation, vectorized.
+
+    LiquidationLogic._calculateAvailableCollateralToLiquidate (v3.0-v3.2): seize
+    debt * debt_price / collateral_price * (1 + bonus); if that exceeds the balance, seize
+    the whole balance and repay only balance * collateral_price / debt_price / (1 + bonus).
+    The protocol fee is `protocol_fee` of the bonus part, seized - seized / (1 + bonus).
+    `debt_to_cover` must already be capped by the close factor.
+    """
+    grow = 1.0 + liquidation_bonus
+    wanted = np.asarray(debt_to_cover) * debt_price / collateral_price * grow
+    capped = wanted > collateral_balance
+    seized = np.where(capped, collateral_balance, wanted)
+    repaid = np.where(
+        capped, np.asarray(collateral_balance) * collateral_price / debt_price / grow, debt_to_cover
+    )
+    fee = (seized - seized / grow) * protocol_fee
+    return seized, repaid, fee
+
+
+class LendingMarket:
+    """Reserves (one per asset) plus a book of borrower positions; see the module doc."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        name: str,
+        reserves: Mapping[str, ReserveParams],
+        oracles: Mapping[str, Any],
+        close_factor: float = 0.5,
+        close_factor_hf_threshold: float = 0.95,
+        treasury: str | None = None,
+    ) -> None:
+        _check_holder("name", name)
+        if not reserves:
+            raise ConfigError("reserves: need at least one asset")
+        for asset, params in reserves.items():
+            if not isinstance(params, ReserveParams):
+                raise ConfigError(f"reserves[{asset!r}]: must be a ReserveParams, got {params!r}")
+            ledger.total_supply(asset)  # UnknownToken if the underlying was never created
+            if ledger.has_token(f"{name}:a{asset}"):
+                raise ConfigError(f"name: receipt token {name}:a{asset} already exists")
+        if set(oracles) != set(reserves):
+            raise ConfigError(
+                f"oracles: need one per reserve {sorted(reserves)}, got {sorted(oracles)}"
+            )
+        for asset, oracle in oracles.items():
+            if not hasattr(oracle, "price"):
+                raise ConfigError(f"oracles[{asset!r}]: has no .price attribute")
+        for arg, value in (
+            ("close_factor", close_factor),
+            ("close_factor_hf_threshold", close_factor_hf_threshold),
+        ):
+            if check_fraction(arg, value) == 0:
+                raise ConfigError(f"{arg}: must be > 0")
+        treasury = f"{name}:treasury" if treasury is None else treasury
+        _check_holder("treasury", treasury)
+
+        self.ledger = ledger
+        self.name = name
+        self.assets: tuple[str, ...] = tuple(reserves)
+        self.reserves = dict(reserves)
+        self.oracles = dict(oracles)
+        self.close_factor = float(close_factor)
+        self.close_factor_hf_threshold = float(close_factor_hf_threshold)
+        self.treasury = treasury
+        self.escrow = f"{name}:collateral"
+        self.bad_debt: dict[str, float] = dict.fromkeys(self.assets, 0.0)
+        self.interest_surplus: dict[str, float] = dict.fromkeys(self.assets, 0.0)
+
+        params = [self.reserves[a] for a in self.assets]
+        self._column = {asset: i for i, asset in enumerate(self.assets)}
+        self._lt = np.array([p.liquidation_threshold * p.usable_as_collateral for p in params])
+        self._ltv = np.array([p.ltv * p.usable_as_collateral for p in params])
+        self._reserve_factor = np.array([p.reserve_factor for p in params])
+        self._liquidity_index = np.ones(len(params))
+        self._borrow_index = np.ones(len(params))
+        self._collateral = np.zeros((16, len(params)))
+        self._debt = np.zeros((16, len(params)))
+        self._owner = np.empty(16, dtype=object)
+        self._count = 0
+        for asset in self.assets:
+            ledger.create_token(self.receipt_token(asset), issuer=name)
+
+    # -- reserve reads -----------------------------------------------------------------
+    def receipt_token(self, asset: str) -> str:
+        self._col(asset)
+        return f"{self.name}:a{asset}"
+
+    def exchange_rate(self, asset: str) -> float:
+        """Underlying redeemable per receipt token: the liquidity index."""
+        return float(self._liquidity_index[self._col(asset)])
+
+    def borrow_index(self, asset: str) -> float:
+        return float(self._borrow_index[self._col(asset)])
+
+    def cash(self, asset: str) -> float:
+        self._col(asset)
+        return self.ledger.balance_of(self.name, asset)
+
+    def total_debt(self, asset: str) -> float:
+        i = self._col(asset)
+        return float(self._debt[: self._count, i].sum() * self._borrow_index[i])
+
+    def total_supplied(self, asset: str) -> float:
+        """All receipt-token claims, in underlying (aToken.totalSupply)."""
+        i = self._col(asset)
+        return self.ledger.total_supply(self.receipt_token(asset)) * self._liquidity_index[i]
+
+    def balance_of(self, holder: str, asset: str) -> float:
+        """Underlying `holder` can redeem with its receipt tokens (aToken.balanceOf)."""
+        i = self._col(asset)
+        return self.ledger.balance_of(holder, self.receipt_token(asset)) * self._liquidity_index[i]
+
+    def utilization(self, asset: str) -> float:
+        """total debt / (cash + total debt), 0 without debt."""
+        return float(_utilization(self.cash(asset), self.total_debt(asset)))
+
+    def is_pinned(self, asset: str) -> bool:
+        """Utilization at 100 %: suppliers cannot withdraw."""
+        return self.utilization(asset) >= PINNED_UTILIZATION
+
+    def rates(self, asset: str) -> tuple[float, float]:
+        """(borrow rate, supply rate) per year at the current utilization."""
+        i = self._col(asset)
+        u = self.utilization(asset)
+        borrow = float(self.reserves[asset].rate_model.borrow_rate(u))
+        return borrow, float(supply_rate(u, borrow, self._reserve_factor[i]))
+
+    # -- book reads (vectorized over positions) -----------------------------------------
+    @property
+    def n_positions(self) -> int:
+        return self._count
+
+    @property
+    def collateral_scaled(self) -> np.ndarray:
+        return _readonly(self._collateral[: self._count])
+
+    @property
+    def debt_scaled(self) -> np.ndarray:
+        return _readonly(self._debt[: self._count])
+
+    @property
+    def owner(self) -> np.ndarray:
+        return _readonly(self._owner[: self._count])
+
+    def collateral_of(self, pid: int) -> np.ndarray:
+        """Underlying collateral of a position, per asset."""
+        return self._collateral[self._pid(pid)] * self._liquidity_index
+
+    def debt_of(self, pid: int) -> np.ndarray:
+        """Debt of a position, per asset, interest included."""
+        return self._debt[self._pid(pid)] * self._borrow_index
+
+    def health_factors(self) -> np.ndarray:
+        """HF of every position (inf without debt): two matrix-vector products."""
+        prices = self._prices()
+        n = self._count
+        return ratio_or_inf(
+            self._collateral[:n] @ (self._liquidity_index * prices * self._lt),
+            self._debt[:n] @ (self._borrow_index * prices),
+        )
+
+    def health_factor_of(self, pid: int) -> float:
+        weighted, _, debt_value = self._account(self._pid(pid), self._prices())
+        return float(ratio_or_inf(weighted, debt_value))
+
+    def liquidatable(self) -> np.ndarray:
+        """Ids of the positions with HF < 1."""
+        return np.flatnonzero(self.health_factors() < 1.0)
+
+    def borrowing_power(self) -> np.ndarray:
+        """Value each position can still borrow, in oracle units
+        (GenericLogic.calculateAvailableBorrows: collateral * LTV - debt, floored at 0)."""
+        prices = self._prices()
+        n = self._count
+        power = self._collateral[:n] @ (self._liquidity_index * prices * self._ltv)
+        return np.maximum(power - self._debt[:n] @ (self._borrow_index * prices), 0.0)
+
+    # -- suppliers ------------------------------------------------------------------------
+    def supply(self, owner: str, asset: str, amount: float) -> float:
+        """Deposit underlying, mint amount / index receipt tokens to `owner`; returns them.
+
+        SupplyLogic.executeSupply; supply cap as ValidationLogic.validateSupply (v3.1+:
+        all claims, treasury included, plus the amount <= cap).
+        """
+        i = self._col(asset)
+        amount = check_amount("amount", amount, allow_zero=False)
+        self._check_supply_cap(i, amount)
+        scaled = self._scaled(i, amount)
+        self.ledger.transfer(asset, owner, self.name, amount)
+        self.ledger.mint(self.receipt_token(asset), owner, scaled, by=self.name)
+        return scaled
+
+    def withdraw(self, owner: str, asset: str, amount: float) -> float:
+        """Burn receipt tokens worth `amount` underlying and pay it out of cash; returns the
+        scaled amount burned (SupplyLogic.executeWithdraw)."""
+        i = self._col(asset)
+        amount = check_amount("amount", amount, allow_zero=False)
+        token = self.receipt_token(asset)
+        held = self.ledger.balance_of(owner, token)
+        scaled = _take(held, self._scaled(i, amount), f"withdraw: {owner!r} holds {held!r} {token}")
+        self._check_cash(asset, amount)
+        self.ledger.burn(token, owner, scaled, by=self.name)
+        self.ledger.transfer(asset, self.name, owner, amount)
+        return scaled
+
+    # -- positions --------------------------------------------------------------------------
+    def open_position(self, owner: str) -> int:
+        """A new, empty position of `owner`; returns its id."""
+        _check_holder("owner", owner)
+        self._grow(1)
+        pid = self._count
+        self._owner[pid] = owner
+        self._count += 1
+        return pid
+
+    def open_positions(
+        self, owners: Sequence[str], collateral_amounts: ArrayLike, debt_amounts: ArrayLike
+    ) -> np.ndarray:
+        """Open n positions at once (row k: `owners[k]` deposits collateral_amounts[k] and
+        borrows debt_amounts[k], both (n x assets) underlying); returns their ids.
+
+        Same rules as deposit_collateral then borrow on each row, checked vectorized: every
+        row within its LTV, caps, cash and the owners' balances (summed per owner) - all
+        before anything changes. Ledger moves are aggregated per owner and asset.
+        """
+        owners = np.asarray(owners, dtype=object).reshape(-1)
+        n, shape = len(owners), (len(owners), len(self.assets))
+        coll = nonnegative_array("collateral_amounts", collateral_amounts)
+        debt = nonnegative_array("debt_amounts", debt_amounts)
+        if coll.shape != shape or debt.shape != shape:
+            raise InvalidAmount(
+                f"collateral_amounts, debt_amounts: must both have shape {shape}, got "
+                f"{coll.shape} and {debt.shape}"
+            )
+        for owner in owners:
+            _check_holder("owners", owner)
+        coll_total, debt_total = coll.sum(axis=0), debt.sum(axis=0)
+        self._check_usable(np.flatnonzero(coll_total > 0), np.flatnonzero(debt_total > 0))
+        prices = self._prices()
+        power, debt_value = coll @ (prices * self._ltv), debt @ prices
+        short = np.flatnonzero(debt_value > power)
+        if short.size:
+            k = short[0]
+            raise InsufficientCollateral(
+                f"debt_amounts: row {k} borrows {debt_value[k]!r} of value, above its "
+                f"borrowing power (collateral x LTV) {power[k]!r}"
+            )
+        for i, asset in enumerate(self.assets):
+            if coll_total[i] > 0:
+                self._check_supply_cap(i, coll_total[i])
+                self._scaled(i, coll_total[i])  # refuses a wiped-out reserve
+            if debt_total[i] > 0:
+                self._check_borrow_cap(i, debt_total[i])
+                self._check_cash(asset, debt_total[i], incoming=coll_total[i])
+        names, inverse = np.unique(owners.astype(str), return_inverse=True)
+        paid_in = _sum_by(inverse, coll, len(names))
+        for k, i in np.argwhere(paid_in > 0):
+            held = self.ledger.balance_of(str(names[k]), self.assets[i])
+            if held < paid_in[k, i]:
+                raise InsufficientBalance(
+                    f"collateral_amounts: {names[k]!r} holds {held!r} {self.assets[i]}, "
+                    f"its positions need {paid_in[k, i]!r}"
+                )
+
+        start = self._count
+        scaled = coll / self._liquidity_index
+        self._grow(n)
+        self._collateral[start : start + n] = scaled
+        self._debt[start : start + n] = debt / self._borrow_index
+        self._owner[start : start + n] = owners
+        self._count += n
+        for k, i in np.argwhere(paid_in > 0):
+            self.ledger.transfer(self.assets[i], str(names[k]), self.name, paid_in[k, i])
+        for i in np.flatnonzero(coll_total > 0):
+            token = self.receipt_token(self.assets[i])
+            self.ledger.mint(token, self.escrow, scaled[:, i].sum(), by=self.name)
+        borrowed = _sum_by(inverse, debt, len(names))
+        for k, i in np.argwhere(borrowed > 0):
+            self.ledger.transfer(self.assets[i], self.name, str(names[k]), borrowed[k, i])
+        return np.arange(start, start + n)
+
+    def deposit_collateral(self, pid: int, asset: str, amount: float) -> float:
+        """Add collateral to a position, paid in underlying by its owner; returns the scaled
+        receipt tokens credited (held by the escrow)."""
+        pid, i = self._pid(pid), self._col(asset)
+        amount = check_amount("amount", amount, allow_zero=False)
+        self._check_usable([i], [])
+        self._check_supply_cap(i, amount)
+        scaled = self._scaled(i, amount)
+        self.ledger.transfer(asset, self._owner[pid], self.name, amount)
+        self.ledger.mint(self.receipt_token(asset), self.escrow, scaled, by=self.name)
+        self._collateral[pid, i] += scaled
+        return scaled
+
+    def withdraw_collateral(self, pid: int, asset: str, amount: float) -> float:
+        """Pay collateral back to the position's owner; returns the scaled amount removed.
+
+        ValidationLogic.validateHFAndLtv: with debt, the health factor afterwards must stay
+        >= 1, and a position holding zero-LTV collateral may only withdraw zero-LTV assets.
+        """
+        pid, i = self._pid(pid), self._col(asset)
+        amount = check_amount("amount", amount, allow_zero=False)
+        held = self._collateral[pid, i]
+        scaled = _take(
+            held,
+            self._scaled(i, amount),
+            f"withdraw_collateral: position {pid} holds {held!r} scaled {asset}",
+        )
+        self._check_cash(asset, amount)
+        after = self._collateral[pid].copy()
+        after[i] = held - scaled
+        if self._debt[pid].any():
+            weighted, _, debt_value = self._account(pid, self._prices(), collateral=after)
+            if weighted < debt_value:
+                raise InsufficientCollateral(
+                    f"withdraw_collateral: position {pid} health factor would drop to "
+                    f"{weighted / debt_value:.6f} < 1"
+                )
+            zero_ltv = (after > 0) & (self._lt > 0) & (self._ltv == 0)
+            if zero_ltv.any() and self._ltv[i] != 0:
+                raise InsufficientCollateral(
+                    f"withdraw_collateral: position {pid} holds zero-LTV collateral "
+                    f"{self.assets[np.flatnonzero(zero_ltv)[0]]}; withdraw that first"
+                )
+        self._collateral[pid, i] = after[i]
+        token = self.receipt_token(asset)
+        self.ledger.burn(token, self.escrow, self._from_escrow(token, scaled), by=self.name)
+        self.ledger.transfer(asset, self.name, self._owner[pid], amount)
+        return scaled
+
+    def borrow(self, pid: int, asset: str, amount: float) -> float:
+        """Lend `amount` of cash to the position's owner; returns the scaled debt added.
+
+        ValidationLogic.validateBorrow: borrowing enabled, borrow cap, collateral with
+        LTV > 0, health factor > 1 before, and debt + amount <= sum(collateral * LTV) in
+        value. InsufficientLiquidity when cash < amount.
+        """
+        pid, i = self._pid(pid), self._col(asset)
+        amount = check_amount("amount", amount, allow_zero=False)
+        self._check_usable([], [i])
+        self._check_borrow_cap(i, amount)
+        self._check_cash(asset, amount)
+        prices = self._prices()
+        weighted, power, debt_value = self._account(pid, prices)
+        if power <= 0:
+            raise InsufficientCollateral(f"borrow: position {pid} has no collateral with LTV > 0")
+        if not weighted > debt_value:
+            raise InsufficientCollateral(
+                f"borrow: position {pid} health factor {weighted / debt_value:.6f} is not > 1"
+            )
+        if debt_value + amount * prices[i] > power:
+            raise InsufficientCollateral(
+                f"borrow: amount {amount!r} {asset} would take position {pid}'s debt value to "
+                f"{debt_value + amount * prices[i]!r}, above its borrowing power {power!r} (LTV)"
+            )
+        scaled = amount / self._borrow_index[i]
+        self._debt[pid, i] += scaled
+        self.ledger.transfer(asset, self.name, self._owner[pid], amount)
+        return float(scaled)
+
+    def repay(self, pid: int, asset: str, amount: float, payer: str | None = None) -> float:
+        """Repay up to `amount` of a position's debt (capped at the debt) from `payer`
+        (default: the owner); returns what was repaid (BorrowLogic.executeRepay)."""
+        pid, i = self._pid(pid), self._col(asset)
+        amount = check_amount("amount", amount, allow_zero=False)
+        payer = self._owner[pid] if payer is None else payer
+        debt = float(self._debt[pid, i] * self._borrow_index[i])
+        if debt == 0:
+            raise NoDebt(f"repay: position {pid} owes no {asset}")
+        repaid = min(amount, debt)
+        self.ledger.transfer(asset, payer, self.name, repaid)
+        self._reduce_debt(pid, i, repaid, debt)
+        return repaid
+
+    # -- liquidation --------------------------------------------------------------------------
+    def liquidate(
+        self,
+        liquidator: str,
+        pid: int,
+        collateral_asset: str,
+        debt_asset: str,
+        debt_to_cover: float,
+        receive_a_token: bool = False,
+    ) -> LiquidationResult:
+        """Repay part of an unhealthy position's debt for its collateral plus a bonus.
+
+        LiquidationLogic.executeLiquidationCall (v3.0-v3.2): only when HF < 1; the close
+        factor is `close_factor` while HF > `close_factor_hf_threshold`, else 1
+        (_calculateDebt); amounts by `liquidation_amounts`; the protocol fee goes to the
+        treasury as receipt tokens; the liquidator receives the rest of the seized collateral
+        as underlying (needs cash, paid before the repayment comes in) or, with
+        `receive_a_token`, as receipt tokens. A position left with debt and no collateral
+        has its debt written off and socialized (module doc).
+        """
+        pid, c, d = self._pid(pid), self._col(collateral_asset), self._col(debt_asset)
+        debt_to_cover = check_amount("debt_to_cover", debt_to_cover, allow_zero=False)
+        prices = self._prices()
+        weighted, _, debt_value = self._account(pid, prices)
+        hf = float(ratio_or_inf(weighted, debt_value))
+        if not hf < 1.0:
+            raise NotLiquidatable(f"liquidate: position {pid} health factor {hf!r} is not < 1")
+        balance = float(self._collateral[pid, c] * self._liquidity_index[c])
+        debt = float(self._debt[pid, d] * self._borrow_index[d])
+        if balance == 0:
+            raise NotLiquidatable(f"liquidate: position {pid} has no {collateral_asset} collateral")
+        if debt == 0:
+            raise NotLiquidatable(f"liquidate: position {pid} owes no {debt_asset}")
+        close_factor = self.close_factor if hf > self.close_factor_hf_threshold else 1.0
+        params = self.reserves[collateral_asset]
+        seized, repaid, fee = (
+            float(x)
+            for x in liquidation_amounts(
+                min(debt_to_cover, debt * close_factor),
+                balance,
+                prices[d],
+                prices[c],
+                params.liquidation_bonus,
+                params.liquidation_protocol_fee,
+            )
+        )
+        payout = seized - fee
+        if not receive_a_token:
+            self._check_cash(collateral_asset, payout)
+        incoming = payout if (c == d and not receive_a_token) else 0.0
+        held = self.ledger.balance_of(liquidator, debt_asset)
+        if held + incoming < repaid:
+            raise InsufficientBalance(
+                f"liquidate: {liquidator!r} holds {held!r} {debt_asset}, needs {repaid!r}"
+            )
+
+        index = self._liquidity_index[c]
+        scaled_seized = self._collateral[pid, c] if seized == balance else seized / index
+        self._collateral[pid, c] = max(self._collateral[pid, c] - scaled_seized, 0.0)
+        self._reduce_debt(pid, d, repaid, debt)
+        token = self.receipt_token(collateral_asset)
+        scaled_fee = fee / index
+        scaled_out = self._from_escrow(token, scaled_seized - scaled_fee)
+        if receive_a_token:
+            self.ledger.transfer(token, self.escrow, liquidator, scaled_out)
+        else:
+            self.ledger.burn(token, self.escrow, scaled_out, by=self.name)
+            self.ledger.transfer(collateral_asset, self.name, liquidator, payout)
+        if scaled_fee > 0:
+            scaled_fee = self._from_escrow(token, scaled_fee)
+            self.ledger.transfer(token, self.escrow, self.treasury, scaled_fee)
+        self.ledger.transfer(debt_asset, liquidator, self.name, repaid)
+        return LiquidationResult(
+            pid, collateral_asset, debt_asset, hf, repaid, seized, fee, self._write_off(pid)
+        )
+
+    # -- interest -----------------------------------------------------------------------------
+    def accrue(self, dt_years: float) -> None:
+        """Advance every reserve by `dt_years` (ReserveLogic.updateState, then the rates
+        follow the new utilization as in updateInterestRates).
+
+        Borrow index *= calculateCompoundedInterest(borrow rate) when there is debt;
+        liquidity index *= calculateLinearInterest(supply rate); the treasury is minted
+        RF x (increase of total debt) / NEW liquidity index receipt tokens (_accrueToTreasury).
+        """
+        dt = check_amount("dt_years", dt_years)
+        n = self._count
+        supply = np.array([self.ledger.total_supply(self.receipt_token(a)) for a in self.assets])
+        cash = np.array([self.ledger.balance_of(self.name, a) for a in self.assets])
+        debt_scaled = self._debt[:n].sum(axis=0)
+        u = _utilization(cash, debt_scaled * self._borrow_index)
+        borrow = np.array(
+            [self.reserves[a].rate_model.borrow_rate(u[i]) for i, a in enumerate(self.assets)],
+            dtype=float,
+        )
+        old_l, old_b = self._liquidity_index, self._borrow_index
+        new_l = old_l * linear_interest(supply_rate(u, borrow, self._reserve_factor), dt)
+        new_b = np.where(debt_scaled > 0, old_b * compounded_interest(borrow, dt), old_b)
+        interest = debt_scaled * (new_b - old_b)
+        to_treasury = np.where(new_l > 0, interest * self._reserve_factor, 0.0)
+        surplus = interest - supply * (new_l - old_l) - to_treasury
+        self._liquidity_index, self._borrow_index = new_l, new_b
+        for i, asset in enumerate(self.assets):
+            self.interest_surplus[asset] += float(surplus[i])
+            if to_treasury[i] > 0:
+                self.ledger.mint(
+                    self.receipt_token(asset),
+                    self.treasury,
+                    float(to_treasury[i] / new_l[i]),
+                    by=self.name,
+                )
+
+    # -- internals --------------------------------------------------------------------------
+    def _col(self, asset: str) -> int:
+        try:
+            return self._column[asset]
+        except (KeyError, TypeError):
+            raise UnknownReserve(
+                f"asset: {asset!r} is not a reserve of {self.name} (reserves: {self.assets})"
+            ) from None
+
+    def _pid(self, pid: int) -> int:
+        if isinstance(pid, bool) or not isinstance(pid, Integral) or not 0 <= pid < self._count:
+            raise UnknownPosition(f"pid: no position {pid!r} in {self.name} ({self._count} open)")
+        return int(pid)
+
+    def _prices(self) -> np.ndarray:
+        prices = np.array([self.oracles[a].price for a in self.assets], dtype=float)
+        bad = np.flatnonzero(~(np.isfinite(prices) & (prices > 0)))
+        if bad.size:
+            asset, price = self.assets[bad[0]], prices[bad[0]]
+            raise InvalidAmount(f"oracles[{asset!r}].price: must be finite and > 0, got {price}")
+        return prices
+
+    def _account(
+        self, pid: int, prices: np.ndarray, collateral: np.ndarray | None = None
+    ) -> tuple[float, float, float]:
+        """(sum coll*price*LT, sum coll*price*LTV, sum debt*price) of one position
+        (GenericLogic.calculateUserAccountData), optionally with other collateral."""
+        scaled = self._collateral[pid] if collateral is None else collateral
+        value = scaled * self._liquidity_index * prices
+        debt_value = self._debt[pid] @ (self._borrow_index * prices)
+        return float(value @ self._lt), float(value @ self._ltv), float(debt_value)
+
+    def _scaled(self, i: int, amount: float) -> float:
+        index = self._liquidity_index[i]
+        if index <= 0:
+            raise LendingError(f"{self.assets[i]}: reserve wiped out by bad debt (index 0)")
+        return float(amount / index)
+
+    def _check_supply_cap(self, i: int, amount: float) -> None:
+        asset = self.assets[i]
+        claims = self.total_supplied(asset)
+        cap = self.reserves[asset].supply_cap
+        if claims + amount > cap:
+            raise CapExceeded(f"supply cap of {asset} is {cap!r}: {claims!r} supplied + {amount!r}")
+
+    def _check_borrow_cap(self, i: int, amount: float) -> None:
+        asset = self.assets[i]
+        debt = self.total_debt(asset)
+        cap = self.reserves[asset].borrow_cap
+        if debt + amount > cap:
+            raise CapExceeded(f"borrow cap of {asset} is {cap!r}: {debt!r} borrowed + {amount!r}")
+
+    def _check_cash(self, asset: str, amount: float, incoming: float = 0.0) -> None:
+        cash = self.cash(asset)
+        if cash + incoming < amount:
+            raise InsufficientLiquidity(
+                f"{self.name} holds {cash!r} {asset} in cash, cannot pay out {amount!r} "
+                f"(utilization {self.utilization(asset):.6f})"
+            )
+
+    def _check_usable(self, collateral: Sequence[int], debt: Sequence[int]) -> None:
+        """Refuse collateral in assets that cannot back a position, debt in unborrowable ones."""
+        for i in collateral:
+            if self._lt[i] == 0:
+                raise ReserveDisabled(f"asset: {self.assets[i]} is not usable as collateral")
+        for i in debt:
+            if not self.reserves[self.assets[i]].borrowable:
+                raise ReserveDisabled(f"asset: borrowing {self.assets[i]} is disabled")
+
+    def _reduce_debt(self, pid: int, i: int, repaid: float, debt: float) -> None:
+        remaining = self._debt[pid, i] - repaid / self._borrow_index[i]
+        self._debt[pid, i] = 0.0 if repaid >= debt else max(remaining, 0.0)
+
+    def _from_escrow(self, token: str, scaled: float) -> float:
+        """`scaled`, trimmed to the escrow balance: the running ledger sum and the book's
+        column sum can differ by float rounding."""
+        return min(float(scaled), self.ledger.balance_of(self.escrow, token))
+
+    def _write_off(self, pid: int) -> dict[str, float]:
+        """Bad debt of a position with no collateral left: book it, socialize it."""
+        if self._collateral[pid].any() or not self._debt[pid].any():
+            return {}
+        written_off = {}
+        for i in np.flatnonzero(self._debt[pid]):
+            asset = self.assets[i]
+            deficit = float(self._debt[pid, i] * self._borrow_index[i])
+            self._debt[pid, i] = 0.0
+            claims = self.total_supplied(asset)
+            cut = min(deficit, claims)
+            if claims > 0:
+                self._liquidity_index[i] *= 1.0 - cut / claims
+            self.interest_surplus[asset] -= deficit - cut
+            self.bad_debt[asset] += deficit
+            written_off[asset] = deficit
+        return written_off
+
+    def _grow(self, extra: int) -> None:
+        need = self._count + extra
+        if need <= len(self._owner):
+            return
+        capacity = max(2 * len(self._owner), need)
+        for attr in ("_collateral", "_debt", "_owner"):
+            old = getattr(self, attr)
+            new = np.zeros((capacity, *old.shape[1:]), dtype=old.dtype)
+            new[: self._count] = old[: self._count]
+            setattr(self, attr, new)
+
+
+def _utilization(cash: ArrayLike, debt: ArrayLike) -> np.ndarray:
+    cash, debt = np.asarray(cash, dtype=float), np.asarray(debt, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(debt > 0, debt / (cash + debt), 0.0)
+
+
+def _take(held: float, wanted: float, what: str) -> float:
+    """`wanted`, or all of `held` when asking for it cost a few ulps; else refuse."""
+    if wanted <= held:
+        return float(wanted)
+    if wanted <= held * (1.0 + DUST):
+        return float(held)
+    raise InsufficientBalance(f"{what}, cannot take {wanted!r}")
+
+
+def _sum_by(group: np.ndarray, amounts: np.ndarray, groups: int) -> np.ndarray:
+    """Column sums of `amounts` per group id: (groups x assets)."""
+    columns = [np.bincount(group, weights=col, minlength=groups) for col in amounts.T]
+    return np.stack(columns, axis=1)
+
+
+def _readonly(view: np.ndarray) -> np.ndarray:
+    view = view.view()
+    view.flags.writeable = False
+    return view
+
+
+def _check_holder(arg: str, holder: Any) -> None:
+    if not isinstance(holder, str) or not holder:
+        raise LendingError(f"{arg}: must be a non-empty string, got {holder!r}")
