@@ -158,7 +158,10 @@ class Curve(Strict):
 
 
 class RateModel(Strict):
-    """Aave v3 two-slope (`kinked`) or Compound v2 `jump` rate model, yearly fractions."""
+    """Aave v3 two-slope (`kinked`) or Compound v2 `jump` rate model, yearly fractions.
+
+    For `jump`, `slope1` is the multiplier (the slope below the kink), `slope2` the jump
+    multiplier and `optimal` the kink."""
 
     model: Literal["kinked", "jump"] = "kinked"
     base: NonNegative = 0.0
