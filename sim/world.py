@@ -1,0 +1,254 @@
+"""Assemble the protocols of a scenario on one ledger, at the scenario's initial prices.
+
+The world is the set of protocol objects (pools, lending markets, option vaults), the
+oracles they read and the off-chain reference prices the simulator writes each step. It
+holds no behaviour of its own beyond seeding initial liquidity: agents act on it, the model
+advances it.
+
+Base tokens are minted by an outside issuer (`issuer(asset)`), standing for the rest of the
+world's supply; every other token is issued by a protocol. Initial liquidity is split
+equally among the given liquidity-provider holders, lending supply comes from a passive
+`suppliers:<market>` holder, vault deposits from `depositors:<vault>`, and the options desk
+that buys vault options is `options-desk`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocols.amm.concentrated import ConcentratedLiquidityPool
+from protocols.amm.constant_product import ConstantProductPool
+from protocols.amm.stableswap import StableSwapPool
+from protocols.amm.v3_math import sqrt_price_to_tick
+from protocols.errors import ConfigError
+from protocols.ledger import Ledger
+from protocols.lending import JumpRate, KinkedRate, LendingMarket, ReserveParams
+from protocols.oracle import Oracle, ReferenceSource, TwapSource
+from protocols.vaults import OptionVault
+from sim import schema
+
+OPTIONS_DESK = "options-desk"
+#: Uniswap v3 fee tier -> tick spacing (UniswapV3Factory constructor and v3-sdk).
+TICK_SPACING = {0.0001: 1, 0.0005: 10, 0.003: 60, 0.01: 200}
+#: Curve pools in this simulator hold coins of (nearly) equal value: StableSwap's invariant
+#: has no price scale, so coins whose initial prices differ by more than this are refused.
+STABLESWAP_PRICE_SPREAD = 0.05
+
+
+def issuer(asset: str) -> str:
+    """Ledger holder that mints `asset`: the world outside the simulated protocols."""
+    return f"issuer:{asset}"
+
+
+Pool = ConstantProductPool | StableSwapPool | ConcentratedLiquidityPool
+
+
+@dataclass
+class World:
+    ledger: Ledger
+    assets: tuple[str, ...]
+    reference: dict[str, ReferenceSource]
+    pools: dict[str, Pool] = field(default_factory=dict)
+    markets: dict[str, LendingMarket] = field(default_factory=dict)
+    vaults: dict[str, OptionVault] = field(default_factory=dict)
+    #: oracles by consumer (market or vault name), then asset
+    oracles: dict[str, dict[str, Oracle]] = field(default_factory=dict)
+
+    @property
+    def protocols(self) -> dict[str, Any]:
+        return {**self.pools, **self.markets, **self.vaults}
+
+    def usd(self, asset: str) -> float:
+        """Off-chain reference price of `asset` in USD."""
+        return self.reference[asset].read()
+
+    def fund(self, holder: str, asset: str, amount: float) -> None:
+        """Give `holder` new `asset` from outside the simulated protocols."""
+        self.ledger.mint(asset, holder, amount, by=issuer(asset))
+
+    def set_prices(self, prices: Any) -> None:
+        """Write one row of reference prices (in `assets` order)."""
+        for asset, price in zip(self.assets, prices, strict=True):
+            self.reference[asset].set(float(price))
+
+    def update_oracles(self, step: int) -> None:
+        for feeds in self.oracles.values():
+            for oracle in feeds.values():
+                oracle.update(step)
+
+
+def build_world(scenario: schema.Scenario, initial_prices: Any, lp_holders: list[str]) -> World:
+    """All protocols of `scenario`, seeded with liquidity at `initial_prices` (USD, in the
+    scenario's asset order). `lp_holders` share every pool's initial liquidity."""
+    ledger = Ledger()
+    assets = tuple(a.symbol for a in scenario.assets)
+    for asset in assets:
+        ledger.create_token(asset, issuer=issuer(asset))
+    reference = {
+        a: ReferenceSource(float(p)) for a, p in zip(assets, initial_prices, strict=True)
+    }
+    world = World(ledger, assets, reference)
+    holders = lp_holders or ["lp:passive"]
+
+    for i, spec in enumerate(scenario.protocols):
+        where = f"protocols[{i}]"
+        if isinstance(spec, schema.UniswapV2):
+            world.pools[spec.name] = _uniswap_v2(world, spec, holders)
+        elif isinstance(spec, schema.UniswapV3):
+            world.pools[spec.name] = _uniswap_v3(world, spec, holders)
+        elif isinstance(spec, schema.Curve):
+            world.pools[spec.name] = _curve(world, spec, holders, where)
+    for i, spec in enumerate(scenario.protocols):
+        where = f"protocols[{i}]"
+        if isinstance(spec, schema.Lending):
+            world.markets[spec.name] = _lending(world, spec, where)
+        elif isinstance(spec, schema.OptionVault):
+            world.vaults[spec.name] = _vault(world, spec, scenario)
+    return world
+
+
+# -- pools -------------------------------------------------------------------------------
+def _split(world: World, tokens: list[str], tvl_usd: float) -> dict[str, float]:
+    """Token amounts worth tvl_usd in equal USD shares at reference prices."""
+    return {t: tvl_usd / len(tokens) / world.usd(t) for t in tokens}
+
+
+def _seed(world: World, holders: list[str], amounts: dict[str, float]) -> list[dict[str, float]]:
+    """Fund each holder with an equal share of `amounts`; return the per-holder shares."""
+    shares = [{t: a / len(holders) for t, a in amounts.items()} for _ in holders]
+    for holder, share in zip(holders, shares, strict=True):
+        for token, amount in share.items():
+            world.fund(holder, token, amount)
+    return shares
+
+
+def _uniswap_v2(world: World, spec: schema.UniswapV2, holders: list[str]) -> ConstantProductPool:
+    pool = ConstantProductPool(world.ledger, spec.name, *spec.tokens, fee=spec.fee)
+    amounts = _split(world, spec.tokens, spec.tvl_usd)
+    for holder, share in zip(holders, _seed(world, holders, amounts), strict=True):
+        pool.add_liquidity(holder, share)
+    return pool
+
+
+def _uniswap_v3(
+    world: World, spec: schema.UniswapV3, holders: list[str]
+) -> ConcentratedLiquidityPool:
+    token0, token1 = spec.tokens
+    price = world.usd(token0) / world.usd(token1)  # token1 per token0
+    spacing = TICK_SPACING[spec.fee]
+    pool = ConcentratedLiquidityPool(
+        world.ledger, spec.name, token0, token1, fee=spec.fee, tick_spacing=spacing,
+        sqrt_price=math.sqrt(price),
+    )
+    for band in spec.ranges:
+        lower = sqrt_price_to_tick(math.sqrt(price * (1 - band.width))) // spacing * spacing
+        upper = -(-sqrt_price_to_tick(math.sqrt(price * (1 + band.width))) // spacing) * spacing
+        amounts = _split(world, spec.tokens, spec.tvl_usd * band.share)
+        for holder, share in zip(holders, _seed(world, holders, amounts), strict=True):
+            pool.mint_for_amounts(holder, lower, upper, share[token0], share[token1])
+    return pool
+
+
+def _curve(world: World, spec: schema.Curve, holders: list[str], where: str) -> StableSwapPool:
+    prices = [world.usd(t) for t in spec.tokens]
+    if max(prices) > min(prices) * (1 + STABLESWAP_PRICE_SPREAD):
+        raise ConfigError(
+            f"{where}.tokens: a StableSwap pool needs coins of about equal value, got prices "
+            f"{dict(zip(spec.tokens, prices, strict=True))}"
+        )
+    pool = StableSwapPool(
+        world.ledger, spec.name, spec.tokens, spec.amp, fee=spec.fee, admin_fee=spec.admin_fee
+    )
+    # Balanced in coin units (equal value up to the small spread allowed above).
+    mean_price = sum(prices) / len(prices)
+    amounts = {t: spec.tvl_usd / len(spec.tokens) / mean_price for t in spec.tokens}
+    for holder, share in zip(holders, _seed(world, holders, amounts), strict=True):
+        pool.add_liquidity(holder, share)
+    return pool
+
+
+# -- lending -----------------------------------------------------------------------------
+def _oracle(world: World, asset: str, spec: schema.OracleSpec) -> Oracle:
+    if spec.source == "reference":
+        source: Any = world.reference[asset]
+    else:
+        pool = world.pools[spec.pool]
+        quote = next(t for t in pool.tokens if t != asset)
+        # The pool prices `asset` in `quote`; the quote leg is valued at its reference price.
+        source = TwapSource(
+            lambda: pool.spot_price(asset, quote) * world.usd(quote), spec.window
+        )
+    return Oracle(asset, source, spec.heartbeat, spec.deviation, spec.latency)
+
+
+def _rate_model(rate: schema.RateModel) -> KinkedRate | JumpRate:
+    if rate.model == "kinked":
+        return KinkedRate(rate.base, rate.slope1, rate.slope2, rate.optimal)
+    # Compound v2 jump model: slope1 is the multiplier below the kink, slope2 the jump.
+    return JumpRate(rate.base, rate.slope1, rate.slope2, rate.optimal)
+
+
+def _lending(world: World, spec: schema.Lending, where: str) -> LendingMarket:
+    reserves = {}
+    for asset, r in spec.reserves.items():
+        collateral = r.liquidation_threshold > 0
+        reserves[asset] = ReserveParams(
+            ltv=r.ltv,
+            liquidation_threshold=r.liquidation_threshold,
+            liquidation_bonus=r.liquidation_bonus if collateral else 0.0,
+            reserve_factor=r.reserve_factor,
+            rate_model=_rate_model(r.rate),
+            liquidation_protocol_fee=r.liquidation_protocol_fee,
+            supply_cap=r.supply_cap,
+            borrow_cap=r.borrow_cap,
+            borrowable=r.borrowable,
+            usable_as_collateral=collateral,
+        )
+    oracles = {asset: _oracle(world, asset, r.oracle) for asset, r in spec.reserves.items()}
+    for oracle in oracles.values():
+        oracle.update(0)
+    market = LendingMarket(
+        world.ledger, spec.name, reserves, oracles, close_factor=spec.close_factor,
+        close_factor_hf_threshold=spec.close_factor_hf_threshold,
+    )
+    world.oracles[spec.name] = oracles
+    supplier = f"suppliers:{spec.name}"
+    for asset, r in spec.reserves.items():
+        if r.initial_supply > 0:
+            world.fund(supplier, asset, r.initial_supply)
+            market.supply(supplier, asset, r.initial_supply)
+    return market
+
+
+# -- option vaults -----------------------------------------------------------------------
+def _vault(world: World, spec: schema.OptionVault, scenario: schema.Scenario) -> OptionVault:
+    feed = Oracle(spec.underlying, _RatioSource(world, spec.underlying, spec.quote), 1, 0.0)
+    feed.update(0)
+    world.oracles[spec.name] = {spec.underlying: feed}
+    steps_per_year = 365.0 * 24.0 / scenario.step_hours
+    epoch_steps = max(1, round(spec.epoch_days * 24.0 / scenario.step_hours))
+    vault = OptionVault(
+        world.ledger, spec.name, spec.underlying, spec.quote, feed, kind=spec.option,
+        epoch_steps=epoch_steps, target_delta=spec.target_delta, steps_per_year=steps_per_year,
+    )
+    if spec.deposits > 0:
+        depositor = f"depositors:{spec.name}"
+        world.fund(depositor, vault.collateral, spec.deposits)
+        vault.deposit(depositor, spec.deposits)
+        # The desk's working capital: premiums of every epoch of the horizon at a generous
+        # 2 % of notional each, plus a buffer.
+        epochs = scenario.steps // epoch_steps + 1
+        world.fund(OPTIONS_DESK, vault.collateral, spec.deposits * (0.02 * epochs + 0.05))
+    return vault
+
+
+class _RatioSource:
+    """Price of `base` in `quote` from the two reference prices (a Chainlink cross feed)."""
+
+    def __init__(self, world: World, base: str, quote: str) -> None:
+        self.world, self.base, self.quote = world, base, quote
+
+    def read(self) -> float:
+        return self.world.usd(self.base) / self.world.usd(self.quote)
