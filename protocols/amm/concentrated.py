@@ -175,6 +175,11 @@ class ConcentratedLiquidityPool:
         """A copy of an open position."""
         return dataclasses.replace(self._position(position_id))
 
+    def positions_of(self, owner: str) -> list[int]:
+        """Ids of `owner`'s open positions, oldest first (v3 positions are not ledger
+        tokens, so this is how valuations and the dependency graph find them)."""
+        return [pid for pid, p in self._positions.items() if p.owner == owner]
+
     def initialized_ticks(self) -> dict[int, Tick]:
         """Copies of the initialized ticks, ascending (the liquidity distribution)."""
         return {t: dataclasses.replace(self._ticks[t]) for t in self._tick_list}

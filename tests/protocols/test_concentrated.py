@@ -907,6 +907,17 @@ def test_mint_for_amounts_spends_at_most_the_maxima():
         pool.mint_for_amounts("lp2", 6000, 6600, 0.0, 5.0)
 
 
+
+def test_positions_of_lists_an_owners_open_positions_until_they_close():
+    ledger, pool, _ = make_pool(0.003, 60, 1.0, [], funds=100.0)
+    first = pool.mint_for_amounts("lp", -600, 600, 10.0, 10.0)
+    second = pool.mint_for_amounts("lp", -1200, 1200, 10.0, 10.0)
+    assert pool.positions_of("lp") == [first, second]
+    assert pool.positions_of("nobody") == []
+    pool.burn(first, pool.position(first).liquidity)
+    pool.collect(first)
+    assert pool.positions_of("lp") == [second]
+
 # -- the pool: conservation under random operations ---------------------------------------
 OPS = st.lists(
     st.one_of(
