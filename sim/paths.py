@@ -76,7 +76,7 @@ def generate_paths(scenario: Scenario, data_dir: str | None = None) -> Exogenous
         spike_sensitivity=scenario.gas.vol_sensitivity,
         market_vol=market_vol,
     )
-    return ExogenousPaths(symbols, out, gas, regime)
+    return ExogenousPaths(symbols, out, np.minimum(gas, scenario.gas.max_gwei), regime)
 
 
 def _risky_paths(

@@ -17,7 +17,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from protocols.errors import ConfigError
-from sim.schema import PROTOCOL_KINDS, SHOCK_KINDS, Lending, OptionVault, Scenario
+from sim.schema import (
+    PROTOCOL_KINDS,
+    SHOCK_KINDS,
+    Lending,
+    LiquidityWithdrawal,
+    OptionVault,
+    OracleFreeze,
+    Scenario,
+)
 
 _UNION_TAGS = frozenset(PROTOCOL_KINDS + SHOCK_KINDS)
 _BOUNDS = {
@@ -207,9 +215,15 @@ def _reference_problems(s: Scenario) -> Iterable[str]:
         if asset is not None and asset not in assets:
             yield f"{where}.asset: unknown asset {asset!r}"
         protocol = getattr(shock, "protocol", None) or getattr(shock, "market", None)
+        field = "protocol" if hasattr(shock, "protocol") else "market"
         if protocol is not None and protocol not in by_name:
-            field = "protocol" if hasattr(shock, "protocol") else "market"
             yield f"{where}.{field}: unknown protocol {protocol!r}"
+        elif isinstance(shock, LiquidityWithdrawal) and isinstance(by_name[protocol], OptionVault):
+            yield f"{where}.protocol: liquidity withdrawals apply to pools and lending markets"
+        elif isinstance(shock, OracleFreeze) and protocol is not None and not isinstance(
+            by_name[protocol], Lending
+        ):
+            yield f"{where}.market: {protocol!r} is not a lending market"
 
 
 def _correlation_problems(s: Scenario) -> Iterable[str]:

@@ -89,9 +89,11 @@ class Market(Strict):
 
 class Gas(Strict):
     """Gas price in gwei: log mean-reverting around `base_gwei`, rising with market
-    volatility and with the step's liquidation load."""
+    volatility and with the previous step's liquidation load, capped at `max_gwei` (the
+    fee at which users give up rather than bid higher)."""
 
     base_gwei: Positive = 30.0
+    max_gwei: Positive = 2000.0
     vol: NonNegative = 0.5
     mean_reversion: NonNegative = 0.1
     vol_sensitivity: NonNegative = 20.0

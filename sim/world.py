@@ -30,6 +30,8 @@ from protocols.vaults import OptionVault
 from sim import schema
 
 OPTIONS_DESK = "options-desk"
+#: The off-chain market (a centralized exchange) that trades at reference prices.
+OFFCHAIN = "offchain-market"
 #: Uniswap v3 fee tier -> tick spacing (UniswapV3Factory constructor and v3-sdk).
 TICK_SPACING = {0.0001: 1, 0.0005: 10, 0.003: 60, 0.01: 200}
 #: Curve pools in this simulator hold coins of (nearly) equal value: StableSwap's invariant
@@ -67,6 +69,20 @@ class World:
     def fund(self, holder: str, asset: str, amount: float) -> None:
         """Give `holder` new `asset` from outside the simulated protocols."""
         self.ledger.mint(asset, holder, amount, by=issuer(asset))
+
+    def trade_offchain(self, holder: str, sell: str, amount: float, buy: str) -> float:
+        """Swap `amount` of `sell` for `buy` at reference prices on the off-chain market,
+        which has unlimited depth (it stands for the rest of the world's liquidity) and
+        draws new `buy` from outside when its own inventory runs short. Returns the amount
+        of `buy` received."""
+        bought = amount * self.usd(sell) / self.usd(buy)
+        self.ledger.transfer(sell, holder, OFFCHAIN, amount)
+        held = self.ledger.balance_of(OFFCHAIN, buy)
+        if held < bought:
+            self.fund(OFFCHAIN, buy, bought - held)
+            bought = min(bought, self.ledger.balance_of(OFFCHAIN, buy))  # float rounding
+        self.ledger.transfer(buy, OFFCHAIN, holder, bought)
+        return bought
 
     def set_prices(self, prices: Any) -> None:
         """Write one row of reference prices (in `assets` order)."""

@@ -1,0 +1,226 @@
+"""The Mesa model: one scenario + one seed -> a time series, an event log and a summary.
+
+`Model.step` follows the step order of ARCHITECTURE.md explicitly; within an agent type
+the order is shuffled with the model's RNG (`AgentSet.shuffle_do`). One root seed spawns
+every stream (`sim.paths.seed_streams`): exogenous paths and the model's own generators
+never share draws, so changing an agent parameter leaves the market paths untouched.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import mesa
+import numpy as np
+
+from agents.arbitrageur import Arbitrageur
+from agents.borrowers import BorrowerCohort
+from agents.liquidator import Liquidator
+from agents.liquidity_provider import LiquidityProvider
+from sim import schema
+from sim.gas import gas_cost_usd, gas_with_load
+from sim.paths import ExogenousPaths, generate_paths, seed_streams
+from sim.shocks import ShockSchedule
+from sim.valuation import holder_value_usd, token_price_usd
+from sim.world import World, build_world
+
+TREASURY = "treasury"
+#: ETH price used for gas when a scenario has no ETH asset.
+DEFAULT_ETH_USD = 2000.0
+
+
+class TreasuryModel(mesa.Model):
+    """A DeFi world under stress, with the DAO treasury in it."""
+
+    def __init__(
+        self,
+        config: schema.Scenario,
+        *,
+        paths: ExogenousPaths | None = None,
+        data_dir: str | None = None,
+    ) -> None:
+        streams = seed_streams(config.seed)
+        super().__init__(seed=int(streams["model"].generate_state(1)[0]))
+        self.config = config
+        self.paths = paths if paths is not None else generate_paths(config, data_dir)
+        self.events: list[dict[str, Any]] = []
+        self.shocks = ShockSchedule(config.shocks)
+        self.gas_gwei = float(self.paths.gas_gwei[0])
+        self.liquidations_this_step = 0
+        self.liquidation_volume_usd = 0.0
+
+        lp = config.agents.liquidity_providers
+        lp_holders = [f"lp:{k}" for k in range(lp.count)]
+        self.world: World = build_world(config, self.paths.prices[0], lp_holders)
+        for holder in lp_holders:
+            LiquidityProvider(
+                self, holder, lp.flight_drawdown, lp.flight_share, lp.return_after
+            )
+        arb, liq = config.agents.arbitrageurs, config.agents.liquidators
+        Arbitrageur.create_agents(self, arb.count, arb.capital_usd, arb.gas_units)
+        stables = frozenset(
+            a.symbol for a in config.assets if a.kind == "pegged" and a.peg_to == "USD"
+        )
+        Liquidator.create_agents(
+            self, liq.count, liq.capital_usd, liq.gas_units, liq.max_rounds, stables
+        )
+        for cohort in config.agents.borrowers:
+            BorrowerCohort(self, cohort)
+        for asset, amount in config.treasury.holdings.items():
+            if amount > 0:
+                self.world.fund(TREASURY, asset, amount)
+        self._roll_vaults(0)
+
+        self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
+        self.datacollector.collect(self)
+
+    # -- services the agents use -------------------------------------------------------
+    def gas_cost_usd(self, gas_units: float) -> float:
+        """USD cost of `gas_units` at this step's gas price."""
+        eth = self.world.usd("ETH") if "ETH" in self.world.reference else DEFAULT_ETH_USD
+        return float(gas_cost_usd(self.gas_gwei, gas_units, eth))
+
+    def record(self, kind: str, **fields: Any) -> None:
+        """Append an event (liquidation, arbitrage, shock, distress...) to the run's log."""
+        self.events.append({"step": self.steps, "kind": kind, **fields})
+        if kind == "liquidation":
+            self.liquidations_this_step += 1
+
+    def refresh_prices(self) -> None:
+        """Re-run the oracles within the step, so pool-TWAP feeds see trades just made."""
+        self.world.update_oracles(self.steps)
+
+    # -- the step ----------------------------------------------------------------------
+    def step(self) -> None:
+        t = self.steps
+        # 1. exogenous reference prices and gas advance
+        self.world.set_prices(self.paths.prices[t])
+        # Gas rises with the previous step's liquidation load (competition for block space).
+        load = self.liquidations_this_step
+        self.liquidations_this_step = 0
+        gas = float(gas_with_load(self.paths.gas_gwei[t], load, self.config.gas.load_sensitivity))
+        self.gas_gwei = min(gas * self.shocks.gas_multiplier(t), self.config.gas.max_gwei)
+        # 2. scheduled shocks
+        self.shocks.fire(t, self.world, self._withdraw_liquidity, self.record)
+        # 3. oracles
+        self.world.update_oracles(t)
+        # 4. arbitrage
+        self._do(Arbitrageur)
+        # 5. interest
+        for market in self.world.markets.values():
+            market.accrue(self.config.dt_years)
+        # 6. borrowers, 7. liquidators, 8. liquidity providers
+        self._do(BorrowerCohort)
+        self._do(Liquidator)
+        self._do(LiquidityProvider)
+        # 9. option vaults roll at epoch ends
+        self._roll_vaults(t)
+        # 11. record
+        self.datacollector.collect(self)
+        if t >= self.config.steps:
+            self.running = False
+
+    def run(self) -> None:
+        """Run every step of the scenario's horizon."""
+        while self.running and self.steps < self.config.steps:
+            self.step()
+
+    # -- helpers -----------------------------------------------------------------------
+    def _do(self, agent_type: type[mesa.Agent]) -> None:
+        agents = self.agents_by_type.get(agent_type)
+        if agents:
+            agents.shuffle_do("step")
+
+    def _withdraw_liquidity(self, protocol: str, fraction: float) -> None:
+        """A liquidity-withdrawal shock: LPs leave a pool, or suppliers run on a market
+        (as far as its cash allows - what is left pins utilization at 100 %)."""
+        if protocol in self.world.pools:
+            for lp in self.agents_by_type.get(LiquidityProvider, []):
+                lp.withdraw_share(protocol, fraction)
+            return
+        market = self.world.markets[protocol]
+        supplier = f"suppliers:{protocol}"
+        for asset in market.assets:
+            wanted = market.balance_of(supplier, asset) * fraction
+            amount = min(wanted, market.cash(asset))
+            if amount > 0:
+                market.withdraw(supplier, asset, amount)
+                self.record("supplier_run", node=protocol, asset=asset, wanted=wanted,
+                            withdrawn=amount)
+
+    def _roll_vaults(self, step: int) -> None:
+        for name, vault in self.world.vaults.items():
+            if vault.step_due(step):
+                spec = next(p for p in self.config.protocols if p.name == name)
+                asset = next(a for a in self.config.assets if a.symbol == spec.underlying)
+                implied_vol = max(asset.sigma, 0.05) * (1.0 + spec.vol_premium)
+                epoch = vault.roll(step, implied_vol, "options-desk")
+                if epoch is not None:
+                    self.record("vault_roll", node=name, strike=epoch.strike, iv=implied_vol)
+
+    def treasury_value_usd(self) -> float:
+        return holder_value_usd(self.world, TREASURY, self.steps)
+
+    def _reporters(self) -> dict[str, Any]:
+        world = self.world
+        reporters: dict[str, Any] = {
+            "gas_gwei": lambda m: m.gas_gwei,
+            "treasury_usd": lambda m: m.treasury_value_usd(),
+            "liquidations": lambda m: m.liquidations_this_step,
+        }
+        for asset in world.assets:
+            reporters[f"price:{asset}"] = lambda m, a=asset: m.world.usd(a)
+        for name, pool in world.pools.items():
+            base, quote = pool.tokens[0], pool.tokens[1]
+            reporters[f"pool_price:{name}"] = (
+                lambda m, p=pool, b=base, q=quote: p.spot_price(b, q) * m.world.usd(q)
+            )
+        for consumer, feeds in world.oracles.items():
+            for asset, oracle in feeds.items():
+                reporters[f"oracle:{consumer}:{asset}"] = lambda m, o=oracle: o.price
+        for name, market in world.markets.items():
+            for asset in market.assets:
+                reporters[f"utilization:{name}:{asset}"] = (
+                    lambda m, mk=market, a=asset: mk.utilization(a)
+                )
+                reporters[f"bad_debt:{name}:{asset}"] = lambda m, mk=market, a=asset: mk.bad_debt[a]
+        for name in world.vaults:
+            token = f"{name}:shares"
+            reporters[f"vault_share_usd:{name}"] = (
+                lambda m, t=token: token_price_usd(m.world, t, m.steps)
+            )
+        return reporters
+
+    # -- outputs -----------------------------------------------------------------------
+    def timeseries(self):
+        frame = self.datacollector.get_model_vars_dataframe()
+        frame.index.name = "step"
+        return frame.reset_index()
+
+    def summary(self) -> dict[str, Any]:
+        """One row of headline figures for this run."""
+        ts = self.timeseries()
+        value = ts["treasury_usd"].to_numpy()
+        peak = np.maximum.accumulate(value) if value.size else value
+        drawdown = float(np.max(1 - value / peak)) if value.size and peak.max() > 0 else 0.0
+        liquidations = [e for e in self.events if e["kind"] == "liquidation"]
+        bad_debt_usd = math.fsum(
+            amount * self.world.usd(asset)
+            for market in self.world.markets.values()
+            for asset, amount in market.bad_debt.items()
+        )
+        return {
+            "scenario": self.config.name,
+            "seed": self.config.seed,
+            "steps": int(self.steps),
+            "liquidations": len(liquidations),
+            "liquidation_volume_usd": math.fsum(
+                float(e.get("debt_repaid_usd", 0.0)) for e in liquidations
+            ),
+            "bad_debt_usd": bad_debt_usd,
+            "treasury_start_usd": float(value[0]) if value.size else 0.0,
+            "treasury_end_usd": float(value[-1]) if value.size else 0.0,
+            "treasury_max_drawdown": drawdown,
+            "max_gas_gwei": float(ts["gas_gwei"].max()),
+        }

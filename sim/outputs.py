@@ -1,0 +1,63 @@
+"""Write a run's outputs: `timeseries.parquet`, `events.parquet`, `summary.parquet` and a
+human-readable `summary.json`. Every file is written to a temporary name in the same
+folder and renamed into place, so a reader never sees half a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def write_run(
+    out_dir: str | Path,
+    timeseries: pd.DataFrame,
+    events: Sequence[Mapping[str, Any]],
+    summary: Mapping[str, Any],
+) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_parquet(out / "timeseries.parquet", timeseries)
+    write_parquet(out / "events.parquet", events_frame(events))
+    write_parquet(out / "summary.parquet", pd.DataFrame([dict(summary)]))
+    atomic_write_text(out / "summary.json", json.dumps(dict(summary), indent=2, default=str))
+    return out
+
+
+def events_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Events as a table: `step`, `kind`, then each event's own fields. Columns that mix
+    types across event kinds are stored as text so Parquet can hold them."""
+    frame = pd.DataFrame(list(events), columns=None if events else ["step", "kind"])
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            values = frame[column].dropna()
+            if values.map(type).nunique() > 1 or values.map(lambda v: isinstance(v, dict)).any():
+                frame[column] = frame[column].map(
+                    lambda v: None if v is None else json.dumps(v, default=str)
+                    if isinstance(v, dict | list) else str(v)
+                )
+    return frame
+
+
+def write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    _atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def _atomic(path: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
