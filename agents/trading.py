@@ -37,6 +37,8 @@ Pool = ConstantProductPool | StableSwapPool | ConcentratedLiquidityPool
 #: Relative step of the central difference quote(x +- h): quotes are exact to ~1e-16
 #: relative, so the rate is good to ~1e-12 while the O(h^2) truncation stays negligible.
 DIFF_STEP = 1e-4
+#: A v3 quote above the pool's balance by more than float rounding means a drained pool.
+DRAINED_RTOL = 1e-9
 #: Brent's relative tolerance on the amount: the profit is flat at its maximum, so this
 #: leaves ~1e-14 of it on the table, and each digit less saves an evaluation or two.
 AMOUNT_RTOL = 1e-7
@@ -113,7 +115,7 @@ def _optimal_inputs(pool: Pool, price_usd: Mapping[str, float]) -> Iterator[tupl
         elif isinstance(pool, StableSwapPool):
             amount_in = _stableswap_input(pool, i, j, balances, invariant, target)
         else:
-            amount_in = _quoted_input(pool, token_in, token_out, target)
+            amount_in = _v3_input(pool, token_in, token_out, target)
         if amount_in > 0:
             yield token_in, token_out, amount_in
 
@@ -141,6 +143,27 @@ def _stableswap_input(
     return _root_from_below(excess, balances[j] / target)
 
 
+def _v3_input(
+    pool: ConcentratedLiquidityPool, token_in: str, token_out: str, target: float
+) -> float:
+    """Exact: sell until the marginal rate (1 - fee) * price equals `target`, i.e. swap to
+    the price limit target / (1 - fee) (`quote_to_price`). A v3 quote reads the positions,
+    not the balance an exploit may have drained: when it would pay more than the pool
+    holds, search for the best amount the balance can pay instead."""
+    amount_in, amount_out = pool.quote_to_price(token_in, token_out, target / (1.0 - pool.fee))
+    if amount_in == 0:
+        return 0.0
+    if amount_out > pool.reserves()[token_out] * (1.0 + DRAINED_RTOL):
+        return _quoted_input(pool, token_in, token_out, target)
+    try:
+        pool.quote_exact_in(token_in, token_out, amount_in)
+    except InsufficientLiquidity:
+        # The target lies past the last liquidity and the swap uses it all: stay a hair
+        # inside, so a swap without a price limit fills instead of running off the edge.
+        return amount_in * (1.0 - DRAINED_RTOL)
+    return amount_in
+
+
 def _quoted_input(pool: Pool, token_in: str, token_out: str, target: float) -> float:
     """Brent on d(out)/d(in) from central differences of the pool's own quote; amounts the
     pool cannot fill, or whose output exceeds its balance (a v3 quote reads the positions,
@@ -162,6 +185,8 @@ def _quoted_input(pool: Pool, token_in: str, token_out: str, target: float) -> f
         return (above - below) / (2.0 * h) - target if above <= reserve_out else -target
 
     return _root_from_below(excess, reserve_out / target)
+
+
 
 
 def _root_from_below(excess: Callable[[float], float], upper: float) -> float:

@@ -19,7 +19,7 @@ from agents.borrowers import BorrowerCohort
 from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
 from sim import schema
-from sim.gas import gas_cost_usd, gas_with_load
+from sim.gas import GWEI, gas_with_load
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
 from sim.shocks import ShockSchedule
 from sim.valuation import holder_value_usd, token_price_usd
@@ -78,8 +78,10 @@ class TreasuryModel(mesa.Model):
     # -- services the agents use -------------------------------------------------------
     def gas_cost_usd(self, gas_units: float) -> float:
         """USD cost of `gas_units` at this step's gas price."""
+        # sim.gas.gas_cost_usd's formula, without its array checks: agents call this per
+        # candidate trade, and both factors here are already validated floats.
         eth = self.world.usd("ETH") if "ETH" in self.world.reference else DEFAULT_ETH_USD
-        return float(gas_cost_usd(self.gas_gwei, gas_units, eth))
+        return self.gas_gwei * GWEI * gas_units * eth
 
     def record(self, kind: str, **fields: Any) -> None:
         """Append an event (liquidation, arbitrage, shock, distress...) to the run's log."""

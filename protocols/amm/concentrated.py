@@ -285,6 +285,30 @@ class ConcentratedLiquidityPool:
         amount_in = check_amount("amount_in", amount_in, allow_zero=False)
         return self._simulate(zero_for_one, amount_in, None).amount_out
 
+    def quote_to_price(self, token_in: str, token_out: str, price: float) -> tuple[float, float]:
+        """(amount_in, amount_out) of the swap that brings the marginal price of `token_in`
+        in `token_out` (fee excluded) down to `price`: the contract's way to trade to a
+        target, an unbounded exact-input swap with a sqrt price limit. (0, 0) when the price
+        is already there or below; past the last liquidity the price moves for free.
+
+        Because the fee is taken from the input before the price moves, the marginal output
+        per unit input after this swap is (1 - fee) * price: selling up to
+        price = p_external / (1 - fee) is the profit-maximising arbitrage.
+        """
+        zero_for_one = self._zero_for_one(token_in, token_out)
+        price = check_amount("price", price, allow_zero=False)
+        limit = math.sqrt(price) if zero_for_one else 1.0 / math.sqrt(price)
+        if zero_for_one:
+            if limit >= self._sqrt_price:
+                return 0.0, 0.0
+            limit = max(limit, math.nextafter(MIN_SQRT_PRICE, math.inf))
+        else:
+            if limit <= self._sqrt_price:
+                return 0.0, 0.0
+            limit = min(limit, math.nextafter(MAX_SQRT_PRICE, 0.0))
+        swap = self._simulate(zero_for_one, math.inf, limit)
+        return swap.amount_in, swap.amount_out
+
     def swap_exact_in(
         self,
         trader: str,

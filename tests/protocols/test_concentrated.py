@@ -918,6 +918,21 @@ def test_positions_of_lists_an_owners_open_positions_until_they_close():
     pool.collect(first)
     assert pool.positions_of("lp") == [second]
 
+
+def test_quote_to_price_is_the_swap_that_lands_on_the_target_price():
+    # One range around price 1 with L = 1e6. Selling T0 down to price 0.81 (sqrt 0.9) takes
+    # net input L (1/0.9 - 1) = 111,111.1 T0 plus the fee, and pays L (1 - 0.9) = 100,000 T1.
+    ledger, pool, _ = make_pool(0.003, 60, 1.0, [(-6000, 6000, 1e6)])
+    amount_in, amount_out = pool.quote_to_price(T0, T1, 0.81)
+    assert amount_in == pytest.approx(1e6 * (1 / 0.9 - 1) / 0.997, rel=1e-12)
+    assert amount_out == pytest.approx(1e5, rel=1e-12)
+    assert pool.quote_to_price(T0, T1, 1.5) == (0.0, 0.0)  # already below 1.5
+    # Buying T0 (selling T1) up to price 1.21: token1 per token0 -> T0 price in T1 units.
+    amount_in1, _ = pool.quote_to_price(T1, T0, 1 / 1.21)
+    assert amount_in1 == pytest.approx(1e6 * (1.1 - 1) / 0.997, rel=1e-12)
+    pool.swap_exact_in("trader", T0, T1, amount_in)
+    assert pool.spot_price(T0, T1) == pytest.approx(0.81, rel=1e-12)
+
 # -- the pool: conservation under random operations ---------------------------------------
 OPS = st.lists(
     st.one_of(
