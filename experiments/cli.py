@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from protocols.errors import DaosimError
@@ -52,15 +51,12 @@ def _run(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in (("seed", args.seed), ("steps", args.steps)) if v is not None}
     scenario = load_scenario(args.scenario, overrides)
-    from sim.model import TreasuryModel
     from sim.outputs import write_run
+    from sim.runner import run_scenario
 
-    started = time.perf_counter()
-    model = TreasuryModel(scenario, data_dir=str(args.data_dir) if args.data_dir else None)
-    model.run()
-    elapsed = time.perf_counter() - started
-    summary = {**model.summary(), "runtime_s": round(elapsed, 3)}
-    out = write_run(args.out or Path("out") / scenario.name, model.timeseries(), model.events,
+    result = run_scenario(scenario, data_dir=str(args.data_dir) if args.data_dir else None)
+    summary = result.summary
+    out = write_run(args.out or Path("out") / scenario.name, result.timeseries, result.events,
                     summary)
     width = max(len(k) for k in summary)
     print(f"scenario {scenario.name!r}, seed {scenario.seed}, {scenario.steps} steps")
