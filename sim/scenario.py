@@ -37,7 +37,23 @@ _BOUNDS = {
 
 
 def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
-    """Read, override (dotted paths) and validate a scenario file."""
+    """Read, resolve (`extends`, `[overrides]`), override (dotted paths) and validate a
+    scenario file."""
+    raw = read_scenario(path)
+    if overrides:
+        raw = apply_overrides(raw, overrides)
+    return parse_scenario(raw, source=str(path))
+
+
+def read_scenario(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The raw scenario dict of a file, with its base file merged in.
+
+    A file may start from another: `extends = "baseline.toml"` (relative to the file) takes
+    the base's tables and deep-merges this file's over them (tables merge key by key; arrays
+    and values replace), then applies this file's `[overrides]` table of dotted paths
+    (`"protocols[aave-main].reserves.GOV.liquidation_threshold" = 0.5`). A governance
+    proposal is usually such a diff, so it is written as one.
+    """
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text())
@@ -45,9 +61,33 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
         raise ConfigError(f"{path}: scenario file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    if overrides:
-        raw = apply_overrides(raw, overrides)
-    return parse_scenario(raw, source=str(path))
+    base = raw.pop("extends", None)
+    overrides = raw.pop("overrides", {})
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{path}: overrides: must be a table of dotted paths")
+    if base is not None:
+        if not isinstance(base, str):
+            raise ConfigError(f"{path}: extends: must be a file name, got {base!r}")
+        base_path = (path.parent / base).resolve()
+        if base_path in _seen or base_path == path.resolve():
+            raise ConfigError(f"{path}: extends: {base!r} extends itself (a cycle)")
+        try:
+            parent = read_scenario(base_path, (*_seen, path.resolve()))
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: extends: {exc}") from None
+        raw = deep_merge(parent, raw)
+    return apply_overrides(raw, overrides, source=str(path)) if overrides else raw
+
+
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """`top` over `base`: tables merge recursively, anything else in `top` replaces."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def parse_scenario(raw: Mapping[str, Any], source: str = "scenario") -> Scenario:
@@ -62,32 +102,68 @@ def parse_scenario(raw: Mapping[str, Any], source: str = "scenario") -> Scenario
     return scenario
 
 
-def apply_overrides(raw: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a copy of `raw` with dotted paths (`protocols.2.fee` or `protocols[2].fee`)
-    set to new values. A path through a missing list index is an error; a missing table
-    key is created (the schema then says whether it is allowed)."""
+def apply_overrides(
+    raw: Mapping[str, Any], overrides: Mapping[str, Any], source: str | None = None
+) -> dict[str, Any]:
+    """Return a copy of `raw` with dotted paths set to new values.
+
+    A list item is addressed by index (`protocols.2.fee`, `protocols[2].fee`) or by its
+    `name` / `symbol` (`protocols.aave-main.close_factor`, `assets[USDC.e].sigma`; brackets
+    keep dots inside a name). A missing list item is an error; a missing table key is
+    created (the schema then says whether it is allowed).
+    """
     import copy
 
     result = copy.deepcopy(dict(raw))
+    prefix = f"{source}: " if source else ""
     for dotted, value in overrides.items():
-        keys = dotted.replace("[", ".").replace("]", "").split(".")
+        keys = split_path(dotted)
         node: Any = result
         for depth, key in enumerate(keys):
-            last = depth == len(keys) - 1
             where = ".".join(keys[: depth + 1])
             if isinstance(node, list):
-                if not key.isdigit() or int(key) >= len(node):
-                    raise ConfigError(f"{dotted}: no list item {key!r} at {where}")
-                key = int(key)
+                index = _list_index(node, key)
+                if index is None:
+                    raise ConfigError(f"{prefix}{dotted}: no list item {key!r} at {where}")
+                key = index
             elif not isinstance(node, dict):
-                raise ConfigError(f"{dotted}: {where} is not a table")
-            if last:
+                raise ConfigError(f"{prefix}{dotted}: {where} is not a table")
+            if depth == len(keys) - 1:
                 node[key] = value
             else:
                 if isinstance(node, dict) and key not in node:
                     node[key] = {}
                 node = node[key]
     return result
+
+
+def split_path(dotted: str) -> list[str]:
+    """`protocols[aave.v3].reserves.GOV` -> ['protocols', 'aave.v3', 'reserves', 'GOV']."""
+    keys: list[str] = []
+    rest = dotted
+    while rest:
+        if rest.startswith("["):
+            close = rest.find("]")
+            if close < 0:
+                raise ConfigError(f"{dotted}: unclosed '[' in the path")
+            keys.append(rest[1:close])
+            rest = rest[close + 1 :].removeprefix(".")
+        else:
+            cut = min((i for i in (rest.find("."), rest.find("[")) if i >= 0), default=len(rest))
+            keys.append(rest[:cut])
+            rest = rest[cut:].removeprefix(".")
+    if not keys or any(k == "" for k in keys):
+        raise ConfigError(f"{dotted}: not a dotted path")
+    return keys
+
+
+def _list_index(items: list[Any], key: str) -> int | None:
+    if key.isdigit():
+        return int(key) if int(key) < len(items) else None
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and key in (item.get("name"), item.get("symbol")):
+            return index
+    return None
 
 
 # -- error formatting ----------------------------------------------------------------------

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols.errors import ConfigError
-from sim.scenario import apply_overrides, load_scenario, parse_scenario
+from sim.scenario import apply_overrides, load_scenario, parse_scenario, split_path
 
 ASSETS = [
     {"symbol": "ETH", "price": 2000.0, "sigma": 0.8},
@@ -137,3 +137,51 @@ def test_fuzzed_scenarios_fail_only_with_field_named_errors(overrides):
     except ConfigError as exc:
         for line in str(exc).splitlines()[1:]:
             assert ": " in line.strip()
+
+
+def test_overrides_address_list_items_by_name_or_symbol():
+    raw = {"assets": [{"symbol": "ETH"}, {"symbol": "USDC.e"}],
+           "protocols": [{"name": "aave-main", "reserves": {"GOV": {"ltv": 0.5}}}]}
+    out = apply_overrides(raw, {
+        "protocols.aave-main.reserves.GOV.liquidation_threshold": 0.5,
+        "assets[USDC.e].sigma": 0.01,
+        "assets.ETH.sigma": 0.7,
+    })
+    assert out["protocols"][0]["reserves"]["GOV"] == {"ltv": 0.5, "liquidation_threshold": 0.5}
+    assert out["assets"] == [{"symbol": "ETH", "sigma": 0.7}, {"symbol": "USDC.e", "sigma": 0.01}]
+    assert raw["assets"][0] == {"symbol": "ETH"}  # the input is not modified
+    with pytest.raises(ConfigError, match=r"protocols.compound.fee: no list item 'compound'"):
+        apply_overrides(raw, {"protocols.compound.fee": 0.1})
+    with pytest.raises(ConfigError, match="unclosed"):
+        apply_overrides(raw, {"assets[ETH.sigma": 0.1})
+
+
+def test_split_path():
+    assert split_path("protocols[aave.v3].reserves.GOV") == ["protocols", "aave.v3", "reserves", "GOV"]
+    assert split_path("assets[0].sigma") == ["assets", "0", "sigma"]
+    with pytest.raises(ConfigError, match="not a dotted path"):
+        split_path("a..b")
+
+
+def test_extends_merges_tables_and_applies_the_files_overrides(tmp_path):
+    (tmp_path / "base.toml").write_text(
+        'name = "base"\nsteps = 100\n[market]\nprocess = "gbm"\ncorrelation = 0.3\n'
+        '[[assets]]\nsymbol = "ETH"\nprice = 2000.0\n'
+    )
+    (tmp_path / "sub").mkdir()
+    child = tmp_path / "sub" / "child.toml"
+    child.write_text(
+        'extends = "../base.toml"\nname = "child"\n[market]\nprocess = "merton"\n'
+        '[overrides]\n"assets.ETH.sigma" = 0.25\n'
+    )
+    s = load_scenario(child, {"steps": 10})
+    assert (s.name, s.steps, s.market.process, s.market.correlation) == ("child", 10, "merton", 0.3)
+    assert s.assets[0].sigma == 0.25
+    # a cycle and a missing base are named, not a RecursionError or a traceback
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
+    with pytest.raises(ConfigError, match="cycle"):
+        load_scenario(tmp_path / "a.toml")
+    (tmp_path / "c.toml").write_text('extends = "nowhere.toml"\n')
+    with pytest.raises(ConfigError, match=r"c.toml: extends: .*nowhere.toml: scenario file not found"):
+        load_scenario(tmp_path / "c.toml")
