@@ -12,6 +12,7 @@ MODULES = (
     "benchmarks.amm_v3_bench",
     "benchmarks.lending_bench",
     "benchmarks.options_bench",
+    "benchmarks.model",
 )
 
 

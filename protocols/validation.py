@@ -11,7 +11,10 @@ def check_amount(name: str, value: float, *, allow_zero: bool = True) -> float:
 
     Booleans and strings are rejected: they are almost always a caller's mistake.
     """
-    if isinstance(value, bool) or not isinstance(value, Real):
+    kind = type(value)
+    # The exact-type test first: `isinstance(x, Real)` is an ABC check, and this function
+    # guards every swap, transfer and liquidation.
+    if kind is not float and kind is not int and (kind is bool or not isinstance(value, Real)):
         raise InvalidAmount(f"{name}: must be a number, got {value!r}")
     value = float(value)
     if not math.isfinite(value):

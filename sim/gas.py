@@ -21,6 +21,8 @@ BASE_GWEI = 30.0
 LIQUIDATION_GAS_UNITS = 400_000
 SWAP_GAS_UNITS = 150_000
 GWEI = 1e-9  # ETH per gwei
+#: exp(700) ~ 1e304: beyond it a float overflows.
+MAX_EXPONENT = 700.0
 
 
 def gas_price_path(
@@ -74,6 +76,12 @@ def gas_with_load(
     sensitivity = check_amount("sensitivity", sensitivity)
     with np.errstate(over="ignore"):
         return _finite_gas(gas * np.exp(sensitivity * load), "liquidation_load/sensitivity")
+
+
+def gas_with_load_scalar(gas_gwei: float, liquidation_load: float, sensitivity: float) -> float:
+    """`gas_with_load` for one validated step (the model's hot path): no array checks, and
+    the exponent is capped where floats would overflow (callers cap gas at `max_gwei`)."""
+    return gas_gwei * math.exp(min(sensitivity * liquidation_load, MAX_EXPONENT))
 
 
 def gas_cost_usd(gas_gwei: ArrayLike, gas_units: ArrayLike, eth_price: ArrayLike) -> Array:

@@ -19,7 +19,7 @@ from agents.borrowers import BorrowerCohort
 from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
 from sim import schema
-from sim.gas import GWEI, gas_with_load
+from sim.gas import GWEI, gas_with_load_scalar
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
 from sim.shocks import ShockSchedule
 from sim.valuation import holder_value_usd, token_price_usd
@@ -101,8 +101,11 @@ class TreasuryModel(mesa.Model):
         # Gas rises with the previous step's liquidation load (competition for block space).
         load = self.liquidations_this_step
         self.liquidations_this_step = 0
-        gas = float(gas_with_load(self.paths.gas_gwei[t], load, self.config.gas.load_sensitivity))
-        self.gas_gwei = min(gas * self.shocks.gas_multiplier(t), self.config.gas.max_gwei)
+        self.gas_gwei = min(
+            gas_with_load_scalar(float(self.paths.gas_gwei[t]), load, self.config.gas.load_sensitivity)
+            * self.shocks.gas_multiplier(t),
+            self.config.gas.max_gwei,
+        )
         # 2. scheduled shocks
         self.shocks.fire(t, self.world, self._withdraw_liquidity, self.record)
         # 3. oracles

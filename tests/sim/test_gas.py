@@ -144,3 +144,12 @@ def test_gas_cost_usd_by_hand():
 def test_gas_cost_rejects_bad_arguments(args, error, name):
     with pytest.raises(error, match=f"^{name}"):
         gas_cost_usd(*args)
+
+
+def test_scalar_gas_with_load_matches_the_array_form_and_never_overflows():
+    from sim.gas import gas_with_load_scalar
+
+    for gas, load, sens in [(30.0, 0, 0.02), (30.0, 10, 0.02), (12.5, 3, 0.5)]:
+        assert gas_with_load_scalar(gas, load, sens) == pytest.approx(float(gas_with_load(gas, load, sens)), rel=1e-15)
+    assert gas_with_load_scalar(30.0, 10, 0.02) == pytest.approx(30.0 * 1.2214027581601699)  # e^0.2
+    assert math.isfinite(gas_with_load_scalar(30.0, 100_000, 0.02))

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import mesa
 
-from sim.scenario import load_scenario
 from sim.runner import run_scenario
+from sim.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "experiments" / "scenarios"
 
