@@ -1,17 +1,21 @@
-# One-command set-up: `make test` and (once the simulation lands) `make run` create .venv on a
-# fresh machine, install the project with its dev extras, then do their job.
+# One-command set-up: `make run` and `make test` create .venv on a fresh machine, install the
+# project with its dev extras, then do their job.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint bench clean
+.PHONY: run test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The shipped default scenario: prints its summary, writes its outputs to out/baseline/.
+run: $(STAMP)
+	$(BIN)/daosim run experiments/scenarios/baseline.toml --out out/baseline
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from protocols.errors import DaosimError
+from protocols.errors import ConfigError, DaosimError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,12 +26,22 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--data-dir", type=Path, default=None,
                      help="folder of historical data files (default $DAOSIM_DATA_DIR or "
                           "../shared/data)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                     help="override one field by dotted path, e.g. "
+                          "protocols.aave.reserves.GOV.liquidation_threshold=0.5 (repeatable; "
+                          "VALUE is read as TOML, else as text)")
     check = commands.add_parser("check", help="validate a scenario file and exit")
     check.add_argument("scenario", type=Path)
+    commands.add_parser("schema", help="print every scenario field: path, type, bounds, default")
     args = parser.parse_args(argv)
     try:
         if args.command == "check":
             return _check(args)
+        if args.command == "schema":
+            from sim.schema_doc import field_reference
+
+            print("\n".join(field_reference()))
+            return 0
         return _run(args)
     except DaosimError as exc:
         print(f"daosim: {exc}", file=sys.stderr)
@@ -49,7 +59,10 @@ def _check(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from sim.scenario import load_scenario
 
-    overrides = {k: v for k, v in (("seed", args.seed), ("steps", args.steps)) if v is not None}
+    overrides = dict(parse_assignment(text) for text in args.overrides)
+    for key in ("seed", "steps"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
     scenario = load_scenario(args.scenario, overrides)
     from sim.outputs import write_run
     from sim.runner import run_scenario
@@ -65,6 +78,21 @@ def _run(args: argparse.Namespace) -> int:
         print(f"  {key:<{width}}  {shown}")
     print(f"outputs written to {out}/")
     return 0
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """`a.b=0.5` -> ("a.b", 0.5): the value is a TOML literal (number, bool, string, array,
+    inline table) or, failing that, plain text."""
+    import tomllib
+
+    path, sep, value = text.partition("=")
+    if not sep or not path.strip():
+        raise ConfigError(f"--set {text!r}: expected PATH=VALUE")
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return path.strip(), parsed
 
 
 if __name__ == "__main__":

@@ -101,11 +101,10 @@ class TreasuryModel(mesa.Model):
         # Gas rises with the previous step's liquidation load (competition for block space).
         load = self.liquidations_this_step
         self.liquidations_this_step = 0
-        self.gas_gwei = min(
-            gas_with_load_scalar(float(self.paths.gas_gwei[t]), load, self.config.gas.load_sensitivity)
-            * self.shocks.gas_multiplier(t),
-            self.config.gas.max_gwei,
+        gas = gas_with_load_scalar(
+            float(self.paths.gas_gwei[t]), load, self.config.gas.load_sensitivity
         )
+        self.gas_gwei = min(gas * self.shocks.gas_multiplier(t), self.config.gas.max_gwei)
         # 2. scheduled shocks
         self.shocks.fire(t, self.world, self._withdraw_liquidity, self.record)
         # 3. oracles
