@@ -76,8 +76,9 @@ def load_price_series(path: str | Path, column: str | None = None) -> pd.Series:
     path = Path(path)
     if not path.is_file():
         raise MissingDataError(
-            f"{path}: data file not found. Put it in the data directory (default "
-            f"{default_data_dir()}, or set {DATA_DIR_ENV})."
+            f"{path}: data file not found. Put {path.name} in the data directory "
+            f"{path.parent}, or point `daosim run --data-dir` or ${DATA_DIR_ENV} at the folder "
+            f"that holds it (default {default_data_dir()})."
         )
     frame = pd.read_csv(path)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
@@ -161,10 +162,17 @@ def replay_paths(
     if unknown := sorted(set(columns) - set(files)):
         raise ConfigError(f"columns: assets {unknown} have no entry in files")
     root = default_data_dir() if data_dir is None else Path(data_dir)
-    series = [load_price_series(root / file, columns.get(asset)) for asset, file in files.items()]
+    series = {
+        asset: load_price_series(root / file, columns.get(asset)) for asset, file in files.items()
+    }
     if start is None:
-        start = max(s.index[0] for s in series)
-    prices = [resample_to_steps(s, step_hours, start, steps) for s in series]
+        start = max(s.index[0] for s in series.values())
+    prices = []
+    for asset, s in series.items():
+        try:
+            prices.append(resample_to_steps(s, step_hours, start, steps))
+        except MissingDataError as exc:  # name the asset and file, not just the column
+            raise MissingDataError(f"{asset} ({Path(files[asset]).name}): {exc}") from None
     rows = min(p.size for p in prices)
     return np.column_stack([p[:rows] for p in prices])
 

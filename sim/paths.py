@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from protocols.errors import ConfigError
 from sim import prices
 from sim.gas import gas_price_path
 from sim.historical import replay_paths
@@ -49,9 +50,10 @@ def generate_paths(scenario: Scenario, data_dir: str | None = None) -> Exogenous
     risky = [a for a in scenario.assets if a.kind == "risky"]
     regime = np.zeros(steps + 1, dtype=np.int8)
     out = np.empty((steps + 1, len(symbols)))
+    replayed = _replayed(scenario, data_dir)
 
     if risky:
-        risky_paths, regime = _risky_paths(scenario, risky, streams["prices"], data_dir)
+        risky_paths, regime = _risky_paths(scenario, risky, streams["prices"], replayed)
         for k, asset in enumerate(risky):
             out[:, symbols.index(asset.symbol)] = risky_paths[:, k]
     _apply_crashes(scenario, out, symbols, kinds=("risky",))
@@ -61,7 +63,7 @@ def generate_paths(scenario: Scenario, data_dir: str | None = None) -> Exogenous
     for asset, stream in zip(pegged, peg_streams, strict=True):
         usd = asset.peg_to == "USD"
         anchor = np.ones(steps + 1) if usd else out[:, symbols.index(asset.peg_to)]
-        ratio = _peg_ratio(scenario, asset, asset.price / anchor[0], stream, data_dir)
+        ratio = _peg_ratio(scenario, asset, asset.price / anchor[0], stream, replayed)
         out[:, symbols.index(asset.symbol)] = anchor * ratio
     _apply_crashes(scenario, out, symbols, kinds=("pegged",))
 
@@ -79,8 +81,33 @@ def generate_paths(scenario: Scenario, data_dir: str | None = None) -> Exogenous
     return ExogenousPaths(symbols, out, np.minimum(gas, scenario.gas.max_gwei), regime)
 
 
+def _replayed(scenario: Scenario, data_dir: str | None) -> dict[str, np.ndarray]:
+    """The data series of every asset with a `data` file in a historical market, on the run's
+    grid, read in one `replay_paths` call so that they share one start: `market.start`, or
+    else the latest first observation among the files (risky and pegged alike). Risky
+    assets' series are USD prices; pegged assets' are ratios to their peg (stETH in ETH from
+    the Chainlink stETH/ETH rounds, USDC in USDT taken as USD, UST in USD)."""
+    if scenario.market.process != "historical":
+        return {}
+    assets = [a for a in scenario.assets if a.data is not None]
+    if not assets:
+        return {}
+    paths = replay_paths(
+        {a.symbol: a.data for a in assets},
+        scenario.step_hours,
+        scenario.market.start,
+        scenario.steps,
+        data_dir,
+        {a.symbol: a.column for a in assets if a.column},
+    )
+    return {a.symbol: paths[:, k] for k, a in enumerate(assets)}
+
+
 def _risky_paths(
-    scenario: Scenario, risky: list[Asset], stream: np.random.SeedSequence, data_dir: str | None
+    scenario: Scenario,
+    risky: list[Asset],
+    stream: np.random.SeedSequence,
+    replayed: dict[str, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
     market, steps, dt = scenario.market, scenario.steps, scenario.dt_years
     rng = np.random.default_rng(stream)
@@ -110,10 +137,7 @@ def _risky_paths(
         return prices.regime_switching_paths(
             rng, s0, mu, calm_params, stress_params, stress.p_enter, stress.p_exit, steps, dt
         )
-    files = {a.symbol: a.data for a in risky}
-    columns = {a.symbol: a.column for a in risky if a.column}
-    replay = replay_paths(files, scenario.step_hours, market.start, steps, data_dir, columns)
-    return replay, calm
+    return np.column_stack([replayed[a.symbol] for a in risky]), calm
 
 
 def _peg_ratio(
@@ -121,26 +145,36 @@ def _peg_ratio(
     asset: Asset,
     ratio: float,
     stream: np.random.SeedSequence,
-    data_dir: str | None,
+    replayed: dict[str, np.ndarray],
 ) -> np.ndarray:
     steps = scenario.steps
-    if scenario.market.process == "historical" and asset.data is not None:
-        # A pegged asset's data are quoted in its peg (stETH in ETH, USDC in USDT).
-        replay = replay_paths(
-            {asset.symbol: asset.data}, scenario.step_hours, scenario.market.start, steps,
-            data_dir, {asset.symbol: asset.column} if asset.column else None,
-        )
-        return replay[:, 0]
     depegs = [prices.Depeg(d.start, d.duration, d.depth, d.recovery) for d in asset.depegs]
     depegs += [
         prices.Depeg(s.step, s.duration, s.depth, s.recovery)
         for s in scenario.shocks
         if isinstance(s, DepegShock) and s.asset == asset.symbol
     ]
+    if asset.symbol in replayed:
+        # The data are quoted in the peg (stETH in ETH, USDC in USDT). Depegs deepen the
+        # replayed history (a what-if on top of it): during an episode the ratio is
+        # multiplied by 1 - gap, like a crash multiplies a replayed risky price.
+        return replayed[asset.symbol] * (1.0 - _depeg_gap(asset.symbol, depegs, steps))
     return prices.pegged_paths(
         np.random.default_rng(stream), steps, peg=ratio, noise_sigma=asset.peg_noise,
         mean_reversion=asset.mean_reversion, depegs=depegs,
     )
+
+
+def _depeg_gap(symbol: str, depegs: list[prices.Depeg], steps: int) -> np.ndarray:
+    """Deepest target shortfall below the peg per row (0 without depegs)."""
+    for i, depeg in enumerate(depegs):
+        if depeg.start_step > steps:
+            raise ConfigError(
+                f"{symbol}: depegs[{i}].start_step: {depeg.start_step} is after the last step "
+                f"({steps})"
+            )
+    rows = np.arange(steps + 1)
+    return np.max([d.gap(rows) for d in depegs], axis=0) if depegs else np.zeros(steps + 1)
 
 
 def _apply_crashes(
