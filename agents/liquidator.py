@@ -18,6 +18,9 @@ given size that is the deepest pool). Collateral that no pool trades is kept as 
 valued at its reference price; collateral that a pool trades but cannot absorb
 (InsufficientLiquidity) makes the liquidation unprofitable, so it is skipped. A market
 without cash of the collateral pays in a-tokens, redeemed at the start of a later step.
+Collateral that is another protocol's token (a market's receipt, a pool's LP token: see
+sim.composition) has no pool: it is kept and redeemed at its issuer at the start of the next
+steps, as far as that market's cash allows (an LP token always redeems).
 
 Event "liquidation" (one per call): market, pid, collateral_asset, debt_asset,
 health_factor, debt_repaid (debt units), collateral_seized and protocol_fee (collateral
@@ -308,3 +311,10 @@ class Liquidator(mesa.Agent):
                     amount = min(market.balance_of(self.holder, asset), market.cash(asset))
                     if amount > 0:
                         market.withdraw(self.holder, asset, amount)
+        # Seized LP tokens (a pool's LP token accepted as collateral) are redeemed for the
+        # pool's coins (UniswapV2Pair.burn / Curve remove_liquidity), pro rata.
+        ledger = self.model.world.ledger
+        for pool in self.model.world.pools.values():
+            lp_token = getattr(pool, "lp_token", None)
+            if lp_token is not None and ledger.balance_of(self.holder, lp_token) > 0:
+                pool.remove_liquidity(self.holder, ledger.balance_of(self.holder, lp_token))

@@ -12,16 +12,24 @@ import math
 from typing import Any
 
 import mesa
+import networkx as nx
 import numpy as np
 
+from agents.allocator import Allocator
 from agents.arbitrageur import Arbitrageur
 from agents.borrowers import BorrowerCohort
 from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
 from sim import schema
+from sim.contagion import annotate, contagion_summary
+from sim.distress import DistressMonitor
 from sim.gas import GWEI, gas_with_load_scalar
+from sim.graph import dependency_graph
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
 from sim.shocks import ShockSchedule
+from sim.treasury import reporters as treasury_reporters
+from sim.treasury import runway_months as treasury_runway
+from sim.treasury import summary_figures as treasury_figures
 from sim.valuation import holder_value_usd, token_price_usd
 from sim.world import World, build_world
 
@@ -70,10 +78,18 @@ class TreasuryModel(mesa.Model):
         for asset, amount in config.treasury.holdings.items():
             if amount > 0:
                 self.world.fund(TREASURY, asset, amount)
+        self.allocator = Allocator(self, TREASURY, config.treasury)
         self._roll_vaults(0)
-
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
         self.datacollector.collect(self)
+        # Distress at the start (reported apart from the cascade) and the step-0 dependency
+        # graph the cascade depth and DebtRank are measured on (sim.contagion).
+        self.distress = DistressMonitor(
+            self.world, config, TREASURY, runway=self._runway_months,
+            value=lambda: self.allocator.book.nav_usd, vault_nav=self._collected_vault_nav,
+        )
+        self._evaluate_distress(0)
+        self.graph_start = self.dependency_graph()
 
     # -- services the agents use -------------------------------------------------------
     def gas_cost_usd(self, gas_units: float) -> float:
@@ -120,8 +136,11 @@ class TreasuryModel(mesa.Model):
         self._do(LiquidityProvider)
         # 9. option vaults roll at epoch ends
         self._roll_vaults(t)
-        # 11. record
+        # 10. the allocator applies the DAO policy (opex, debts, rebalancing)
+        self._do(Allocator)
+        # 11. record, then distress transitions (reading the vault NAV just collected)
         self.datacollector.collect(self)
+        self._evaluate_distress(t)
         if t >= self.config.steps:
             self.running = False
 
@@ -163,6 +182,35 @@ class TreasuryModel(mesa.Model):
                 if epoch is not None:
                     self.record("vault_roll", node=name, strike=epoch.strike, iv=implied_vol)
 
+    def _runway_months(self) -> float:
+        """The allocator's runway (sim.treasury), from the book it refreshed this step."""
+        allocator = self.allocator
+        return treasury_runway(
+            allocator.book, self.config.treasury.opex_usd_per_month, allocator.stables
+        )
+
+    def _collected_vault_nav(self, name: str) -> float:
+        """NAV per share of vault `name` (in its collateral) from this step's collected
+        share price: marking the options once per step is the costly part of distress."""
+        usd = self.datacollector.model_vars[f"vault_share_usd:{name}"][-1]
+        return usd / self.world.usd(self.world.vaults[name].collateral)
+
+    def _evaluate_distress(self, step: int) -> None:
+        for change in self.distress.evaluate(step):
+            self.record(change.kind, node=change.node, cause=change.cause, value=change.value)
+
+    def dependency_graph(self) -> nx.DiGraph:
+        """The protocol-dependency graph now (sim.graph), cohort wallets grouped per market."""
+        groups = {
+            cohort.holder: f"borrowers:{cohort.market.name}"
+            for cohort in self.agents_by_type.get(BorrowerCohort, [])
+        }
+        return dependency_graph(self.world, self.steps, groups=groups, treasury=TREASURY)
+
+    def contagion_graph(self) -> nx.DiGraph:
+        """The step-0 graph annotated with origins, depths and distress steps (graph.json)."""
+        return annotate(self.graph_start, self.config, self.world, self.events)
+
     def treasury_value_usd(self) -> float:
         return holder_value_usd(self.world, TREASURY, self.steps)
 
@@ -172,6 +220,7 @@ class TreasuryModel(mesa.Model):
             "gas_gwei": lambda m: m.gas_gwei,
             "treasury_usd": lambda m: m.treasury_value_usd(),
             "liquidations": lambda m: m.liquidations_this_step,
+            **treasury_reporters(self.config.treasury.opex_usd_per_month),
         }
         for asset in world.assets:
             reporters[f"price:{asset}"] = lambda m, a=asset: m.world.usd(a)
@@ -227,4 +276,8 @@ class TreasuryModel(mesa.Model):
             "treasury_end_usd": float(value[-1]) if value.size else 0.0,
             "treasury_max_drawdown": drawdown,
             "max_gas_gwei": float(ts["gas_gwei"].max()),
+            **treasury_figures(self.allocator, ts),
+            **contagion_summary(
+                self.config, self.world, self.graph_start, self.events, value
+            ),
         }

@@ -19,13 +19,19 @@ def write_run(
     timeseries: pd.DataFrame,
     events: Sequence[Mapping[str, Any]],
     summary: Mapping[str, Any],
+    graph: Any = None,
 ) -> Path:
+    """Write the run's files; with a dependency `graph` also `graph.json` (node-link)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_parquet(out / "timeseries.parquet", timeseries)
     write_parquet(out / "events.parquet", events_frame(events))
     write_parquet(out / "summary.parquet", pd.DataFrame([dict(summary)]))
     atomic_write_text(out / "summary.json", json.dumps(dict(summary), indent=2, default=str))
+    if graph is not None:
+        from sim.graph import write_graph
+
+        write_graph(graph, out / "graph.json")
     return out
 
 

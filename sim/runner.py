@@ -23,6 +23,9 @@ class RunResult:
     summary: dict[str, Any]
     timeseries: pd.DataFrame
     events: list[dict[str, Any]]
+    #: the step-0 dependency graph annotated with the spread (sim.contagion.annotate), when
+    #: asked for with `graph=True`
+    graph: Any = None
 
 
 def run_scenario(
@@ -30,14 +33,19 @@ def run_scenario(
     *,
     data_dir: str | None = None,
     paths: ExogenousPaths | None = None,
+    graph: bool = False,
 ) -> RunResult:
-    """Build the model, run every step, and return its outputs (`runtime_s` included)."""
+    """Build the model, run every step, and return its outputs (`runtime_s` included;
+    the annotated dependency graph with `graph=True`)."""
     started = time.perf_counter()
     model = TreasuryModel(config, data_dir=data_dir, paths=paths)
     try:
         model.run()
         summary = {**model.summary(), "runtime_s": round(time.perf_counter() - started, 3)}
-        return RunResult(summary, model.timeseries(), model.events)
+        return RunResult(
+            summary, model.timeseries(), model.events,
+            model.contagion_graph() if graph else None,
+        )
     finally:
         release(model)
 

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from protocols.errors import ConfigError
+from sim.composition import find_cycle, is_composed, token_issuer
 from sim.schema import (
     PROTOCOL_KINDS,
     SHOCK_KINDS,
@@ -250,7 +251,9 @@ def _reference_problems(s: Scenario) -> Iterable[str]:
             else p.tokens
         )
         for j, token in enumerate(tokens):
-            if token not in assets:
+            if isinstance(p, Lending) and is_composed(token):
+                yield from _composed_reserve_problems(where, p, token, by_name)
+            elif token not in assets:
                 field = "reserves" if isinstance(p, Lending) else "tokens"
                 yield f"{where}.{field}[{j}]: unknown asset {token!r}"
         if len(set(tokens)) != len(tokens):
@@ -263,6 +266,12 @@ def _reference_problems(s: Scenario) -> Iterable[str]:
                 elif pool is not None and symbol not in getattr(by_name[pool], "tokens", []):
                     yield (f"{where}.reserves.{symbol}.oracle.pool: pool {pool!r} does not "
                            f"trade {symbol}")
+
+    cycle = find_cycle(s.protocols)
+    if cycle:
+        i = names.index(cycle[0])
+        yield (f"protocols[{i}].reserves: dependency cycle {' -> '.join(cycle)} (each accepts "
+               "the next one's token, so none can be built first)")
 
     for i, cohort in enumerate(s.agents.borrowers):
         where = f"agents.borrowers[{i}]"
@@ -282,6 +291,7 @@ def _reference_problems(s: Scenario) -> Iterable[str]:
             yield f"treasury.holdings.{symbol}: unknown asset {symbol!r}"
     if s.treasury.opex_usd_per_month > 0 and s.treasury.opex_token not in assets:
         yield f"treasury.opex_token: unknown asset {s.treasury.opex_token!r}"
+    yield from _policy_problems(s, assets, by_name)
 
     for i, shock in enumerate(s.shocks):
         where = f"shocks[{i}]"
@@ -302,6 +312,24 @@ def _reference_problems(s: Scenario) -> Iterable[str]:
             yield f"{where}.market: {protocol!r} is not a lending market"
 
 
+def _composed_reserve_problems(
+    where: str, market: Lending, token: str, by_name: Mapping[str, Any]
+) -> Iterable[str]:
+    """A reserve that is another protocol's token: it must exist, not be the market's own,
+    and be collateral only (borrowing receipt tokens is not modelled)."""
+    issuer, problem = token_issuer(token, by_name)
+    field = f"{where}.reserves.{token}"
+    if problem:
+        yield f"{field}: {problem}"
+    elif issuer == market.name:
+        yield f"{field}: a market cannot accept its own receipt token"
+    elif market.reserves[token].borrowable:
+        yield f"{field}.borrowable: a protocol-issued token can only be collateral; set false"
+    elif market.reserves[token].oracle.source != "reference":
+        yield (f"{field}.oracle.source: a protocol-issued token is priced from its issuer "
+               "(source 'reference')")
+
+
 def _correlation_problems(s: Scenario) -> Iterable[str]:
     corr = s.market.correlation
     if isinstance(corr, float | int):
@@ -317,3 +345,46 @@ def _correlation_problems(s: Scenario) -> Iterable[str]:
             if not math.isclose(corr[i][j], corr[j][i]) or abs(corr[i][j]) > 1:
                 yield f"market.correlation[{i}][{j}]: must be symmetric and within [-1, 1]"
                 return
+
+
+def _policy_problems(s: Scenario, assets: set[str], by_name: Mapping[str, Any]) -> Iterable[str]:
+    """The treasury policy names assets and venue tokens that exist, and can borrow."""
+    policy, where = s.treasury.policy, "treasury.policy"
+    venues = {f"{name}:LP" for name, p in by_name.items() if hasattr(p, "tokens")
+              and p.kind != "uniswap_v3"}
+    venues |= {f"{name}:v3" for name, p in by_name.items() if p.kind == "uniswap_v3"}
+    venues |= {f"{name}:shares" for name, p in by_name.items() if isinstance(p, OptionVault)}
+    venues |= {f"{name}:a{asset}" for name, p in by_name.items() if isinstance(p, Lending)
+               for asset in p.reserves}
+    for key in policy.weights:
+        if key not in assets and key not in venues:
+            yield (f"{where}.weights.{key}: not an asset or venue token (assets, "
+                   f"'<market>:a<ASSET>', '<pool>:LP', '<v3 pool>:v3', '<vault>:shares')")
+    for i, symbol in enumerate(policy.assets):
+        if symbol not in assets:
+            yield f"{where}.assets[{i}]: unknown asset {symbol!r}"
+    if policy.kind == "delta_hedge" and policy.hedge_asset not in assets:
+        yield f"{where}.hedge_asset: unknown asset {policy.hedge_asset!r}"
+    if policy.safe_asset is not None and policy.safe_asset not in assets:
+        yield f"{where}.safe_asset: unknown asset {policy.safe_asset!r}"
+    elif policy.safe_asset is None and policy.kind != "static" and (
+        s.treasury.opex_token not in assets
+    ):
+        yield (f"{where}.safe_asset: defaults to opex_token {s.treasury.opex_token!r}, "
+               "not an asset: name one")
+    borrows = set(policy.borrow) | (
+        {policy.hedge_asset} if policy.kind == "delta_hedge" and policy.hedge_with == "borrow"
+        else set()
+    )
+    for symbol in sorted(borrows):
+        field = f"borrow.{symbol}" if symbol in policy.borrow else "hedge_with"
+        if symbol not in assets:
+            yield f"{where}.{field}: unknown asset {symbol!r}"
+        elif not any(
+            isinstance(p, Lending) and symbol in p.reserves and p.reserves[symbol].borrowable
+            and policy.collateral in p.reserves
+            and p.reserves[policy.collateral].liquidation_threshold > 0
+            for p in by_name.values()
+        ):
+            yield (f"{where}.{field}: no lending market lends {symbol} against collateral "
+                   f"{policy.collateral!r}")

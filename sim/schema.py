@@ -23,6 +23,11 @@ Positive = Annotated[float, Field(gt=0.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Symbol = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9._-]{0,31}$")]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+#: An asset symbol or a protocol-issued token (`aave-a:aUSDC`, `univ2-ETH-USDC:LP`): see
+#: sim.composition.
+Token = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(:[A-Za-z0-9._:-]{1,96})?$")
+]
 
 
 class Strict(BaseModel):
@@ -47,7 +52,10 @@ class Asset(Strict):
     volatility `sigma`; `kind = "pegged"` tracks `peg_to` ("USD" or another asset's symbol,
     e.g. a staked-ETH token pegged to ETH) with mean-reverting noise and optional depegs.
     `data` names a CSV (in the data directory) replayed when the market process is
-    "historical".
+    "historical" (`column` picks a column other than the file's price column): a risky
+    asset's file holds its USD price, a pegged asset's its ratio to `peg_to` (stETH in ETH,
+    USDC in USDT taken as USD), and the asset's depegs deepen that replayed ratio. With data,
+    `price` is informational: the replay starts from the file's value.
     """
 
     symbol: Symbol
@@ -255,7 +263,7 @@ class BorrowerCohort(Strict):
     health-factor distribution (lognormal around `hf_median`) and reaction behaviour."""
 
     market: Name
-    collateral: Symbol
+    collateral: Token
     debt: Symbol
     positions: Annotated[int, Field(ge=1, le=10_000_000)] = 500
     size_usd_median: Positive = 50_000.0
@@ -276,12 +284,73 @@ class Agents(Strict):
 
 
 # -- treasury ----------------------------------------------------------------------------
+class Policy(Strict):
+    """The treasury's allocation policy (`agents.policies`): a built-in `kind` (static,
+    calendar, threshold, vol_target, cppi, risk_parity, delta_hedge) or a dotted path to any
+    class with a `decide(view)` method, built with `params` as keyword arguments.
+
+    Parameters are flat so sweeps address them as `treasury.policy.target_vol`; each policy
+    reads the ones it needs. `weights` (target shares of the free portfolio, keys: assets or
+    venue tokens such as "aave:aUSDC") default to the initial holdings; `assets` (the risky
+    sleeve) default to the non-stable assets held at the start; `safe_asset` defaults to
+    `opex_token`. Steps: `every`, `half_life`. `floor`, `band`, `trigger`, `delta_band`,
+    `target_delta` and `max_risky` are shares of NAV; `target_vol` is yearly. `borrow` asks
+    for debts (USD per asset) against `collateral`, kept at health factor `borrow_hf`.
+    A "<v3 pool>:v3" weight is held as one range of +-`v3_width` around the pool's price.
+    """
+
+    kind: str = "static"
+    weights: dict[str, Fraction] = {}
+    assets: list[Symbol] = []
+    safe_asset: Symbol | None = None
+    every: Annotated[int, Field(ge=1)] = 168
+    band: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
+    target_vol: Positive = 0.3
+    half_life: Positive = 168.0
+    max_risky: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    floor: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.8
+    multiplier: Annotated[float, Field(ge=1.0)] = 3.0
+    trigger: Fraction = 0.05
+    method: Literal["inverse_vol", "erc"] = "inverse_vol"
+    risky_share: Fraction | None = None
+    hedge_asset: Symbol = "ETH"
+    target_delta: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
+    delta_band: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
+    hedge_with: Literal["sell", "borrow"] = "sell"
+    borrow: dict[str, NonNegative] = {}
+    collateral: Symbol = "GOV"
+    borrow_hf: Annotated[float, Field(gt=1.0)] = 2.0
+    v3_width: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+    params: dict[str, object] = {}
+
+    @model_validator(mode="after")
+    def _kind_importable(self) -> Policy:
+        from agents.policies import BUILTIN, resolve_policy
+
+        try:
+            resolve_policy(self.kind)
+        except ValueError as exc:
+            raise ValueError(f"kind: {exc}") from None
+        if self.params and self.kind in BUILTIN:
+            raise ValueError("params: only a dotted-path (user) policy takes params")
+        if self.weights and abs(sum(self.weights.values()) - 1.0) > 1e-6:
+            raise ValueError(f"weights: must sum to 1, got {sum(self.weights.values()):g}")
+        return self
+
+
 class Treasury(Strict):
-    """The DAO's holdings (whole tokens) and monthly operating spend (USD, in stables)."""
+    """The DAO's holdings (whole tokens) and monthly operating spend (USD, in `opex_token`,
+    paid every step pro rata to `opex:payees`), its allocation `policy`, and the limits of
+    the allocator's trades: `max_slippage` (execution below reference value, fees included),
+    `min_trade_usd` and `gas_units` per swap hop or venue action."""
 
     holdings: dict[str, NonNegative] = {}
     opex_usd_per_month: NonNegative = 0.0
     opex_token: Symbol = "USDC"
+    policy: Policy = Policy()
+    max_slippage: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.02
+    min_trade_usd: NonNegative = 10_000.0
+    gas_units: Annotated[int, Field(ge=0)] = 200_000
 
 
 # -- shocks ------------------------------------------------------------------------------
@@ -349,8 +418,17 @@ SHOCK_KINDS = ("crash", "depeg", "exploit", "oracle_freeze", "gas_spike", "liqui
 
 # -- distress ----------------------------------------------------------------------------
 class Distress(Strict):
-    """When a node counts as distressed (see the contagion metrics)."""
+    """When a node of the dependency graph counts as distressed (sim.distress): a lending
+    market with bad debt above `bad_debt_usd` or a reserve at 100 % utilization for
+    `utilization_pinned_steps` steps in a row; a pool whose price is off the reference by
+    more than `pool_price_deviation` or whose TVL fell by `pool_tvl_drop` against its
+    starting reserves at today's prices (liquidity withdrawn or drained); a vault whose NAV
+    per share (in its collateral) fell by `vault_nav_drop` from its peak; a pegged asset
+    off its peg by more than `depeg` (its issuer node); the treasury in a drawdown deeper
+    than `treasury_drawdown` from its peak, or with a runway below `runway_months_floor`
+    months (0 disables the runway test)."""
 
+    bad_debt_usd: NonNegative = 0.0
     utilization_pinned_steps: Annotated[int, Field(ge=1)] = 3
     pool_price_deviation: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
     pool_tvl_drop: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5

@@ -10,6 +10,11 @@ world's supply; every other token is issued by a protocol. Initial liquidity is 
 equally among the given liquidity-provider holders, lending supply comes from a passive
 `suppliers:<market>` holder, vault deposits from `depositors:<vault>`, and the options desk
 that buys vault options is `options-desk`.
+
+A lending reserve may be another protocol's token (sim.composition): markets are built in
+dependency order, such a token is priced for oracles and agents from its issuer's state
+(`World.usd`), and `World.fund` obtains it the way a user would (supply the underlying,
+add pool liquidity).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from protocols.lending import JumpRate, KinkedRate, LendingMarket, ReserveParams
 from protocols.oracle import Oracle, ReferenceSource, TwapSource
 from protocols.vaults import OptionVault
 from sim import schema
+from sim.composition import build_order
 
 OPTIONS_DESK = "options-desk"
 #: The off-chain market (a centralized exchange) that trades at reference prices.
@@ -57,18 +63,58 @@ class World:
     vaults: dict[str, OptionVault] = field(default_factory=dict)
     #: oracles by consumer (market or vault name), then asset
     oracles: dict[str, dict[str, Oracle]] = field(default_factory=dict)
+    #: consumer -> asset -> pool name, for oracles that read a pool's TWAP (the graph's
+    #: oracle-dependence edges)
+    oracle_pools: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: the step the world was last advanced to (`update_oracles`): vault shares are valued
+    #: at this step when a composed token is priced
+    step: int = 0
 
     @property
     def protocols(self) -> dict[str, Any]:
         return {**self.pools, **self.markets, **self.vaults}
 
     def usd(self, asset: str) -> float:
-        """Off-chain reference price of `asset` in USD."""
-        return self.reference[asset].read()
+        """Off-chain reference price of `asset` in USD; a protocol-issued token (a lending
+        receipt or LP token used as collateral elsewhere) is valued through its issuer's
+        state (`sim.valuation.token_price_usd`)."""
+        source = self.reference.get(asset)
+        if source is not None:
+            return source.read()
+        return self._derived_usd(asset)
+
+    def _derived_usd(self, token: str) -> float:
+        from sim.valuation import token_price_usd  # valuation imports this module
+
+        if not self.ledger.has_token(token) or self.ledger.issuer_of(token) not in self.protocols:
+            raise KeyError(token)
+        return token_price_usd(self, token, self.step)
 
     def fund(self, holder: str, asset: str, amount: float) -> None:
-        """Give `holder` new `asset` from outside the simulated protocols."""
-        self.ledger.mint(asset, holder, amount, by=issuer(asset))
+        """Give `holder` new `asset` from outside the simulated protocols. A protocol-issued
+        token is obtained the way a user would: its underlying comes from outside and is
+        deposited into the issuer (supply to the market, add balanced pool liquidity), so
+        the issuer's books stay whole. The amount received then matches `amount` up to
+        float rounding (a pool mints at least it)."""
+        if asset in self.reference:
+            self.ledger.mint(asset, holder, amount, by=issuer(asset))
+            return
+        owner = self.ledger.issuer_of(asset)
+        if owner in self.markets:
+            market = self.markets[owner]
+            underlying = asset.partition(":")[2][1:]
+            paid = amount * market.exchange_rate(underlying)
+            self.fund(holder, underlying, paid)
+            market.supply(holder, underlying, paid)
+        elif owner in self.pools:
+            pool = self.pools[owner]
+            share = amount / self.ledger.total_supply(asset) * (1.0 + 1e-9)
+            amounts = {t: r * share for t, r in pool.reserves().items()}
+            for token, part in amounts.items():
+                self.fund(holder, token, part)
+            pool.add_liquidity(holder, amounts)
+        else:
+            raise ConfigError(f"fund: cannot obtain {asset!r} from outside the simulation")
 
     def trade_offchain(self, holder: str, sell: str, amount: float, buy: str) -> float:
         """Swap `amount` of `sell` for `buy` at reference prices on the off-chain market,
@@ -90,6 +136,7 @@ class World:
             self.reference[asset].set(float(price))
 
     def update_oracles(self, step: int) -> None:
+        self.step = step
         for feeds in self.oracles.values():
             for oracle in feeds.values():
                 oracle.update(step)
@@ -116,8 +163,13 @@ def build_world(scenario: schema.Scenario, initial_prices: Any, lp_holders: list
             world.pools[spec.name] = _uniswap_v3(world, spec, holders)
         elif isinstance(spec, schema.Curve):
             world.pools[spec.name] = _curve(world, spec, holders, where)
-    for i, spec in enumerate(scenario.protocols):
-        where = f"protocols[{i}]"
+    # Pools need nothing built before them; markets may accept another market's receipt or
+    # a pool's LP token, so they follow the dependency order (scenario order when there are
+    # no composed reserves; sim.scenario has rejected cycles).
+    index = {spec.name: i for i, spec in enumerate(scenario.protocols)}
+    for name in build_order(scenario.protocols):
+        i = index[name]
+        spec, where = scenario.protocols[i], f"protocols[{i}]"
         if isinstance(spec, schema.Lending):
             world.markets[spec.name] = _lending(world, spec, where)
         elif isinstance(spec, schema.OptionVault):
@@ -186,10 +238,16 @@ def _curve(world: World, spec: schema.Curve, holders: list[str], where: str) -> 
 
 
 # -- lending -----------------------------------------------------------------------------
-def _oracle(world: World, asset: str, spec: schema.OracleSpec) -> Oracle:
-    if spec.source == "reference":
+def _oracle(world: World, asset: str, spec: schema.OracleSpec, consumer: str) -> Oracle:
+    if spec.source == "reference" and asset in world.reference:
         source: Any = world.reference[asset]
+    elif spec.source == "reference":
+        # A protocol-issued token: the feed prices it from its issuer's state (exchange
+        # rate or pool reserves), as a Chainlink "exchange rate" adapter does for aTokens,
+        # so a haircut at the issuer reaches this consumer's health factors mechanically.
+        source = _TokenSource(world, asset)
     else:
+        world.oracle_pools.setdefault(consumer, {})[asset] = spec.pool
         pool = world.pools[spec.pool]
         quote = next(t for t in pool.tokens if t != asset)
         # The pool prices `asset` in `quote`; the quote leg is valued at its reference price.
@@ -222,7 +280,9 @@ def _lending(world: World, spec: schema.Lending, where: str) -> LendingMarket:
             borrowable=r.borrowable,
             usable_as_collateral=collateral,
         )
-    oracles = {asset: _oracle(world, asset, r.oracle) for asset, r in spec.reserves.items()}
+    oracles = {
+        asset: _oracle(world, asset, r.oracle, spec.name) for asset, r in spec.reserves.items()
+    }
     for oracle in oracles.values():
         oracle.update(0)
     market = LendingMarket(
@@ -258,6 +318,16 @@ def _vault(world: World, spec: schema.OptionVault, scenario: schema.Scenario) ->
         epochs = scenario.steps // epoch_steps + 1
         world.fund(OPTIONS_DESK, vault.collateral, spec.deposits * (0.02 * epochs + 0.05))
     return vault
+
+
+class _TokenSource:
+    """USD price of a protocol-issued token, read from its issuer's state."""
+
+    def __init__(self, world: World, token: str) -> None:
+        self.world, self.token = world, token
+
+    def read(self) -> float:
+        return self.world.usd(self.token)
 
 
 class _RatioSource:

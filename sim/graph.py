@@ -1,0 +1,240 @@
+"""The protocol-dependency graph, derived from ledger and protocol state at any step.
+
+Nothing here is maintained by hand: every edge is read off the ledger (who holds whose
+token), the lending books (what collateral a market accepts and holds), the oracles (which
+pool a feed reads) and the pools (which assets they trade).
+
+Nodes (attribute `kind`):
+- `pool`, `lending`, `vault`: the scenario's protocols, by name;
+- `issuer`: `issuer:<ASSET>`, the outside issuer of a base asset, so that a crash or a
+  depeg has an origin node;
+- `treasury`: the DAO;
+- `agents`: holder groups - `liquidity_providers` (lp:k), `arbitrageurs` (arb:k),
+  `liquidators` (liq:k), `borrowers:<market>` (cohort wallets and the market's collateral
+  escrow), `suppliers:<market>`, `depositors:<vault>`, `options-desk`, `offchain-market`,
+  `exploiter`. A protocol's own sub-accounts (`<name>:treasury`, `<name>:locked`...)
+  belong to the protocol itself.
+Each node has `value_usd`: pools their TVL, lending markets cash + outstanding debt,
+vaults their NAV, issuers the supply held inside the simulation, holders what they hold.
+
+An edge A -> B means B is exposed to A, with one attribute per channel (USD):
+- `holdings_usd`: value of A-issued tokens B holds (receipt and LP tokens, vault shares,
+  a base asset for its issuer; Uniswap v3 positions for their pool);
+- `collateral_usd`: A's token accepted as collateral by lending market B, valued at what
+  B's book holds of it;
+- `oracle_usd`: B's oracle reads A's pool TWAP - the collateral value B prices with it;
+- `liquidity_usd`: pool A trades an asset B holds as collateral, so B's liquidations sell
+  into A - the value of that collateral;
+- `weight`: the sum of the four (an upper bound on what B can lose through A, used as the
+  exposure of DebtRank).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from protocols.amm.concentrated import ConcentratedLiquidityPool
+from sim.valuation import pool_tvl_usd, token_price_usd
+from sim.world import World
+
+CHANNELS = ("holdings_usd", "collateral_usd", "oracle_usd", "liquidity_usd")
+#: Holder-id prefixes of agents, grouped into one node per kind.
+AGENT_GROUPS = {"lp": "liquidity_providers", "arb": "arbitrageurs", "liq": "liquidators"}
+#: Balances below this USD value are dust, not exposure.
+DUST_USD = 1e-6
+
+
+def dependency_graph(
+    world: World,
+    step: int | None = None,
+    *,
+    groups: Mapping[str, str] | None = None,
+    treasury: str = "treasury",
+) -> nx.DiGraph:
+    """The dependency graph of `world` now (see the module doc). `groups` maps extra ledger
+    holders to their node (the model maps borrower-cohort wallets to `borrowers:<market>`);
+    `step` values vault shares (default: the world's current step)."""
+    step = world.step if step is None else step
+    graph = nx.DiGraph()
+    price: dict[str, float] = {}
+
+    def usd(token: str) -> float:
+        if token not in price:
+            price[token] = token_price_usd(world, token, step)
+        return price[token]
+
+    for name in world.pools:
+        graph.add_node(name, kind="pool", value_usd=pool_tvl_usd(world, name))
+    for name, market in world.markets.items():
+        value = math.fsum((market.cash(a) + market.total_debt(a)) * usd(a) for a in market.assets)
+        graph.add_node(name, kind="lending", value_usd=value)
+    for name in world.vaults:
+        shares = world.ledger.total_supply(f"{name}:shares")
+        graph.add_node(name, kind="vault", value_usd=shares * usd(f"{name}:shares"))
+    for asset in world.assets:
+        supply = world.ledger.total_supply(asset)
+        graph.add_node(f"issuer:{asset}", kind="issuer", value_usd=supply * usd(asset))
+
+    node_of = _grouping(world, groups or {}, treasury)
+    held: dict[str, float] = {}
+    for token in world.ledger.tokens():
+        source = world.ledger.issuer_of(token)
+        source = source if source in graph else node_of(source)
+        for holder, amount in world.ledger.holders(token).items():
+            value = amount * usd(token)
+            target = node_of(holder)
+            if value <= DUST_USD or target == source:
+                continue
+            held[target] = held.get(target, 0.0) + value
+            _add(graph, source, target, "holdings_usd", value)
+    for name, pool in world.pools.items():
+        if isinstance(pool, ConcentratedLiquidityPool):
+            token0, token1 = pool.tokens
+            for holder in list(world.ledger.all_holders()):
+                for pid in pool.positions_of(holder):
+                    amount0, amount1 = pool.position_value(pid)
+                    value = amount0 * usd(token0) + amount1 * usd(token1)
+                    target = node_of(holder)
+                    if value > DUST_USD and target != name:
+                        held[target] = held.get(target, 0.0) + value
+                        _add(graph, name, target, "holdings_usd", value)
+
+    for name, market in world.markets.items():
+        for asset in market.assets:
+            if not market.reserves[asset].usable_as_collateral:
+                continue
+            receipt = market.receipt_token(asset)
+            value = world.ledger.balance_of(market.escrow, receipt) * usd(receipt)
+            if value <= DUST_USD:
+                continue
+            source = world.ledger.issuer_of(asset)
+            source = source if source in graph else node_of(source)
+            _add(graph, source, name, "collateral_usd", value)
+            pool_name = world.oracle_pools.get(name, {}).get(asset)
+            if pool_name is not None:
+                _add(graph, pool_name, name, "oracle_usd", value)
+            for pool_name, pool in world.pools.items():
+                if asset in pool.tokens:
+                    _add(graph, pool_name, name, "liquidity_usd", value)
+
+    graph.add_node(treasury)
+    for node, data in graph.nodes(data=True):
+        data.setdefault("kind", "treasury" if node == treasury else "agents")
+        data.setdefault("value_usd", held.get(node, 0.0))
+    for _, _, data in graph.edges(data=True):
+        for channel in CHANNELS:
+            data.setdefault(channel, 0.0)
+        data["weight"] = math.fsum(data[c] for c in CHANNELS)
+    return graph
+
+
+def _add(graph: nx.DiGraph, source: str, target: str, channel: str, value: float) -> None:
+    if source == target:
+        return
+    for node in (source, target):
+        if node not in graph:
+            graph.add_node(node)
+    data = graph.get_edge_data(source, target)
+    if data is None:
+        graph.add_edge(source, target, **{channel: value})
+    else:
+        data[channel] = data.get(channel, 0.0) + value
+
+
+def _grouping(world: World, groups: Mapping[str, str], treasury: str):
+    """holder id -> node name (see the module doc)."""
+    markets = world.markets
+    cache: dict[str, str] = {}
+
+    def node_of(holder: str) -> str:
+        if holder in cache:
+            return cache[holder]
+        node = groups.get(holder)
+        if node is None:
+            prefix, sep, rest = holder.partition(":")
+            if holder in world.protocols or holder == treasury:
+                node = holder
+            elif sep and prefix in markets and holder == markets[prefix].escrow:
+                node = f"borrowers:{prefix}"
+            elif sep and prefix in world.protocols:
+                node = prefix  # a protocol's own sub-account (treasury, locked, queue)
+            elif sep and prefix in AGENT_GROUPS:
+                node = AGENT_GROUPS[prefix]
+            else:
+                node = holder
+        cache[holder] = node
+        return node
+
+    return node_of
+
+
+# -- export ------------------------------------------------------------------------------
+def write_graph(graph: nx.DiGraph, path: str | Path) -> Path:
+    """Write `graph` as GraphML (`.graphml`) or node-link JSON (anything else, e.g.
+    `graph.json`), atomically (sim.outputs)."""
+    from sim.outputs import atomic_write_text
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".graphml":
+        text = "\n".join(nx.generate_graphml(_scalar_attributes(graph)))
+    else:
+        text = json.dumps(to_node_link(graph), indent=1, default=_json_default)
+    atomic_write_text(path, text)
+    return path
+
+
+def to_node_link(graph: nx.DiGraph) -> dict[str, Any]:
+    """Node-link dict (`nodes`, `links` with `source`/`target`), stable across networkx
+    versions (3.4 renamed the `link` keyword)."""
+    return {
+        "directed": True,
+        "multigraph": False,
+        "graph": dict(graph.graph),
+        "nodes": [{"id": n, **data} for n, data in graph.nodes(data=True)],
+        "links": [{"source": a, "target": b, **data} for a, b, data in graph.edges(data=True)],
+    }
+
+
+def from_node_link(data: Mapping[str, Any]) -> nx.DiGraph:
+    graph = nx.DiGraph(**data.get("graph", {}))
+    for node in data["nodes"]:
+        attrs = {k: v for k, v in node.items() if k != "id"}
+        graph.add_node(node["id"], **attrs)
+    for link in data["links"]:
+        attrs = {k: v for k, v in link.items() if k not in ("source", "target")}
+        graph.add_edge(link["source"], link["target"], **attrs)
+    return graph
+
+
+def _scalar_attributes(graph: nx.DiGraph) -> nx.DiGraph:
+    """GraphML holds str/int/float/bool only: drop None, stringify anything else."""
+    out = nx.DiGraph()
+    for node, data in graph.nodes(data=True):
+        out.add_node(node, **_scalars(data))
+    for a, b, data in graph.edges(data=True):
+        out.add_edge(a, b, **_scalars(data))
+    return out
+
+
+def _scalars(data: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)
+        out[key] = value if isinstance(value, str | int | float | bool) else str(value)
+    return out
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)

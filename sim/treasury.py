@@ -1,0 +1,146 @@
+"""Treasury metrics: NAV at reference and at liquidation value, drawdown, realized
+volatility, runway, exposure per protocol, turnover and costs.
+
+- NAV (reference): free portfolio + posted collateral - debt, every token through its
+  underlying at reference prices (`agents.treasury_book`).
+- NAV (liquidation): what selling everything now would raise - each base asset's total
+  (free underlying + collateral) sold in one order through the best route of the simulated
+  pools into a USD stablecoin, quoted without changing any state; stablecoins at reference;
+  lending deposits only as far as their market's cash can pay them out; minus debt at
+  reference. Amounts no route can absorb count for nothing (halved until a quote fills).
+- Runway (months): USD stablecoins held plus stablecoin deposits redeemable now, divided by
+  the monthly opex (inf without opex).
+- Drawdown and realized volatility from the NAV series (log returns, annualized).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from agents.routing import Router
+from agents.treasury_book import Book, read_book
+
+#: Halvings tried when a full-size liquidation quote cannot be filled.
+MAX_HALVINGS = 20
+
+
+def exposures(world: Any, holder: str, step: int) -> dict[str, float]:
+    """USD the holder has in each protocol node (issuer of the tokens it holds; a market
+    for posted collateral; a pool for v3 positions). Base assets appear under their ledger
+    issuer (`issuer:GOV`)."""
+    return dict(read_book(world, holder, step).exposure_usd)
+
+
+def liquidation_value_usd(book: Book, router: Router, stables: Collection[str],
+                          into: Collection[str] | None = None) -> float:
+    """NAV if everything were sold now through the pools (see module doc), each asset into
+    whichever of `into` (default: every stablecoin) pays most."""
+    into = stables if into is None else into
+    total = 0.0
+    units = dict(book.free_units)
+    for asset, locked in book.locked_units.items():
+        units[asset] = units.get(asset, 0.0) - locked
+    for asset, amount in book.collateral.items():
+        units[asset] = units.get(asset, 0.0) + amount
+    for asset, amount in units.items():
+        if amount <= 0:
+            continue
+        if asset in stables:
+            total += amount * book.prices[asset]
+        else:
+            total += _sale_usd(router, asset, amount, book.prices, into)
+    return total - math.fsum(book.debt_usd.values())
+
+
+def _sale_usd(router: Router, asset: str, amount: float, prices: Mapping[str, float],
+              stables: Collection[str]) -> float:
+    outs = [s for s in stables if router.routes(asset, s)]
+    for _ in range(MAX_HALVINGS):
+        best = 0.0
+        for stable in outs:
+            quote = router.quote(asset, stable, amount)
+            if quote is not None:
+                best = max(best, quote.amount_out * prices[stable])
+        if best > 0 or not outs:
+            return best
+        amount *= 0.5
+    return 0.0
+
+
+def runway_months(book: Book, opex_usd_per_month: float, stables: Collection[str]) -> float:
+    """Months of opex the treasury's USD stablecoins (plain and redeemable deposits) pay."""
+    if opex_usd_per_month <= 0:
+        return math.inf
+    held = math.fsum(
+        (book.free_units.get(s, 0.0) - book.locked_units.get(s, 0.0)) * book.prices[s]
+        for s in stables
+    )
+    return max(held, 0.0) / opex_usd_per_month
+
+
+def max_drawdown(nav: Sequence[float] | np.ndarray) -> float:
+    """Largest fall from a running peak, as a share of the peak."""
+    values = np.asarray(nav, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.0
+    peak = np.maximum.accumulate(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dd = np.where(peak > 0, 1.0 - values / peak, 0.0)
+    return float(dd.max())
+
+
+def realized_vol(nav: Sequence[float] | np.ndarray, steps_per_year: float) -> float:
+    """Annualized standard deviation of the NAV's log returns per step."""
+    values = np.asarray(nav, dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size < 3:
+        return 0.0
+    returns = np.diff(np.log(values))
+    return float(np.std(returns, ddof=1) * math.sqrt(steps_per_year))
+
+
+def reporters(opex_usd_per_month: float) -> dict[str, Any]:
+    """DataCollector model reporters of the treasury (read the allocator's book, which it
+    refreshes after acting, so a step costs one liquidation quote per asset held).
+    `runway_months` only with opex: without spend the runway is unbounded."""
+    series = {
+        "treasury_nav_usd": lambda m: m.allocator.book.nav_usd,
+        "treasury_nav_liq_usd": lambda m: liquidation_value_usd(
+            m.allocator.book, m.allocator.router, m.allocator.stables, m.allocator.exit_assets
+        ),
+        "treasury_debt_usd": lambda m: math.fsum(m.allocator.book.debt_usd.values()),
+        "treasury_turnover_usd": lambda m: m.allocator.turnover_usd,
+        "treasury_costs_usd": lambda m: m.allocator.costs_usd["gas"]
+        + m.allocator.costs_usd["slippage"],
+    }
+    if opex_usd_per_month > 0:
+        series["runway_months"] = lambda m: runway_months(
+            m.allocator.book, opex_usd_per_month, m.allocator.stables
+        )
+    return series
+
+
+def summary_figures(allocator: Any, timeseries: Any) -> dict[str, float]:
+    """Headline treasury numbers of a run (for `TreasuryModel.summary`)."""
+    nav = timeseries["treasury_nav_usd"].to_numpy(dtype=float)
+    liq = timeseries["treasury_nav_liq_usd"].to_numpy(dtype=float)
+    runway = (timeseries["runway_months"].to_numpy(dtype=float)
+              if "runway_months" in timeseries else np.array([]))
+    return {
+        "treasury_nav_end_usd": float(nav[-1]) if nav.size else 0.0,
+        "treasury_nav_liq_end_usd": float(liq[-1]) if liq.size else 0.0,
+        "treasury_nav_max_drawdown": max_drawdown(nav),
+        "treasury_realized_vol": realized_vol(nav, allocator.steps_per_year),
+        "treasury_runway_months_end": float(runway[-1]) if runway.size else math.inf,
+        "treasury_runway_months_min": float(runway.min()) if runway.size else math.inf,
+        "treasury_turnover_usd": allocator.turnover_usd,
+        "treasury_gas_usd": allocator.costs_usd["gas"],
+        "treasury_slippage_usd": allocator.costs_usd["slippage"],
+        "treasury_opex_paid_usd": allocator.opex_paid_usd,
+        "treasury_opex_shortfall_usd": allocator.opex_shortfall_usd,
+    }
