@@ -33,8 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check", help="validate a scenario file and exit")
     check.add_argument("scenario", type=Path)
     commands.add_parser("schema", help="print every scenario field: path, type, bounds, default")
+    from experiments.commands import add_commands as add_experiment_commands
+
+    add_experiment_commands(commands)
     args = parser.parse_args(argv)
     try:
+        if args.command in ("sweep", "compare"):
+            return args.handler(args)
         if args.command == "check":
             return _check(args)
         if args.command == "schema":
@@ -67,17 +72,35 @@ def _run(args: argparse.Namespace) -> int:
     from sim.outputs import write_run
     from sim.runner import run_scenario
 
-    result = run_scenario(scenario, data_dir=str(args.data_dir) if args.data_dir else None)
+    result = run_scenario(
+        scenario, data_dir=str(args.data_dir) if args.data_dir else None, graph=True
+    )
     summary = result.summary
     out = write_run(args.out or Path("out") / scenario.name, result.timeseries, result.events,
-                    summary)
+                    summary, graph=result.graph)
     width = max(len(k) for k in summary)
     print(f"scenario {scenario.name!r}, seed {scenario.seed}, {scenario.steps} steps")
     for key, value in summary.items():
         shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
         print(f"  {key:<{width}}  {shown}")
-    print(f"outputs written to {out}/")
+    _print_spread(result.events)
+    print(f"outputs written to {out}/ (graph.json: the dependency graph and the spread)")
     return 0
+
+
+#: Distress transitions printed by `daosim run` (all of them are in events.parquet).
+SPREAD_LINES = 30
+
+
+def _print_spread(events: list[dict]) -> None:
+    """The distress event log of the run, one line per transition."""
+    spread = [e for e in events if e["kind"] in ("distress", "recovered")]
+    if spread:
+        print("distress transitions (step, node, cause):")
+    for event in spread[:SPREAD_LINES]:
+        print(f"  {event['step']:>6}  {event['kind']:<9}  {event['node']:<28}  {event['cause']}")
+    if len(spread) > SPREAD_LINES:
+        print(f"  ... {len(spread) - SPREAD_LINES} more in events.parquet")
 
 
 def parse_assignment(text: str) -> tuple[str, object]:

@@ -1,0 +1,94 @@
+"""The `daosim sweep` and `daosim compare` subcommands (argument parsing and terminal
+output only; the work is in `experiments.sweep` and `experiments.compare`).
+
+Imports of the heavy modules happen inside the handlers so `daosim --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_commands(commands: Any) -> None:
+    """Register `sweep` and `compare` on the CLI's subparsers."""
+    sweep = commands.add_parser(
+        "sweep", help="run a parameter sweep (grid, Latin hypercube or Sobol) into a folder",
+        description="Run every (point, replicate) of a sweep file. Re-running the same "
+                    "command after an interruption runs only the missing runs.")
+    sweep.add_argument("file", type=Path, help="sweep TOML file")
+    sweep.add_argument("--out", type=Path, default=None,
+                       help="results folder (default out/sweeps/NAME)")
+    _execution_options(sweep)
+    sweep.set_defaults(handler=_sweep)
+
+    compare = commands.add_parser(
+        "compare", help="compare a proposal with a baseline scenario on common seeds",
+        description="Run baseline and proposal on the same N seeds and report paired "
+                    "differences with bootstrap confidence intervals.")
+    compare.add_argument("baseline", type=Path, help="baseline scenario TOML")
+    compare.add_argument("proposal", type=Path,
+                         help="proposal: a scenario TOML, or a TOML with an [overrides] table "
+                              "of dotted paths applied to the baseline")
+    compare.add_argument("--runs", type=int, default=20, help="paired runs (default 20)")
+    compare.add_argument("--seed", type=int, default=None,
+                         help="root seed of the run seeds (default: the baseline's seed)")
+    compare.add_argument("--out", type=Path, default=None,
+                         help="results folder (default out/compare/BASELINE-vs-PROPOSAL)")
+    _execution_options(compare)
+    compare.set_defaults(handler=_compare)
+
+
+def _execution_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=1,
+                        help="parallel runs: local worker processes, or Dask workers with "
+                             "--scheduler local (default 1 = in this process)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run on Dask: 'local' starts a LocalCluster of --workers "
+                             "processes; tcp://host:port uses an existing cluster")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder of historical data files (default $DAOSIM_DATA_DIR or "
+                             "../shared/data)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from experiments.sweep import run_sweep
+    from experiments.sweepfile import load_sweep
+
+    sweep = load_sweep(args.file)
+    out = args.out or Path("out") / "sweeps" / sweep.name
+    try:
+        result = run_sweep(sweep, out, workers=args.workers, scheduler=args.scheduler,
+                           data_dir=_dir(args.data_dir), progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished runs are kept in {out}/; run the same command again "
+              "to finish the rest", file=sys.stderr)
+        return 130
+    print(result.summary)
+    print(f"results in {out}/ (runs.parquet, points.parquet, tails.parquet"
+          f"{', sensitivity.parquet' if result.sensitivity is not None else ''}, summary.txt)")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from experiments.compare import compare
+
+    out = args.out or Path("out") / "compare" / f"{args.baseline.stem}-vs-{args.proposal.stem}"
+    try:
+        result = compare(args.baseline, args.proposal, args.runs, out, seed=args.seed,
+                         workers=args.workers, scheduler=args.scheduler,
+                         data_dir=_dir(args.data_dir), progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished runs are kept in {out}/; run the same command again "
+              "to finish the rest", file=sys.stderr)
+        return 130
+    print(result.text)
+    print(f"tables in {out}/ (comparison.csv, tails.csv, comparison.txt, runs.parquet)")
+    return 0
+
+
+def _dir(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
