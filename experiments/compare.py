@@ -35,7 +35,7 @@ from experiments.sweep import metric_columns, run_plan
 from experiments.tails import loss_metrics, tail_table, with_losses
 from experiments.worker import RunTask
 from protocols.errors import ConfigError
-from sim.scenario import apply_overrides, parse_scenario, read_scenario
+from sim.scenario import apply_appends, apply_overrides, parse_scenario, read_scenario
 
 #: words marking metrics where lower is better / higher is better (for verdict wording).
 _LOWER_BETTER = ("bad_debt", "insolvent", "loss", "drawdown", "distress", "liquidation",
@@ -43,7 +43,7 @@ _LOWER_BETTER = ("bad_debt", "insolvent", "loss", "drawdown", "distress", "liqui
 _HIGHER_BETTER = ("treasury_end", "runway", "survival", "value_end")
 #: relative changes below this are called negligible even when the CI excludes zero.
 NEGLIGIBLE = 1e-3
-_PROPOSAL_KEYS = frozenset({"name", "description", "overrides"})
+_PROPOSAL_KEYS = frozenset({"name", "description", "overrides", "append"})
 
 
 @dataclass(frozen=True)
@@ -72,11 +72,13 @@ def load_arms(baseline: str | Path, proposal: str | Path) -> tuple[tuple[str, di
         prop_raw = read_scenario(proposal)
         name = str(prop_raw.get("name", proposal.stem))
     else:
-        overrides = top.get("overrides", {})
-        if not isinstance(overrides, dict) or not overrides:
+        overrides, appends = top.get("overrides", {}), top.get("append", {})
+        if not isinstance(overrides, dict) or not (overrides or appends):
             raise ConfigError(f"{proposal}: overrides: needs a table of dotted paths to change "
-                              "on the baseline (or make the file a scenario)")
+                              "on the baseline, or [[append.shocks]] (or make the file a "
+                              "scenario)")
         prop_raw = apply_overrides(base_raw, overrides, source=str(proposal))
+        prop_raw = apply_appends(prop_raw, appends, source=str(proposal))
         name = str(top.get("name", proposal.stem))
     parse_scenario(prop_raw, source=str(proposal))
     base_name = str(base_raw.get("name", baseline.stem))

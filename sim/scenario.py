@@ -25,6 +25,8 @@ from sim.schema import (
     LiquidityWithdrawal,
     OptionVault,
     OracleFreeze,
+    ParameterChange,
+    Reserve,
     Scenario,
 )
 
@@ -52,8 +54,9 @@ def read_scenario(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, A
     A file may start from another: `extends = "baseline.toml"` (relative to the file) takes
     the base's tables and deep-merges this file's over them (tables merge key by key; arrays
     and values replace), then applies this file's `[overrides]` table of dotted paths
-    (`"protocols[aave-main].reserves.GOV.liquidation_threshold" = 0.5`). A governance
-    proposal is usually such a diff, so it is written as one.
+    (`"protocols[aave-main].reserves.GOV.liquidation_threshold" = 0.5`), then adds this
+    file's `[[append.LIST]]` items to those lists (e.g. a governance action to `shocks`). A
+    governance proposal is usually such a diff, so it is written as one.
     """
     path = Path(path)
     try:
@@ -64,6 +67,7 @@ def read_scenario(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, A
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     base = raw.pop("extends", None)
     overrides = raw.pop("overrides", {})
+    appends = raw.pop("append", {})
     if not isinstance(overrides, dict):
         raise ConfigError(f"{path}: overrides: must be a table of dotted paths")
     if base is not None:
@@ -77,7 +81,25 @@ def read_scenario(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, A
         except ConfigError as exc:
             raise ConfigError(f"{path}: extends: {exc}") from None
         raw = deep_merge(parent, raw)
-    return apply_overrides(raw, overrides, source=str(path)) if overrides else raw
+    raw = apply_overrides(raw, overrides, source=str(path)) if overrides else raw
+    return apply_appends(raw, appends, source=str(path)) if appends else raw
+
+
+def apply_appends(
+    raw: Mapping[str, Any], appends: Mapping[str, Any], source: str = "scenario"
+) -> dict[str, Any]:
+    """Return a copy of `raw` with the items of `appends` (`[[append.shocks]]`: top-level
+    list name -> items) added at the end of those lists - how a proposal adds a governance
+    action to a baseline's shocks without restating them."""
+    if not isinstance(appends, Mapping):
+        raise ConfigError(f"{source}: append: must be a table of lists, e.g. [[append.shocks]]")
+    result = dict(raw)
+    for key, items in appends.items():
+        current = result.get(key, [])
+        if not isinstance(items, list) or not isinstance(current, list):
+            raise ConfigError(f"{source}: append.{key}: must add a list to a list")
+        result[key] = [*current, *items]
+    return result
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -306,10 +328,29 @@ def _reference_problems(s: Scenario) -> Iterable[str]:
             yield f"{where}.{field}: unknown protocol {protocol!r}"
         elif isinstance(shock, LiquidityWithdrawal) and isinstance(by_name[protocol], OptionVault):
             yield f"{where}.protocol: liquidity withdrawals apply to pools and lending markets"
-        elif isinstance(shock, OracleFreeze) and protocol is not None and not isinstance(
-            by_name[protocol], Lending
+        elif isinstance(shock, OracleFreeze | ParameterChange) and protocol is not None and (
+            not isinstance(by_name[protocol], Lending)
         ):
             yield f"{where}.market: {protocol!r} is not a lending market"
+        elif isinstance(shock, ParameterChange):
+            yield from _parameter_change_problems(where, shock, by_name[protocol])
+
+
+def _parameter_change_problems(
+    where: str, change: ParameterChange, market: Lending
+) -> Iterable[str]:
+    """The reserve must exist and its changed parameters obey the listing rules."""
+    reserve = market.reserves.get(change.reserve)
+    if reserve is None:
+        yield f"{where}.reserve: {change.reserve!r} is not a reserve of {market.name}"
+        return
+    if not change.changes():
+        yield f"{where}: names no parameter to change"
+    try:
+        Reserve.model_validate({**reserve.model_dump(), **change.changes()})
+    except ValidationError as exc:
+        for error in exc.errors():
+            yield f"{where}.{_describe(error)}"
 
 
 def _composed_reserve_problems(

@@ -409,11 +409,39 @@ class LiquidityWithdrawal(Strict):
     fraction: Annotated[float, Field(gt=0.0, le=1.0)]
 
 
+class ParameterChange(Strict):
+    """Governance changes a lending reserve's risk parameters at `step`, for every open
+    position at once (Aave v3 PoolConfigurator). This is how a proposal such as "lower GOV's
+    liquidation threshold" reaches positions opened under the old rules; set in the
+    scenario's reserve instead, positions would open against the new rules from the start.
+    Parameters left out keep their value."""
+
+    kind: Literal["parameter_change"]
+    step: Step
+    market: Name
+    reserve: str
+    ltv: Fraction | None = None
+    liquidation_threshold: Fraction | None = None
+    liquidation_bonus: Fraction | None = None
+    liquidation_protocol_fee: Fraction | None = None
+    reserve_factor: Fraction | None = None
+    supply_cap: Positive | None = None
+    borrow_cap: Positive | None = None
+
+    def changes(self) -> dict[str, float]:
+        """The parameters this change sets."""
+        return self.model_dump(exclude={"kind", "step", "market", "reserve"}, exclude_none=True)
+
+
 Shock = Annotated[
-    Crash | DepegShock | Exploit | OracleFreeze | GasSpike | LiquidityWithdrawal,
+    Crash | DepegShock | Exploit | OracleFreeze | GasSpike | LiquidityWithdrawal
+    | ParameterChange,
     Field(discriminator="kind"),
 ]
-SHOCK_KINDS = ("crash", "depeg", "exploit", "oracle_freeze", "gas_spike", "liquidity_withdrawal")
+SHOCK_KINDS = (
+    "crash", "depeg", "exploit", "oracle_freeze", "gas_spike", "liquidity_withdrawal",
+    "parameter_change",
+)
 
 
 # -- distress ----------------------------------------------------------------------------

@@ -54,6 +54,11 @@ class ShockSchedule:
             elif isinstance(shock, schema.LiquidityWithdrawal):
                 withdraw_liquidity(shock.protocol, shock.fraction)
                 record("shock", shock=shock.kind, node=shock.protocol, fraction=shock.fraction)
+            elif isinstance(shock, schema.ParameterChange):
+                market = world.markets[shock.market]
+                market.configure_reserve(shock.reserve, **shock.changes())
+                record("shock", shock=shock.kind, node=shock.market, reserve=shock.reserve,
+                       changes=shock.changes())
             elif isinstance(shock, schema.GasSpike):
                 record("shock", shock=shock.kind, node="gas", multiplier=shock.multiplier)
 

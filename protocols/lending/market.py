@@ -46,7 +46,7 @@ Prices are read from `oracles[asset].price` once per call, never from the caller
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from numbers import Integral
 from typing import Any
 
@@ -214,6 +214,26 @@ class LendingMarket:
         self._count = 0
         for asset in self.assets:
             ledger.create_token(self.receipt_token(asset), issuer=name)
+
+    # -- governance ------------------------------------------------------------------------
+    def configure_reserve(self, asset: str, **changes: Any) -> ReserveParams:
+        """Change `asset`'s risk parameters now, for every open position - as Aave v3's
+        PoolConfigurator does (`configureReserveAsCollateral(asset, ltv, liquidationThreshold,
+        liquidationBonus)`, `setReserveFactor`, `setLiquidationProtocolFee`, `setSupplyCap`,
+        `setBorrowCap`). A lower threshold lowers health factors at once: that is how a
+        governance proposal reaches positions opened under the old one. The new parameters
+        pass the same checks as at listing, or nothing changes."""
+        i = self._col(asset)
+        known = {f.name for f in fields(ReserveParams)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ConfigError(f"{unknown[0]}: not a reserve parameter (one of {sorted(known)})")
+        params = replace(self.reserves[asset], **changes)  # re-validated in __post_init__
+        self.reserves[asset] = params
+        self._lt[i] = params.liquidation_threshold * params.usable_as_collateral
+        self._ltv[i] = params.ltv * params.usable_as_collateral
+        self._reserve_factor[i] = params.reserve_factor
+        return params
 
     # -- reserve reads -----------------------------------------------------------------
     def receipt_token(self, asset: str) -> str:

@@ -487,3 +487,32 @@ def test_liquidation_needs_cash_unless_receipt_tokens_are_taken():
     assert ledger.balance_of("liq", "aave:aWETH") == pytest.approx(result.liquidator_collateral)
     assert ledger.balance_of("liq", "WETH") == 1_000.0
     check_accounting(market)
+
+
+def test_configure_reserve_reaches_open_positions_at_once():
+    """A governance change (PoolConfigurator) lowers health factors of existing positions."""
+    _, _, market = make_world()
+    market.supply("lp", "USDC", 100_000.0)
+    pid = borrower(market)  # 10 WETH at 2100, 16600 USDC debt, HF 1.05 at LT 0.83
+    before = snapshot(market)
+    market.configure_reserve("WETH", ltv=0.7, liquidation_threshold=0.75)
+    # HF = 10 * 2100 * 0.75 / 16600 = 15750 / 16600 = 0.948795...: now liquidatable
+    assert market.health_factor_of(pid) == pytest.approx(15_750 / 16_600)
+    assert market.liquidatable().tolist() == [pid]
+    # borrowing power: 10 * 2100 * 0.7 - 16600 < 0, so none left
+    assert market.borrowing_power().tolist() == [0.0]
+    assert market.reserves["WETH"].liquidation_threshold == 0.75
+    assert snapshot(market) == before  # balances and book untouched: only the rules changed
+
+
+@pytest.mark.parametrize("changes,word", [
+    ({"ltv": 0.9}, "ltv: must be <= liquidation_threshold"),
+    ({"liquidation_threshold": 0.99}, "liquidation_bonus"),
+    ({"colour": 1}, "colour: not a reserve parameter"),
+])
+def test_configure_reserve_refuses_impossible_parameters_and_changes_nothing(changes, word):
+    _, _, market = make_world()
+    params = market.reserves["WETH"]
+    with pytest.raises(ConfigError, match=word):
+        market.configure_reserve("WETH", **changes)
+    assert market.reserves["WETH"] is params and market._lt[0] == 0.83

@@ -147,3 +147,21 @@ def test_every_token_is_conserved_after_every_step(seed, sigma, crash, crash_ste
         for token in ledger.tokens():
             assert min(ledger.holders(token).values(), default=0.0) >= 0.0
     assert np.isfinite(model.timeseries().drop(columns=["step"]).to_numpy(float)).all()
+
+
+def test_a_governance_parameter_change_reaches_open_positions_at_its_step():
+    """Lowering ETH's LT from 0.83 to 0.7 at step 12 (flat prices) makes the positions opened
+    at HF < 0.83/0.7 = 1.19 (the cohort's median is 1.3) liquidatable at step 12, not before; setting the same LT in the
+    reserve instead opens the positions against it and liquidates nobody."""
+    change = {"kind": "parameter_change", "step": 12, "market": "aave", "reserve": "ETH",
+              "ltv": 0.65, "liquidation_threshold": 0.7}
+    changed = run(small_world(shocks=[change]))
+    steps = {e["step"] for e in changed.events if e["kind"] == "liquidation"}
+    assert steps and min(steps) == 12
+    assert changed.world.markets["aave"].reserves["ETH"].liquidation_threshold == 0.7
+    shock = next(e for e in changed.events if e.get("shock") == "parameter_change")
+    assert shock["changes"] == {"ltv": 0.65, "liquidation_threshold": 0.7}
+
+    listed = small_world()
+    listed["protocols"][1]["reserves"]["ETH"] = {**AAVE_ETH, "ltv": 0.65, "liquidation_threshold": 0.7}
+    assert not [e for e in run(listed).events if e["kind"] == "liquidation"]

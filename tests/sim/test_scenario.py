@@ -185,3 +185,37 @@ def test_extends_merges_tables_and_applies_the_files_overrides(tmp_path):
     (tmp_path / "c.toml").write_text('extends = "nowhere.toml"\n')
     with pytest.raises(ConfigError, match=r"c.toml: extends: .*nowhere.toml: scenario file not found"):
         load_scenario(tmp_path / "c.toml")
+
+
+def test_parameter_changes_are_checked_against_the_reserve_they_change():
+    change = {"kind": "parameter_change", "step": 5, "market": "aave", "reserve": "ETH"}
+    ok = parse_scenario(scenario(shocks=[{**change, "liquidation_threshold": 0.85}]))
+    assert ok.shocks[0].changes() == {"liquidation_threshold": 0.85}
+    assert problems(scenario(shocks=[
+        {**change, "ltv": 0.85},                                   # above the LT of 0.83
+        {**change, "reserve": "GOV", "ltv": 0.1},
+        {**change, "market": "nowhere", "ltv": 0.1},
+        {**change},
+    ])) == [
+        "shocks[0].ltv: must be <= liquidation_threshold (0.83), got 0.85",
+        "shocks[1].reserve: 'GOV' is not a reserve of aave",
+        "shocks[2].market: unknown protocol 'nowhere'",
+        "shocks[3]: names no parameter to change",
+    ]
+    assert problems(scenario(shocks=[{**change, "liquidation_threshold": 1.5}])) == [
+        "shocks[0].liquidation_threshold: must be <= 1.0, got 1.5"
+    ]
+
+
+def test_a_file_can_append_to_its_bases_lists(tmp_path):
+    (tmp_path / "base.toml").write_text(
+        '[[assets]]\nsymbol = "ETH"\nprice = 2000.0\n'
+        '[[shocks]]\nkind = "gas_spike"\nstep = 3\n'
+    )
+    child = tmp_path / "child.toml"
+    child.write_text('extends = "base.toml"\n[[append.shocks]]\nkind = "crash"\nstep = 9\n'
+                     'asset = "ETH"\nsize = 0.2\n')
+    assert [s.kind for s in load_scenario(child).shocks] == ["gas_spike", "crash"]
+    child.write_text('extends = "base.toml"\n[append]\nshocks = 3\n')
+    with pytest.raises(ConfigError, match="append.shocks: must add a list to a list"):
+        load_scenario(child)
