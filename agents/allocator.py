@@ -84,9 +84,13 @@ class Allocator(mesa.Agent):
         self.initial_nav_usd = self.book.nav_usd
         self.initial_weights = self.book.weights()
         self._record_history(0)
+        #: A scenario without a treasury (no holdings, no spend) has nothing to decide.
+        self.idle = self.initial_nav_usd == 0 and self.opex_per_step_usd == 0
 
     # -- the step ------------------------------------------------------------------------
     def step(self) -> None:
+        if self.idle:
+            return
         t = self.model.steps
         self._failures = []
         if self.opex_per_step_usd > 0:
