@@ -98,7 +98,8 @@ def contagion_summary(
     spread = {n: s for n, s in first.items() if s > 0}
     protocols = set(world.protocols)
     reached = [depths[n] for n in spread if n in depths]
-    shock_steps = [s.step for s in scenario.shocks]
+    # A governance parameter change is a policy, not a shock: the clock starts at the stress.
+    shock_steps = [s.step for s in scenario.shocks if not isinstance(s, schema.ParameterChange)]
     start = min(shock_steps) if shock_steps else 0
     first_step = min(spread.values()) if spread else None
     last_step = max(spread.values()) if spread else None

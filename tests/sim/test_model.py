@@ -165,3 +165,14 @@ def test_a_governance_parameter_change_reaches_open_positions_at_its_step():
     listed = small_world()
     listed["protocols"][1]["reserves"]["ETH"] = {**AAVE_ETH, "ltv": 0.65, "liquidation_threshold": 0.7}
     assert not [e for e in run(listed).events if e["kind"] == "liquidation"]
+
+
+def test_the_contagion_clock_starts_at_the_first_shock_not_at_a_parameter_change():
+    shocks = [
+        {"kind": "parameter_change", "step": 5, "market": "aave", "reserve": "ETH",
+         "liquidation_bonus": 0.06},
+        {"kind": "crash", "step": 30, "asset": "ETH", "size": 0.45},
+    ]
+    summary = run(small_world(shocks=shocks)).summary()
+    assert summary["first_distress_step"] is not None
+    assert summary["time_to_first_distress"] == summary["first_distress_step"] - 30
