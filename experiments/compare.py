@@ -20,7 +20,6 @@ plain-language verdict; loss metrics also get VaR-style tail figures per arm.
 from __future__ import annotations
 
 import math
-import tomllib
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +34,13 @@ from experiments.sweep import metric_columns, run_plan
 from experiments.tails import loss_metrics, tail_table, with_losses
 from experiments.worker import RunTask
 from protocols.errors import ConfigError
-from sim.scenario import apply_appends, apply_overrides, parse_scenario, read_scenario
+from sim.scenario import (
+    apply_appends,
+    apply_overrides,
+    parse_scenario,
+    read_scenario,
+    read_toml,
+)
 
 #: words marking metrics where lower is better / higher is better (for verdict wording).
 _LOWER_BETTER = ("bad_debt", "insolvent", "loss", "drawdown", "distress", "liquidation",
@@ -62,12 +67,7 @@ def load_arms(baseline: str | Path, proposal: str | Path) -> tuple[tuple[str, di
     baseline, proposal = Path(baseline), Path(proposal)
     base_raw = read_scenario(baseline)
     parse_scenario(base_raw, source=str(baseline))
-    try:
-        top = tomllib.loads(proposal.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{proposal}: proposal file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{proposal}: not valid TOML: {exc}") from None
+    top = read_toml(proposal, "proposal")
     if "extends" in top or set(top) - _PROPOSAL_KEYS:
         prop_raw = read_scenario(proposal)
         name = str(prop_raw.get("name", proposal.stem))

@@ -27,7 +27,6 @@ an hour of runs: `axes.treasury.holdings.GOV = -1: ... must be >= 0.0, got -1`.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from protocols.errors import ConfigError
-from sim.scenario import apply_overrides, parse_scenario, read_scenario, split_path
+from sim.scenario import apply_overrides, parse_scenario, read_scenario, read_toml, split_path
 
 DESIGNS = ("grid", "lhs", "sobol")
 _RANGE_KEYS = frozenset({"low", "high", "log", "integer"})
@@ -112,12 +111,7 @@ class Sweep:
 def load_sweep(path: str | Path) -> Sweep:
     """Read, validate and resolve a sweep file (see the module docstring for the format)."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: sweep file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    raw = read_toml(path, "sweep")
     return parse_sweep(raw, source=path)
 
 

@@ -59,12 +59,7 @@ def read_scenario(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, A
     governance proposal is usually such a diff, so it is written as one.
     """
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: scenario file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    raw = read_toml(path, "scenario")
     base = raw.pop("extends", None)
     overrides = raw.pop("overrides", {})
     appends = raw.pop("append", {})
@@ -100,6 +95,17 @@ def apply_appends(
             raise ConfigError(f"{source}: append.{key}: must add a list to a list")
         result[key] = [*current, *items]
     return result
+
+
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """A TOML file as a dict; a missing or malformed file is a ConfigError naming it."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
