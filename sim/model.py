@@ -25,6 +25,7 @@ from sim.contagion import annotate, contagion_summary
 from sim.distress import DistressMonitor
 from sim.gas import GWEI, gas_with_load_scalar
 from sim.graph import dependency_graph
+from sim.health import AFTER, BEFORE, END, START, HealthSnapshots, first_shock_step
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
 from sim.shocks import ShockSchedule
 from sim.treasury import reporters as treasury_reporters
@@ -90,6 +91,10 @@ class TreasuryModel(mesa.Model):
         )
         self._evaluate_distress(0)
         self.graph_start = self.dependency_graph()
+        self.health = HealthSnapshots()
+        self._shock_step = first_shock_step(config)
+        if self._shock_step is None:
+            self.health.take(self.world, START, 0)
 
     # -- services the agents use -------------------------------------------------------
     def gas_cost_usd(self, gas_units: float) -> float:
@@ -112,6 +117,8 @@ class TreasuryModel(mesa.Model):
     # -- the step ----------------------------------------------------------------------
     def step(self) -> None:
         t = self.steps
+        if t == self._shock_step:
+            self.health.take(self.world, BEFORE, t - 1)
         # 1. exogenous reference prices and gas advance
         self.world.set_prices(self.paths.prices[t])
         # Gas rises with the previous step's liquidation load (competition for block space).
@@ -125,6 +132,8 @@ class TreasuryModel(mesa.Model):
         self.shocks.fire(t, self.world, self._withdraw_liquidity, self.record)
         # 3. oracles
         self.world.update_oracles(t)
+        if t == self._shock_step:
+            self.health.take(self.world, AFTER, t)
         # 4. arbitrage
         self._do(Arbitrageur)
         # 5. interest
@@ -148,6 +157,7 @@ class TreasuryModel(mesa.Model):
         """Run every step of the scenario's horizon."""
         while self.running and self.steps < self.config.steps:
             self.step()
+        self.health.take(self.world, END, int(self.steps))
 
     # -- helpers -----------------------------------------------------------------------
     def _do(self, agent_type: type[mesa.Agent]) -> None:

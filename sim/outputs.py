@@ -1,6 +1,8 @@
-"""Write a run's outputs: `timeseries.parquet`, `events.parquet`, `summary.parquet` and a
-human-readable `summary.json`. Every file is written to a temporary name in the same
-folder and renamed into place, so a reader never sees half a file."""
+"""Write a run's outputs: `timeseries.parquet`, `events.parquet`, `summary.parquet`, a
+human-readable `summary.json`, the resolved `scenario.json` (what ran, for reports and
+re-runs), `health.parquet` and `graph.json` when the run has them. Every file is written
+to a temporary name in the same folder and renamed into place, so a reader never sees half
+a file."""
 
 from __future__ import annotations
 
@@ -9,29 +11,30 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+if TYPE_CHECKING:
+    from sim.runner import RunResult
+    from sim.schema import Scenario
 
-def write_run(
-    out_dir: str | Path,
-    timeseries: pd.DataFrame,
-    events: Sequence[Mapping[str, Any]],
-    summary: Mapping[str, Any],
-    graph: Any = None,
-) -> Path:
-    """Write the run's files; with a dependency `graph` also `graph.json` (node-link)."""
+
+def write_run(out_dir: str | Path, result: RunResult, scenario: Scenario) -> Path:
+    """Write the files of one run of `scenario` into `out_dir` (created if needed)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_parquet(out / "timeseries.parquet", timeseries)
-    write_parquet(out / "events.parquet", events_frame(events))
-    write_parquet(out / "summary.parquet", pd.DataFrame([dict(summary)]))
-    atomic_write_text(out / "summary.json", json.dumps(dict(summary), indent=2, default=str))
-    if graph is not None:
+    write_parquet(out / "timeseries.parquet", result.timeseries)
+    write_parquet(out / "events.parquet", events_frame(result.events))
+    write_parquet(out / "summary.parquet", pd.DataFrame([result.summary]))
+    atomic_write_text(out / "summary.json", json.dumps(result.summary, indent=2, default=str))
+    atomic_write_text(out / "scenario.json", scenario.model_dump_json(indent=2))
+    if result.health is not None:
+        write_parquet(out / "health.parquet", result.health)
+    if result.graph is not None:
         from sim.graph import write_graph
 
-        write_graph(graph, out / "graph.json")
+        write_graph(result.graph, out / "graph.json")
     return out
 
 

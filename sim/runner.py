@@ -26,6 +26,8 @@ class RunResult:
     #: the step-0 dependency graph annotated with the spread (sim.contagion.annotate), when
     #: asked for with `graph=True`
     graph: Any = None
+    #: health factors of indebted positions before/after the first shock (sim.health)
+    health: pd.DataFrame | None = None
 
 
 def run_scenario(
@@ -44,7 +46,7 @@ def run_scenario(
         summary = {**model.summary(), "runtime_s": round(time.perf_counter() - started, 3)}
         return RunResult(
             summary, model.timeseries(), model.events,
-            model.contagion_graph() if graph else None,
+            model.contagion_graph() if graph else None, model.health.frame(),
         )
     finally:
         release(model)
