@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from experiments.commands import add_commands, write_report
 from protocols.errors import ConfigError, DaosimError
 
 
@@ -30,18 +31,25 @@ def main(argv: list[str] | None = None) -> int:
                      help="override one field by dotted path, e.g. "
                           "protocols.aave.reserves.GOV.liquidation_threshold=0.5 (repeatable; "
                           "VALUE is read as TOML, else as text)")
+    run.add_argument("--no-report", action="store_true",
+                     help="skip report.html and figures/ (written by default)")
+    report = commands.add_parser(
+        "report", help="write report.html and figures/ for a run, sweep or comparison folder")
+    report.add_argument("folder", type=Path, help="the --out folder of run, sweep or compare")
+    report.add_argument("--out", type=Path, default=None,
+                        help="where to write the report (default: the folder itself)")
     check = commands.add_parser("check", help="validate a scenario file and exit")
     check.add_argument("scenario", type=Path)
     commands.add_parser("schema", help="print every scenario field: path, type, bounds, default")
-    from experiments.commands import add_commands as add_experiment_commands
-
-    add_experiment_commands(commands)
+    add_commands(commands)
     args = parser.parse_args(argv)
     try:
         if args.command in ("sweep", "compare"):
             return args.handler(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "report":
+            return write_report(args.folder, args.out)
         if args.command == "schema":
             from sim.schema_doc import field_reference
 
@@ -76,8 +84,7 @@ def _run(args: argparse.Namespace) -> int:
         scenario, data_dir=str(args.data_dir) if args.data_dir else None, graph=True
     )
     summary = result.summary
-    out = write_run(args.out or Path("out") / scenario.name, result.timeseries, result.events,
-                    summary, graph=result.graph)
+    out = write_run(args.out or Path("out") / scenario.name, result, scenario)
     width = max(len(k) for k in summary)
     print(f"scenario {scenario.name!r}, seed {scenario.seed}, {scenario.steps} steps")
     for key, value in summary.items():
@@ -85,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"  {key:<{width}}  {shown}")
     _print_spread(result.events)
     print(f"outputs written to {out}/ (graph.json: the dependency graph and the spread)")
-    return 0
+    return 0 if args.no_report else write_report(out)
 
 
 #: Distress transitions printed by `daosim run` (all of them are in events.parquet).

@@ -52,6 +52,8 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
                         help="folder of historical data files (default $DAOSIM_DATA_DIR or "
                              "../shared/data)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-report", action="store_true",
+                        help="skip report.html and figures/ (written by default)")
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -70,7 +72,7 @@ def _sweep(args: argparse.Namespace) -> int:
     print(result.summary)
     print(f"results in {out}/ (runs.parquet, points.parquet, tails.parquet"
           f"{', sensitivity.parquet' if result.sensitivity is not None else ''}, summary.txt)")
-    return 0
+    return 0 if args.no_report else write_report(out)
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -87,6 +89,14 @@ def _compare(args: argparse.Namespace) -> int:
         return 130
     print(result.text)
     print(f"tables in {out}/ (comparison.csv, tails.csv, comparison.txt, runs.parquet)")
+    return 0 if args.no_report else write_report(out)
+
+
+def write_report(folder: Path, out: Path | None = None) -> int:
+    """`daosim report`, and the report `run`, `sweep` and `compare` write at their end."""
+    from reports.build import build_report
+
+    print(f"report: {build_report(folder, out)}")
     return 0
 
 

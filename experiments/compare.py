@@ -98,12 +98,13 @@ def compare(baseline: str | Path, proposal: str | Path, runs: int, out: str | Pa
     root = int(base_raw.get("seed", 0)) if seed is None else seed
     tasks = [RunTask(key=f"{arm}-r{k:04d}", point=point, replicate=k,
                      seed=seeds.run_seed(root, k), params={"variant": name}, scenario=raw,
-                     data_dir=data_dir)
+                     data_dir=data_dir, timeseries=True)
              for point, (arm, name, raw) in enumerate(
                  (("baseline", base_name, base_raw), ("proposal", prop_name, prop_raw)))
              for k in range(runs)]
     description = {"kind": "compare", "baseline": str(baseline), "proposal": str(proposal),
-                   "root_seed": root, "runs": len(tasks)}
+                   "root_seed": root, "runs": len(tasks),
+                   "step_hours": parse_scenario(base_raw, source=str(baseline)).step_hours}
     result = run_plan(tasks, out, description=description, workers=workers,
                       scheduler=scheduler, progress=progress, param_columns=["variant"])
     frame = with_losses(result.runs)

@@ -110,7 +110,8 @@ def run_sweep(sweep: Sweep, out: str | Path, *, workers: int = 1, scheduler: str
     description = {"kind": "sweep", "name": sweep.name, "source": str(sweep.source),
                    "base": str(sweep.base_path), "design": sweep.design,
                    "replicates": sweep.replicates, "root_seed": sweep.seed,
-                   "overrides": sweep.overrides, "runs": len(tasks)}
+                   "overrides": sweep.overrides, "runs": len(tasks),
+                   "axes": [a.path for a in sweep.axes]}
     params = [a.path for a in sweep.axes]
     result = run_plan(tasks, out, description=description, workers=workers,
                       scheduler=scheduler, progress=progress, param_columns=params,

@@ -1,0 +1,52 @@
+"""`build_report(DIR)`: tell which kind of results a folder holds (a run, a sweep or a
+comparison) from its files, and write that kind's report into it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from protocols.errors import ConfigError
+
+#: what each kind's report reads (a run's health.parquet and graph.json are optional)
+FILES = {
+    "run": ("summary.json", "scenario.json", "timeseries.parquet", "events.parquet"),
+    "sweep": ("runs.parquet", "points.parquet"),
+    "compare": ("runs.parquet", "comparison.csv"),
+}
+
+
+def kind_of(folder: str | Path) -> str:
+    """'run', 'sweep' or 'compare' (a sweep or comparison folder has a plan.json saying
+    which); a clear error when the folder lacks what that kind's report reads."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise ConfigError(f"report: {path} is not a folder (give the output folder of "
+                          "`daosim run`, `daosim sweep` or `daosim compare`)")
+    plan = path / "plan.json"
+    kind = json.loads(plan.read_text()).get("kind", "sweep") if plan.exists() else "run"
+    missing = [f for f in FILES[kind] if not (path / f).exists()]
+    if kind == "run" and len(missing) == len(FILES["run"]):
+        raise ConfigError(f"report: {path} holds no results of `daosim run`, `daosim sweep` "
+                          "or `daosim compare`")
+    if missing:
+        hint = {"run": "run the scenario again with `daosim run --out` this folder",
+                "sweep": "the sweep has not finished: run the same `daosim sweep` again",
+                "compare": "the comparison has not finished: run the same `daosim compare` "
+                           "again"}[kind]
+        raise ConfigError(f"report: {path} looks like a {kind} folder but lacks "
+                          f"{', '.join(missing)}; {hint}")
+    return kind
+
+
+def build_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write `report.html` and `figures/` for the results in `folder` (into `out_dir` if
+    given); returns the HTML file's path."""
+    kind = kind_of(folder)
+    if kind == "run":
+        from reports.run_report import run_report as write
+    elif kind == "sweep":
+        from reports.sweep_report import sweep_report as write
+    else:
+        from reports.compare_report import compare_report as write
+    return write(folder, out_dir)

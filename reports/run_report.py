@@ -1,0 +1,291 @@
+"""The report of one run (`daosim run` outputs): prices with shock markers, health factors
+before and after the shock, liquidations and bad debt, the dependency graph coloured by
+time of distress, and the treasury's NAV and drawdown."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import networkx as nx
+import numpy as np
+import pandas as pd
+from matplotlib.colors import Normalize
+
+from reports.figures import (
+    NEVER_COLOR,
+    SHOCK_COLOR,
+    ReportFigure,
+    hide_unused,
+    label,
+    legend_if_several,
+    mark_shocks,
+    new_figure,
+    usd_axis,
+)
+from reports.html import Table, write_report
+from sim.graph import from_node_link
+
+POOL_KINDS = ("uniswap_v2", "uniswap_v3", "curve")
+MAX_PRICE_PANELS = 6
+#: health factors above this are drawn at it (a position with tiny debt has HF ~ 1e6)
+HF_CAP = 10.0
+SPREAD_ROWS = 60
+TIME = "time (days)"
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+    summary: dict[str, Any]
+    scenario: dict[str, Any]
+    timeseries: pd.DataFrame
+    events: pd.DataFrame
+    health: pd.DataFrame | None
+    graph: nx.DiGraph | None
+
+    @property
+    def days(self) -> np.ndarray:
+        return self.timeseries["step"].to_numpy() * self.scenario["step_hours"] / 24.0
+
+    def day(self, step: float) -> float:
+        return step * self.scenario["step_hours"] / 24.0
+
+    @property
+    def caption(self) -> str:
+        s = self.scenario
+        return (f"Scenario {s['name']!r}, seed {s['seed']}, {s['steps']} steps of "
+                f"{s['step_hours']:g} h.")
+
+    @property
+    def shocks(self) -> list[tuple[float, str]]:
+        marks = []
+        for shock in self.scenario.get("shocks", []):
+            where = (shock.get("asset") or shock.get("protocol") or shock.get("market")
+                     or "")
+            marks.append((self.day(shock["step"]), f"{shock['kind']} {where}".strip()))
+        return marks
+
+
+def load_run(folder: str | Path) -> RunFolder:
+    path = Path(folder)
+    health = path / "health.parquet"
+    graph = path / "graph.json"
+    return RunFolder(
+        path=path,
+        summary=json.loads((path / "summary.json").read_text()),
+        scenario=json.loads((path / "scenario.json").read_text()),
+        timeseries=pd.read_parquet(path / "timeseries.parquet"),
+        events=pd.read_parquet(path / "events.parquet"),
+        health=pd.read_parquet(health) if health.exists() else None,
+        graph=from_node_link(json.loads(graph.read_text())) if graph.exists() else None,
+    )
+
+
+def run_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write `report.html` (and `figures/`) for the run in `folder`; returns its path."""
+    run = load_run(folder)
+    figures = [f for f in (price_figure(run), health_figure(run), liquidation_figure(run),
+                           graph_figure(run), treasury_figure(run)) if f is not None]
+    s = run.scenario
+    meta = [s.get("description") or "", run.caption]
+    return write_report(out_dir or run.path, f"Run report: {s['name']}", meta,
+                        [summary_table(run.summary), spread_table(run)], figures)
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    frame = pd.DataFrame({"metric": list(summary), "value": pd.Series(
+        list(summary.values()), dtype=object)})
+    return Table("Summary", frame)
+
+
+def spread_table(run: RunFolder) -> Table:
+    events = run.events
+    if events.empty or "node" not in events:
+        spread = pd.DataFrame(columns=["step", "day", "kind", "node", "cause"])
+    else:
+        spread = events[events["kind"].isin(["distress", "recovered"])]
+        spread = spread[["step", "kind", "node", "cause"]].copy()
+        spread.insert(1, "day", [round(run.day(s), 2) for s in spread["step"]])
+    note = "Every distress transition (step, node, cause), in order"
+    if len(spread) > SPREAD_ROWS:
+        note += f"; the first {SPREAD_ROWS} of {len(spread)} (all are in events.parquet)"
+    return Table("Spread of distress", spread.head(SPREAD_ROWS).astype(object), note + ".")
+
+
+def price_figure(run: RunFolder) -> ReportFigure | None:
+    """Reference vs pool vs oracle price per asset that has a pool or an oracle."""
+    ts = run.timeseries
+    pools: dict[str, list[str]] = {}
+    for protocol in run.scenario.get("protocols", []):
+        if protocol["kind"] in POOL_KINDS and f"pool_price:{protocol['name']}" in ts:
+            pools.setdefault(protocol["tokens"][0], []).append(protocol["name"])
+    oracles: dict[str, list[str]] = {}
+    for column in ts.columns:
+        if column.startswith("oracle:"):
+            oracles.setdefault(column.rsplit(":", 1)[1], []).append(column)
+    assets = [a["symbol"] for a in run.scenario["assets"]
+              if a["symbol"] in pools or a["symbol"] in oracles][:MAX_PRICE_PANELS]
+    if not assets:
+        return None
+    cols = 1 if len(assets) == 1 else 2
+    rows = -(-len(assets) // cols)
+    title = "Reference, pool and oracle prices"
+    fig, axes = new_figure(title, rows, cols, sharex=True)
+    days = run.days
+    for k, (ax, asset) in enumerate(zip(axes, assets, strict=False)):
+        ax.plot(days, ts[f"price:{asset}"], color="black", linewidth=1.4, label="reference")
+        for pool in pools.get(asset, []):
+            ax.plot(days, ts[f"pool_price:{pool}"], linestyle="-", linewidth=1.0, alpha=0.85,
+                    label=f"pool {pool}")
+        for column in oracles.get(asset, []):
+            consumer = column.split(":")[1]
+            ax.step(days, ts[column], where="post", linestyle=":", linewidth=1.2,
+                    label=f"oracle of {consumer}")
+        mark_shocks(ax, run.shocks, named=k < cols)
+        label(ax, asset, TIME, "price (USD)")
+        legend_if_several(ax, loc="best")
+    hide_unused(axes, len(assets))
+    return ReportFigure("prices", title, run.caption + " Dashed red lines: shocks.", fig)
+
+
+def health_figure(run: RunFolder) -> ReportFigure | None:
+    """Distribution of indebted positions' health factors at each snapshot moment."""
+    health = run.health
+    if health is None or health.empty:
+        return None
+    markets = list(dict.fromkeys(health["market"]))
+    title = "Health factors of indebted positions before and after the shock"
+    fig, axes = new_figure(title, len(markets), 1)
+    for ax, market in zip(axes, markets, strict=True):
+        rows = health[health["market"] == market]
+        hf = rows["health_factor"].clip(upper=HF_CAP)
+        bins = np.geomspace(max(hf.min(), 0.05), HF_CAP, 60)
+        for moment in dict.fromkeys(rows["moment"]):
+            values = hf[rows["moment"] == moment]
+            step = int(rows.loc[rows["moment"] == moment, "step"].iloc[0])
+            ax.hist(values, bins=bins, histtype="step", linewidth=1.5,
+                    label=f"{moment} (day {run.day(step):.1f}, {len(values):,} positions)")
+        ax.axvline(1.0, color=SHOCK_COLOR, linestyle="--", label="HF = 1: liquidatable below")
+        ax.set_xscale("log")
+        label(ax, f"market {market}", f"health factor (log scale; above {HF_CAP:g} drawn "
+              f"at {HF_CAP:g})", "positions")
+        legend_if_several(ax, loc="upper right")
+    caption = (run.caption + " 'after shock' is taken once the shock reaches the oracles and "
+               "before any liquidator acts.")
+    return ReportFigure("health_factors", title, caption, fig)
+
+
+def liquidation_figure(run: RunFolder) -> ReportFigure | None:
+    """Liquidations per step and the bad debt each market carries, in USD."""
+    ts = run.timeseries
+    bad = [c for c in ts.columns if c.startswith("bad_debt:")]
+    if not bad:
+        return None
+    title = "Liquidations and bad debt over time"
+    fig, (top, bottom) = new_figure(title, 2, 1, sharex=True)
+    days = run.days
+    width = run.day(1)
+    top.bar(days, ts["liquidations"], width=width, color="#2e86c1", label="liquidations")
+    mark_shocks(top, run.shocks)
+    label(top, "Liquidations per step", TIME, "liquidations")
+    legend_if_several(top, loc="upper right")
+    by_market: dict[str, np.ndarray] = {}
+    for column in bad:
+        _, market, asset = column.split(":", 2)
+        usd = ts[column].to_numpy() * ts[f"price:{asset}"].to_numpy()
+        by_market[market] = by_market.get(market, 0.0) + usd
+    for market, usd in by_market.items():
+        bottom.plot(days, usd, linewidth=1.5, label=f"{market}")
+    mark_shocks(bottom, run.shocks, named=False)
+    usd_axis(bottom)
+    label(bottom, "Bad debt outstanding (at reference prices)", TIME, "bad debt (USD)")
+    legend_if_several(bottom, loc="upper left")
+    total = run.summary.get("liquidations", 0)
+    return ReportFigure("liquidations", title,
+                        f"{run.caption} {total:,} liquidations in the run.", fig)
+
+
+def graph_figure(run: RunFolder) -> ReportFigure | None:
+    """The step-0 dependency graph, nodes placed by hops from the shock origin and coloured
+    by the day they first became distressed."""
+    graph = run.graph
+    if graph is None or graph.number_of_nodes() == 0:
+        return None
+    depths = {n: d.get("depth", -1) for n, d in graph.nodes(data=True)}
+    deepest = max(depths.values(), default=0)
+    column = {n: (d if d >= 0 else deepest + 1) for n, d in depths.items()}
+    positions = {}
+    for x in sorted(set(column.values())):
+        members = sorted(n for n in graph if column[n] == x)
+        for k, node in enumerate(members):
+            positions[node] = (x, -(k - (len(members) - 1) / 2))
+    title = "Dependency graph: where distress travelled and when"
+    fig, (ax,) = new_figure(title, height=5.6)
+    steps = {n: graph.nodes[n].get("distress_step", -1) for n in graph}
+    hit = [s for s in steps.values() if s >= 0]
+    norm = Normalize(vmin=run.day(min(hit)) if hit else 0.0,
+                     vmax=run.day(max(hit)) if hit else 1.0)
+    palette = mpl.colormaps["viridis"]
+    colours = [palette(norm(run.day(steps[n]))) if steps[n] >= 0 else NEVER_COLOR
+               for n in graph]
+    weights = np.array([d.get("weight", 0.0) for _, _, d in graph.edges(data=True)])
+    widths = 0.5 + 3.0 * np.log1p(weights) / max(np.log1p(weights).max(), 1.0) \
+        if weights.size else []
+    nx.draw_networkx_edges(graph, positions, ax=ax, width=widths, alpha=0.45,
+                           edge_color="#5d6d7e", arrowsize=10, node_size=900,
+                           connectionstyle="arc3,rad=0.08")
+    origins = [n for n in graph if graph.nodes[n].get("origin")]
+    nx.draw_networkx_nodes(graph, positions, ax=ax, node_color=colours, node_size=900,
+                           edgecolors=[SHOCK_COLOR if n in origins else "white" for n in graph],
+                           linewidths=[3.0 if n in origins else 1.0 for n in graph])
+    nx.draw_networkx_labels(graph, positions, ax=ax, font_size=6,
+                            labels={n: n.replace(":", ":\n") for n in graph})
+    mapper = mpl.cm.ScalarMappable(norm=norm, cmap=palette)
+    fig.colorbar(mapper, ax=ax, label="first distress (day)", shrink=0.8)
+    ticks = sorted(set(column.values()))
+    unreachable = deepest + 1
+    ax.set_xticks(ticks, ["no path" if t == unreachable else str(t) for t in ticks])
+    ax.set_yticks([])
+    ax.tick_params(axis="x", which="both", bottom=True, labelbottom=True)
+    ax.set_xlim(min(ticks) - 0.6, max(ticks) + 0.6)
+    label(ax, "Edge A -> B: B is exposed to A (width: exposure in USD, log)",
+          "hops from the shock origin on the step-0 graph", "nodes at that depth")
+    reached = len(hit)
+    caption = (f"{run.caption} Red rings: shock origins; grey: never distressed; "
+               f"{reached} of {graph.number_of_nodes()} nodes became distressed.")
+    return ReportFigure("dependency_graph", title, caption, fig)
+
+
+def treasury_figure(run: RunFolder) -> ReportFigure | None:
+    """Treasury NAV (at reference prices and at liquidation value) and its drawdown."""
+    ts = run.timeseries
+    nav_column = "treasury_nav_usd" if "treasury_nav_usd" in ts else "treasury_usd"
+    if nav_column not in ts:
+        return None
+    policy = run.scenario.get("treasury", {}).get("policy", {}).get("kind", "static")
+    title = f"Treasury NAV and drawdown ({policy} policy)"
+    fig, (top, bottom) = new_figure(title, 2, 1, sharex=True)
+    days = run.days
+    nav = ts[nav_column].to_numpy()
+    top.plot(days, nav, color="#1f618d", linewidth=1.5, label="NAV at reference prices")
+    if "treasury_nav_liq_usd" in ts:
+        top.plot(days, ts["treasury_nav_liq_usd"], color="#a04000", linewidth=1.2,
+                 label="NAV at liquidation value (after selling into the pools)")
+    mark_shocks(top, run.shocks)
+    usd_axis(top)
+    label(top, "Net asset value", TIME, "NAV (USD)")
+    legend_if_several(top, loc="best")
+    peak = np.maximum.accumulate(nav)
+    drawdown = np.where(peak > 0, 1.0 - nav / np.where(peak > 0, peak, 1.0), 0.0) * 100
+    bottom.fill_between(days, drawdown, color="#a93226", alpha=0.35, label="drawdown")
+    bottom.plot(days, drawdown, color="#a93226", linewidth=1.0)
+    mark_shocks(bottom, run.shocks, named=False)
+    label(bottom, "Drawdown from the running peak", TIME, "drawdown (%)")
+    legend_if_several(bottom, loc="best")
+    caption = (f"{run.caption} Maximum drawdown "
+               f"{run.summary.get('treasury_max_drawdown', float('nan')) * 100:.1f} %.")
+    return ReportFigure("treasury", title, caption, fig)

@@ -1,0 +1,220 @@
+"""The report of a sweep (`daosim sweep` outputs): heat maps of contagion and cost metrics
+over two parameter axes, their distribution over runs at each point, and Sobol index bars
+for sensitivity designs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import FuncFormatter
+
+from experiments.sweep import metric_columns
+from reports.figures import (
+    ReportFigure,
+    boxes,
+    hide_unused,
+    label,
+    legend_if_several,
+    new_figure,
+    usd,
+    usd_axis,
+)
+from reports.html import Table, write_report
+
+#: what a sweep's figures show first, when the runs have them: reach, depth, cost.
+HEADLINE_METRICS = ("protocols_distressed_share", "cascade_depth", "treasury_loss_usd",
+                    "bad_debt_usd", "debtrank", "liquidations")
+MAX_PANELS = 4
+#: a continuous axis (Latin hypercube, Sobol) is cut into this many bins for a heat map.
+BINS = 6
+MAX_BOX_POINTS = 40
+SUMMARY_ROWS = 40
+
+
+@dataclass(frozen=True)
+class SweepFolder:
+    path: Path
+    plan: dict[str, Any]
+    runs: pd.DataFrame
+    points: pd.DataFrame
+    sensitivity: pd.DataFrame | None
+    params: list[str]
+
+    @property
+    def caption(self) -> str:
+        ok = int(self.runs["error"].isna().sum())
+        failed = len(self.runs) - ok
+        return (f"Sweep {self.plan.get('name', self.path.name)!r}, {self.plan.get('design', '')} "
+                f"design: {ok} runs ({len(self.points)} points x "
+                f"{self.plan.get('replicates', '?')} common-seed replicates, root seed "
+                f"{self.plan.get('root_seed', '?')})" + (f", {failed} failed." if failed else "."))
+
+    @property
+    def metrics(self) -> list[str]:
+        available = metric_columns(self.runs, self.params)
+        return [m for m in HEADLINE_METRICS if m in available][:MAX_PANELS]
+
+
+def load_sweep(folder: str | Path) -> SweepFolder:
+    path = Path(folder)
+    plan = json.loads((path / "plan.json").read_text())
+    runs = pd.read_parquet(path / "runs.parquet")
+    columns = list(runs.columns)
+    # runs.parquet: ids, then the point's parameters, then the summary (from `scenario`)
+    fallback = columns[columns.index("seed") + 1:columns.index("scenario")] \
+        if "scenario" in columns else []
+    sensitivity = path / "sensitivity.parquet"
+    return SweepFolder(
+        path=path, plan=plan, runs=runs, points=pd.read_parquet(path / "points.parquet"),
+        sensitivity=pd.read_parquet(sensitivity) if sensitivity.exists() else None,
+        params=list(plan.get("axes", fallback)),
+    )
+
+
+def sweep_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write `report.html` (and `figures/`) for the sweep in `folder`; returns its path."""
+    sweep = load_sweep(folder)
+    figures = [f for f in (heatmap_figure(sweep), distribution_figure(sweep),
+                           sobol_figure(sweep)) if f is not None]
+    shown = sweep.points[["point", *sweep.params, "runs", "failed", *sweep.metrics]]
+    note = "Mean of each metric over the point's successful runs"
+    if len(shown) > SUMMARY_ROWS:
+        note += f"; the first {SUMMARY_ROWS} of {len(shown)} points (all in points.parquet)"
+    tables = [Table("Summary: per-point means", shown.head(SUMMARY_ROWS), note + ".")]
+    return write_report(out_dir or sweep.path,
+                        f"Sweep report: {sweep.plan.get('name', sweep.path.name)}",
+                        [sweep.plan.get("description", ""), sweep.caption], tables, figures)
+
+
+def heatmap_figure(sweep: SweepFolder) -> ReportFigure | None:
+    """Each headline metric's mean over the first two varying axes (averaged over the
+    others); with one axis, the metric against it."""
+    varying = [p for p in sweep.params
+               if pd.api.types.is_numeric_dtype(sweep.runs[p]) and sweep.runs[p].nunique() > 1]
+    metrics = sweep.metrics
+    if not varying or not metrics:
+        return None
+    ok = sweep.runs[sweep.runs["error"].isna()]
+    cols = min(2, len(metrics))
+    rows = -(-len(metrics) // cols)
+    if len(varying) == 1:
+        title = f"Contagion and cost against {varying[0]}"
+        fig, axes = new_figure(title, rows, cols)
+        for ax, metric in zip(axes, metrics, strict=False):
+            sns.lineplot(ok, x=varying[0], y=metric, ax=ax, marker="o", errorbar=("pi", 90),
+                         label="mean over runs (band: 5-95 % of runs)")
+            if metric.endswith("_usd"):
+                usd_axis(ax)
+            label(ax, metric, short(varying[0]), _unit(metric))
+            legend_if_several(ax)
+        hide_unused(axes, len(metrics))
+        return ReportFigure("response", title, sweep.caption, fig)
+    x, y = varying[0], varying[1]
+    title = f"Contagion and cost over {short(x)} x {short(y)}"
+    fig, axes = new_figure(title, rows, cols, height=3.6)
+    binned = ok.assign(**{x: _bins(ok[x]), y: _bins(ok[y])})
+    for ax, metric in zip(axes, metrics, strict=False):
+        grid = binned.pivot_table(index=y, columns=x, values=metric, aggfunc="mean",
+                                  observed=False).sort_index(ascending=False)
+        grid.index = [compact(v) for v in grid.index]
+        grid.columns = [compact(v) for v in grid.columns]
+        cells = grid.map(usd) if metric.endswith("_usd") else grid.map(lambda v: f"{v:.3g}")
+        sns.heatmap(grid, ax=ax, annot=cells, fmt="", annot_kws={"fontsize": "x-small"},
+                    cmap="rocket_r", cbar_kws={"label": f"{metric} ({_unit(metric)})"})
+        if metric.endswith("_usd"):
+            ax.collections[0].colorbar.formatter = FuncFormatter(lambda v, _: usd(v))
+            ax.collections[0].colorbar.update_ticks()
+        label(ax, f"mean {metric}", short(x), short(y))
+    hide_unused(axes, len(metrics))
+    rest = varying[2:]
+    caption = sweep.caption + f" x: {x}; y: {y}." + (
+        f" Averaged over {', '.join(rest)}." if rest else "")
+    return ReportFigure("heatmap", title, caption, fig)
+
+
+def distribution_figure(sweep: SweepFolder) -> ReportFigure | None:
+    """Each headline metric's spread over the runs of every point."""
+    metrics = sweep.metrics
+    ok = sweep.runs[sweep.runs["error"].isna()]
+    if not metrics or ok.empty:
+        return None
+    points = sorted(ok["point"].unique())[:MAX_BOX_POINTS]
+    ok = ok[ok["point"].isin(points)]
+    title = "Distribution over runs at each point"
+    fig, axes = new_figure(title, len(metrics), 1, height=2.6)
+    for ax, metric in zip(axes, metrics, strict=True):
+        groups = [ok.loc[ok["point"] == p, metric].to_numpy() for p in points]
+        boxes(ax, groups, [str(p) for p in points], ["#85c1e9"] * len(points))
+        if metric.endswith("_usd"):
+            usd_axis(ax)
+        label(ax, metric, "point (parameters in the summary table)", _unit(metric))
+    caption = sweep.caption + (" Boxes: quartiles over replicates; whiskers: 1.5 IQR; "
+                               "dots: single runs.")
+    if sweep.runs["point"].nunique() > MAX_BOX_POINTS:
+        caption += f" The first {MAX_BOX_POINTS} points."
+    return ReportFigure("distributions", title, caption, fig)
+
+
+def sobol_figure(sweep: SweepFolder) -> ReportFigure | None:
+    """First-order and total Sobol indices per parameter, with their confidence intervals."""
+    table = sweep.sensitivity
+    if table is None or table.empty:
+        return None
+    metrics = [m for m in sweep.metrics if m in set(table["metric"])] or \
+        list(dict.fromkeys(table["metric"]))[:MAX_PANELS]
+    title = "Sobol sensitivity indices"
+    fig, axes = new_figure(title, len(metrics), 1, height=2.4)
+    for ax, metric in zip(axes, metrics, strict=True):
+        rows = table[table["metric"] == metric]
+        at = np.arange(len(rows))
+        ax.barh(at - 0.2, rows["S1"], height=0.4, xerr=rows["S1_conf"], color="#2e86c1",
+                label="first order S1")
+        ax.barh(at + 0.2, rows["ST"], height=0.4, xerr=rows["ST_conf"], color="#f5b041",
+                label="total ST")
+        ax.set_yticks(at, rows["parameter"])
+        ax.invert_yaxis()
+        label(ax, metric, "share of the metric's variance", "parameter")
+        legend_if_several(ax, loc="lower right")
+    return ReportFigure("sobol", title, sweep.caption + " Bars: 95 % confidence intervals.",
+                        fig)
+
+
+def short(path: str) -> str:
+    """The last two parts of a dotted path: enough to name an axis on a figure."""
+    return ".".join(path.split(".")[-2:])
+
+
+def compact(value: float) -> str:
+    """4000000.0 -> 4M, 0.65 -> 0.65: tick labels that fit."""
+    size = abs(value)
+    for bound, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if size >= bound:
+            return f"{value / bound:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def _bins(values: pd.Series) -> pd.Series:
+    """Grid values as they are; a continuous axis cut into BINS equal-width bins labelled by
+    their centre."""
+    if values.nunique() <= 12:
+        return values
+    cut = pd.cut(values, BINS)
+    return cut.map(lambda interval: float(f"{interval.mid:.3g}")).astype(float)
+
+
+def _unit(metric: str) -> str:
+    if metric.endswith("_usd"):
+        return "USD"
+    if metric.endswith("_share") or "drawdown" in metric:
+        return "share, 0-1"
+    if metric.endswith("_step") or metric.startswith("time_to"):
+        return "steps"
+    if "depth" in metric:
+        return "hops"
+    return "count" if metric in ("liquidations", "protocols_distressed") else "value"
