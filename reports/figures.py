@@ -75,11 +75,14 @@ def legend_if_several(ax: Axes, **kwargs: object) -> None:
 def mark_shocks(ax: Axes, shocks: Sequence[tuple[float, str]], *, named: bool = True) -> None:
     """Dashed red vertical lines at the shocks' times (x in the axes' units), each `named`
     by a small label along its top (left out on the lower panels of a stack)."""
-    for x, text in shocks:
+    at: dict[float, list[str]] = {}
+    for x, text in shocks:  # shocks at the same time share one line and one label
+        at.setdefault(x, []).append(text)
+    for x, texts in at.items():
         ax.axvline(x, color=SHOCK_COLOR, linestyle="--", linewidth=1.0, alpha=0.8)
         if named:
-            ax.text(x, 0.98, f" {text}", transform=ax.get_xaxis_transform(), rotation=90,
-                    va="top", ha="right", fontsize="x-small", color=SHOCK_COLOR)
+            ax.text(x, 0.98, f" {' + '.join(texts)}", transform=ax.get_xaxis_transform(),
+                    rotation=90, va="top", ha="right", fontsize="x-small", color=SHOCK_COLOR)
 
 
 def usd_axis(ax: Axes, axis: str = "y") -> None:

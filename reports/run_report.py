@@ -182,24 +182,20 @@ def health_figure(run: RunFolder) -> ReportFigure | None:
 def liquidation_figure(run: RunFolder) -> ReportFigure | None:
     """Liquidations per step and the bad debt each market carries, in USD."""
     ts = run.timeseries
-    bad = [c for c in ts.columns if c.startswith("bad_debt:")]
+    bad = [c for c in ts.columns if c.startswith("bad_debt_usd:")]
     if not bad:
         return None
     title = "Liquidations and bad debt over time"
     fig, (top, bottom) = new_figure(title, 2, 1, sharex=True)
     days = run.days
-    width = run.day(1)
-    top.bar(days, ts["liquidations"], width=width, color="#2e86c1", label="liquidations")
+    # one bar per step, drawn as a single filled outline (one artist, not one per step)
+    edges = np.append(days - run.day(1), days[-1]) if len(days) else np.zeros(1)
+    top.stairs(ts["liquidations"], edges, fill=True, color="#2e86c1", label="liquidations")
     mark_shocks(top, run.shocks)
     label(top, "Liquidations per step", TIME, "liquidations")
     legend_if_several(top, loc="upper right")
-    by_market: dict[str, np.ndarray] = {}
     for column in bad:
-        _, market, asset = column.split(":", 2)
-        usd = ts[column].to_numpy() * ts[f"price:{asset}"].to_numpy()
-        by_market[market] = by_market.get(market, 0.0) + usd
-    for market, usd in by_market.items():
-        bottom.plot(days, usd, linewidth=1.5, label=f"{market}")
+        bottom.plot(days, ts[column], linewidth=1.5, label=column.split(":", 1)[1])
     mark_shocks(bottom, run.shocks, named=False)
     usd_axis(bottom)
     label(bottom, "Bad debt outstanding (at reference prices)", TIME, "bad debt (USD)")

@@ -248,6 +248,9 @@ class TreasuryModel(mesa.Model):
                     lambda m, mk=market, a=asset: mk.utilization(a)
                 )
                 reporters[f"bad_debt:{name}:{asset}"] = lambda m, mk=market, a=asset: mk.bad_debt[a]
+            reporters[f"bad_debt_usd:{name}"] = lambda m, mk=market: math.fsum(
+                amount * m.world.usd(a) for a, amount in mk.bad_debt.items()
+            )
         for name in world.vaults:
             token = f"{name}:shares"
             reporters[f"vault_share_usd:{name}"] = (

@@ -371,8 +371,8 @@ def test_random_histories_conserve_value_and_keep_nav_per_share_continuous(kind,
             v.pending_of("alice") + v.pending_of("bob"), abs=1e-9
         )
         assert w.bal("v:queue", "v:shares") == pytest.approx(
-            v.queued_of("alice") + v.queued_of("bob"), abs=1e-12
-        )
+            v.queued_of("alice") + v.queued_of("bob"), rel=1e-12, abs=1e-12
+        )  # the same shares summed in another order: equal up to rounding
         assert v.nav(step) >= -1e-9 * scale
     # everybody redeems everything (twice: pending deposits enter at the first roll):
     # the shareholders between them take every unit of collateral the vault had

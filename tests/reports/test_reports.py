@@ -128,6 +128,9 @@ def test_run_report_holds_every_figure_and_opens_with_the_runs_summary(run_dir):
             assert shown == ("" if value is None else str(value)), key
         else:
             assert as_number(shown) == pytest.approx(value, rel=1e-5, abs=0.006), key
+    last = pd.read_parquet(run_dir / "timeseries.parquet").iloc[-1]
+    bad_debt = last[[c for c in last.index if c.startswith("bad_debt_usd:")]].sum()
+    assert bad_debt == pytest.approx(summary["bad_debt_usd"], rel=1e-12) and bad_debt > 0
     events = pd.read_parquet(run_dir / "events.parquet")
     liquidations = dict(rows)["liquidations"]
     assert as_number(liquidations) == (events["kind"] == "liquidation").sum() > 0
