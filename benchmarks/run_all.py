@@ -13,6 +13,7 @@ MODULES = (
     "benchmarks.lending_bench",
     "benchmarks.options_bench",
     "benchmarks.model",
+    "benchmarks.report_bench",
 )
 
 

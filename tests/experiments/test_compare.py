@@ -87,3 +87,17 @@ def test_cli_compare_prints_the_table_and_writes_it(write, tmp_path, capsys):
     assert "verdicts:" in printed and (out / "comparison.csv").exists()
     assert main(["compare", str(base), str(tmp_path / "missing.toml")]) == 2
     assert "proposal file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("file", "path", "value"), [
+    ("gov_lt_50.toml", ("shocks", -1, "liquidation_threshold"), 0.5),
+    ("vol_target_40.toml", ("treasury", "policy", "target_vol"), 0.4),
+    ("diversify_treasury.toml", ("treasury", "holdings", "USDC"), 30_000_000),
+])
+def test_each_shipped_proposal_is_a_valid_diff_on_the_baseline(file, path, value):
+    (_, base), (name, proposal) = load_arms(ROOT / "experiments" / "scenarios" / "baseline.toml",
+                                            ROOT / "experiments" / "proposals" / file)
+    changed = proposal
+    for key in path:
+        changed = changed[key]
+    assert changed == value and proposal != base and name != "baseline"
