@@ -14,7 +14,8 @@ proposal differs from run k of the baseline only by the proposal: the paired dif
 d_k = proposal_k - baseline_k have far less noise than two independent samples. Each
 metric gets the two means, the mean paired difference and its percentile bootstrap
 confidence interval (Efron & Tibshirani 1993, ch. 13; resampling pairs, seeded), and a
-plain-language verdict; loss metrics also get VaR-style tail figures per arm.
+plain-language verdict; loss metrics also get VaR-style tail figures per arm. Every run's time
+series is kept (`timeseries/`) for the report's NAV-per-arm figure.
 """
 
 from __future__ import annotations

@@ -107,12 +107,11 @@ def run_sweep(sweep: Sweep, out: str | Path, *, workers: int = 1, scheduler: str
     """Run (or finish) a sweep into `out` and write its end-of-sweep tables."""
     out = Path(out)
     tasks = plan(sweep, data_dir)
+    params = [a.path for a in sweep.axes]
     description = {"kind": "sweep", "name": sweep.name, "source": str(sweep.source),
                    "base": str(sweep.base_path), "design": sweep.design,
                    "replicates": sweep.replicates, "root_seed": sweep.seed,
-                   "overrides": sweep.overrides, "runs": len(tasks),
-                   "axes": [a.path for a in sweep.axes]}
-    params = [a.path for a in sweep.axes]
+                   "overrides": sweep.overrides, "runs": len(tasks), "axes": params}
     result = run_plan(tasks, out, description=description, workers=workers,
                       scheduler=scheduler, progress=progress, param_columns=params,
                       dask_processes=dask_processes)

@@ -18,20 +18,9 @@ from reports import compare_report, run_report, sweep_report
 from reports.build import build_report, kind_of
 from reports.figures import usd
 from reports.html import format_value
+from tests.experiments.conftest import SHORT_BASELINE
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "experiments" / "scenarios"
-BASELINE = SCENARIOS / "baseline.toml"
-
-#: the baseline on 72 hourly steps, its crash and gas spike at step 24, the exploit at 48
-SHORT_BASELINE = f"""
-extends = "{BASELINE}"
-steps = 72
-
-[overrides]
-"shocks[0].step" = 24
-"shocks[1].step" = 24
-"shocks[2].step" = 48
-"""
 
 
 @pytest.fixture(scope="module")
