@@ -93,11 +93,16 @@ def usd_axis(ax: Axes, axis: str = "y") -> None:
 
 def usd(value: float) -> str:
     """-1234567 -> "-$1.23M": three significant digits and a k/M/B suffix."""
-    sign, size = ("-" if value < 0 else ""), abs(value)
+    return ("-" if value < 0 else "") + "$" + compact(abs(value))
+
+
+def compact(value: float) -> str:
+    """4000000.0 -> 4M, 0.65 -> 0.65: three significant digits that fit a tick label."""
+    size = abs(value)
     for bound, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if size >= bound:
-            return f"{sign}${size / bound:.3g}{suffix}"
-    return f"{sign}${size:.3g}"
+            return f"{value / bound:.3g}{suffix}"
+    return f"{value:.3g}"
 
 
 def boxes(ax: Axes, groups: Sequence[np.ndarray], labels: Sequence[str],

@@ -18,6 +18,7 @@ from experiments.sweep import metric_columns
 from reports.figures import (
     ReportFigure,
     boxes,
+    compact,
     hide_unused,
     label,
     legend_if_several,
@@ -188,15 +189,6 @@ def sobol_figure(sweep: SweepFolder) -> ReportFigure | None:
 def short(path: str) -> str:
     """The last two parts of a dotted path: enough to name an axis on a figure."""
     return ".".join(path.split(".")[-2:])
-
-
-def compact(value: float) -> str:
-    """4000000.0 -> 4M, 0.65 -> 0.65: tick labels that fit."""
-    size = abs(value)
-    for bound, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if size >= bound:
-            return f"{value / bound:.3g}{suffix}"
-    return f"{value:.3g}"
 
 
 def _bins(values: pd.Series) -> pd.Series:

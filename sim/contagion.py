@@ -35,6 +35,7 @@ import networkx as nx
 
 from sim import schema
 from sim.debtrank import graph_debtrank
+from sim.shocks import first_shock_step
 from sim.world import World, issuer
 
 
@@ -99,8 +100,7 @@ def contagion_summary(
     protocols = set(world.protocols)
     reached = [depths[n] for n in spread if n in depths]
     # A governance parameter change is a policy, not a shock: the clock starts at the stress.
-    shock_steps = [s.step for s in scenario.shocks if not isinstance(s, schema.ParameterChange)]
-    start = min(shock_steps) if shock_steps else 0
+    start = first_shock_step(scenario) or 0
     first_step = min(spread.values()) if spread else None
     last_step = max(spread.values()) if spread else None
     summary: dict[str, Any] = {

@@ -11,18 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim import schema
 from sim.world import World
 
 BEFORE, AFTER, END, START = "before shock", "after shock", "end of run", "start"
 COLUMNS = ["moment", "step", "market", "position", "health_factor"]
-
-
-def first_shock_step(scenario: schema.Scenario) -> int | None:
-    """Step of the first shock that moves prices or balances (a governance parameter change
-    is not a shock to markets), or None."""
-    steps = [s.step for s in scenario.shocks if not isinstance(s, schema.ParameterChange)]
-    return min(steps) if steps else None
 
 
 class HealthSnapshots:

@@ -25,9 +25,9 @@ from sim.contagion import annotate, contagion_summary
 from sim.distress import DistressMonitor
 from sim.gas import GWEI, gas_with_load_scalar
 from sim.graph import dependency_graph
-from sim.health import AFTER, BEFORE, END, START, HealthSnapshots, first_shock_step
+from sim.health import AFTER, BEFORE, END, START, HealthSnapshots
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
-from sim.shocks import ShockSchedule
+from sim.shocks import ShockSchedule, first_shock_step
 from sim.treasury import reporters as treasury_reporters
 from sim.treasury import runway_months as treasury_runway
 from sim.treasury import summary_figures as treasury_figures

@@ -77,3 +77,10 @@ def _oracles(world: World, shock: schema.OracleFreeze) -> list:
     return [
         world.oracles[c][shock.asset] for c in consumers if shock.asset in world.oracles.get(c, {})
     ]
+
+
+def first_shock_step(scenario: schema.Scenario) -> int | None:
+    """Step of the first shock that moves prices or balances (a governance parameter change
+    is not a shock to markets), or None."""
+    steps = [s.step for s in scenario.shocks if not isinstance(s, schema.ParameterChange)]
+    return min(steps) if steps else None
