@@ -32,8 +32,6 @@ from protocols.errors import ConfigError
 OnDone = Callable[[RunTask, RunOutcome], None]
 #: tasks in flight per worker: enough to keep workers busy, few enough to lose on Ctrl-C.
 WINDOW_PER_WORKER = 2
-#: times a run may be in flight when its worker process dies before it is recorded failed.
-MAX_ATTEMPTS = 2
 
 
 def run_tasks(tasks: Iterable[RunTask], on_done: OnDone, *, workers: int = 1,

@@ -36,7 +36,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from protocols.errors import ConfigError
 from sim.scenario import apply_overrides, parse_scenario, read_scenario, read_toml, split_path
 
-DESIGNS = ("grid", "lhs", "sobol")
 _RANGE_KEYS = frozenset({"low", "high", "log", "integer"})
 #: managed by the sweep itself, so not an axis or an override.
 _RESERVED = frozenset({"seed"})

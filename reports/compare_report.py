@@ -22,6 +22,7 @@ from reports.figures import (
     usd_axis,
 )
 from reports.html import Table, write_report
+from sim.treasury import drawdowns
 
 DISTRIBUTION_METRICS = ("treasury_loss_usd", "bad_debt_usd", "liquidations",
                         "protocols_distressed")
@@ -153,8 +154,7 @@ def treasury_figure(cmp: CompareFolder) -> ReportFigure | None:
     arm_of = dict(zip(cmp.runs["run_key"], cmp.runs["variant"], strict=True))
     series = series.assign(variant=series["run_key"].map(arm_of))
     nav = series.pivot_table(index="step", columns="run_key", values="treasury_nav_usd")
-    peak = nav.cummax()
-    drawdown = 100 * (1 - nav / peak.where(peak > 0))
+    drawdown = 100 * nav.apply(drawdowns)
     # days when the plan recorded the step length, else steps
     per_step, unit = ((cmp.plan["step_hours"] / 24.0, "time (days)")
                       if "step_hours" in cmp.plan else (1.0, "time (steps)"))

@@ -28,6 +28,7 @@ from reports.figures import (
 )
 from reports.html import Table, write_report
 from sim.graph import from_node_link
+from sim.treasury import drawdowns
 
 POOL_KINDS = ("uniswap_v2", "uniswap_v3", "curve")
 MAX_PRICE_PANELS = 6
@@ -275,8 +276,7 @@ def treasury_figure(run: RunFolder) -> ReportFigure | None:
     usd_axis(top)
     label(top, "Net asset value", TIME, "NAV (USD)")
     legend_if_several(top, loc="best")
-    peak = np.maximum.accumulate(nav)
-    drawdown = np.where(peak > 0, 1.0 - nav / np.where(peak > 0, peak, 1.0), 0.0) * 100
+    drawdown = drawdowns(nav) * 100
     bottom.fill_between(days, drawdown, color="#a93226", alpha=0.35, label="drawdown")
     bottom.plot(days, drawdown, color="#a93226", linewidth=1.0)
     mark_shocks(bottom, run.shocks, named=False)

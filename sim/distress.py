@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from protocols.errors import DaosimError
 from protocols.lending.market import PINNED_UTILIZATION
 from sim import schema
-from sim.valuation import holder_value_usd, pool_tvl_usd
+from sim.valuation import pool_tvl_usd
 from sim.world import World, issuer
 
 
@@ -43,39 +43,27 @@ class Transition:
     value: float  # the measured figure of the first cause
 
 
-def treasury_runway_months(world: World, scenario: schema.Scenario, holder: str) -> float:
-    """Months of opex the treasury's USD stablecoins pay for (inf without opex)."""
-    opex = scenario.treasury.opex_usd_per_month
-    if opex <= 0:
-        return math.inf
-    stables = [a.symbol for a in scenario.assets if a.kind == "pegged" and a.peg_to == "USD"]
-    held = math.fsum(world.ledger.balance_of(holder, s) * world.usd(s) for s in stables)
-    return held / opex
-
-
 class DistressMonitor:
     """Evaluates every node's causes each step and reports transitions (module doc).
 
-    `runway` and `value` give the treasury's runway (months) and value (USD) now; by
-    default its USD stablecoins over opex and its ledger holdings at reference prices (the
-    model passes the allocator's book, sim.treasury). `vault_nav(name)` gives a vault's
-    NAV per share in its collateral (default: marked now; the model reuses the value its
-    DataCollector just recorded)."""
+    `runway` and `value` give the treasury's runway (months) and value (USD) now (the model
+    passes its allocator's, sim.treasury). `vault_nav(name)` gives a vault's NAV per share
+    in its collateral (default: marked now; the model reuses the value its DataCollector
+    just recorded)."""
 
     def __init__(
         self,
         world: World,
         scenario: schema.Scenario,
-        treasury: str = "treasury",
-        runway: Callable[[], float] | None = None,
-        value: Callable[[], float] | None = None,
+        treasury: str,
+        runway: Callable[[], float],
+        value: Callable[[], float],
         vault_nav: Callable[[str], float] | None = None,
     ) -> None:
         self.world = world
         self.limits = scenario.distress
         self.treasury = treasury
-        self._runway = runway or (lambda: treasury_runway_months(world, scenario, treasury))
-        self._value = value or (lambda: holder_value_usd(world, treasury, world.step))
+        self._runway, self._value = runway, value
         self._vault_nav = vault_nav or (lambda name: world.vaults[name].nav_per_share(world.step))
         self._has_opex = scenario.treasury.opex_usd_per_month > 0
         self._pegged = [
@@ -92,11 +80,6 @@ class DistressMonitor:
         self._treasury_peak = 0.0
         self.state: dict[str, tuple[str, ...]] = {}
         self.first_distress: dict[str, int] = {}
-
-    @property
-    def distressed(self) -> list[str]:
-        """Nodes distressed now."""
-        return sorted(self.state)
 
     def evaluate(self, step: int) -> list[Transition]:
         """Update every node's causes at `step`; return this step's transitions."""

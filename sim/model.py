@@ -13,7 +13,6 @@ from typing import Any
 
 import mesa
 import networkx as nx
-import numpy as np
 
 from agents.allocator import Allocator
 from agents.arbitrageur import Arbitrageur
@@ -28,6 +27,7 @@ from sim.graph import dependency_graph
 from sim.health import AFTER, BEFORE, END, START, HealthSnapshots
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
 from sim.shocks import ShockSchedule, first_shock_step
+from sim.treasury import max_drawdown
 from sim.treasury import reporters as treasury_reporters
 from sim.treasury import runway_months as treasury_runway
 from sim.treasury import summary_figures as treasury_figures
@@ -57,7 +57,6 @@ class TreasuryModel(mesa.Model):
         self.shocks = ShockSchedule(config.shocks)
         self.gas_gwei = float(self.paths.gas_gwei[0])
         self.liquidations_this_step = 0
-        self.liquidation_volume_usd = 0.0
 
         lp = config.agents.liquidity_providers
         lp_holders = [f"lp:{k}" for k in range(lp.count)]
@@ -268,8 +267,6 @@ class TreasuryModel(mesa.Model):
         """One row of headline figures for this run."""
         ts = self.timeseries()
         value = ts["treasury_usd"].to_numpy()
-        peak = np.maximum.accumulate(value) if value.size else value
-        drawdown = float(np.max(1 - value / peak)) if value.size and peak.max() > 0 else 0.0
         liquidations = [e for e in self.events if e["kind"] == "liquidation"]
         bad_debt_usd = math.fsum(
             amount * self.world.usd(asset)
@@ -287,7 +284,7 @@ class TreasuryModel(mesa.Model):
             "bad_debt_usd": bad_debt_usd,
             "treasury_start_usd": float(value[0]) if value.size else 0.0,
             "treasury_end_usd": float(value[-1]) if value.size else 0.0,
-            "treasury_max_drawdown": drawdown,
+            "treasury_max_drawdown": max_drawdown(value),
             "max_gas_gwei": float(ts["gas_gwei"].max()),
             **treasury_figures(self.allocator, ts),
             **contagion_summary(

@@ -82,16 +82,20 @@ def runway_months(book: Book, opex_usd_per_month: float, stables: Collection[str
     return max(held, 0.0) / opex_usd_per_month
 
 
+def drawdowns(nav: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Fall from the running peak at each step, as a share of the peak (0 while the peak
+    is not positive; a missing value is skipped by the peak and has no drawdown)."""
+    values = np.asarray(nav, dtype=float)
+    peak = np.fmax.accumulate(values) if values.size else values
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(peak > 0, 1.0 - values / peak, 0.0)
+
+
 def max_drawdown(nav: Sequence[float] | np.ndarray) -> float:
     """Largest fall from a running peak, as a share of the peak."""
     values = np.asarray(nav, dtype=float)
     values = values[np.isfinite(values)]
-    if values.size == 0:
-        return 0.0
-    peak = np.maximum.accumulate(values)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dd = np.where(peak > 0, 1.0 - values / peak, 0.0)
-    return float(dd.max())
+    return float(drawdowns(values).max()) if values.size else 0.0
 
 
 def realized_vol(nav: Sequence[float] | np.ndarray, steps_per_year: float) -> float:

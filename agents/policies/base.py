@@ -119,12 +119,6 @@ def ewma_cov(returns: np.ndarray, half_life: float) -> np.ndarray:
     return (returns * w[:, None]).T @ returns
 
 
-def ewma_vol(returns: np.ndarray, half_life: float, steps_per_year: float) -> float:
-    """Annualized EWMA volatility of a 1-d return series (per step), newest last."""
-    cov = ewma_cov(returns.reshape(-1, 1), half_life)
-    return float(math.sqrt(cov[0, 0] * steps_per_year)) if returns.size else math.nan
-
-
 def lookback(half_life: float) -> int:
     return max(2, math.ceil(EWMA_HALF_LIVES * half_life))
 

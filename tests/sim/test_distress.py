@@ -1,6 +1,7 @@
 """Distress: thresholds come from the scenario, transitions are exact, bad values named."""
 
 import copy
+import math
 
 import pytest
 
@@ -126,7 +127,8 @@ def with_vault() -> dict:
 def test_vault_nav_drop_is_measured_from_its_peak():
     model = run(with_vault(), steps=0)
     navs = iter([1.0, 1.02, 0.95, 0.9, 0.93, 0.97])
-    monitor = DistressMonitor(model.world, model.config, vault_nav=lambda name: next(navs))
+    monitor = DistressMonitor(model.world, model.config, "treasury", runway=lambda: math.inf,
+                              value=lambda: 0.0, vault_nav=lambda name: next(navs))
     changes = [monitor.evaluate(step) for step in range(6)]
     vault = [(step, c.kind, round(c.value, 6)) for step, cs in enumerate(changes) for c in cs
              if c.node == "eth-cc"]
