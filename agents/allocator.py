@@ -1,6 +1,6 @@
 """The DAO treasury's allocator: pays opex, asks its policy for targets, trades toward them.
 
-The treasury's assets live in the ledger under one holder (`sim.model.TREASURY`). Each step
+The treasury's assets live in the ledger under one holder (`protocols.names.TREASURY`). Each step
 (step 10 of the model) the allocator
 
 1. pays the operating spend pro rata (`opex_usd_per_month` x step_hours / 730.5 h, in
@@ -37,14 +37,13 @@ from agents.policies import as_decision, make_policy
 from agents.policies.base import Decision, TreasuryView
 from agents.routing import Quote, Router, slippage
 from agents.treasury_book import Book, read_book, token_index
+from protocols import names
 from protocols.amm.concentrated import ConcentratedLiquidityPool
-from protocols.amm.v3_math import amounts_for_liquidity, sqrt_price_to_tick, tick_to_sqrt_price
+from protocols.amm.v3_math import amounts_for_liquidity, tick_to_sqrt_price, ticks_around
 from protocols.errors import DaosimError, InsufficientLiquidity
 
 #: Average month in hours (365.25 days / 12).
 HOURS_PER_MONTH = 365.25 * 24.0 / 12.0
-PAYEES = "opex:payees"
-GAS_SINK = "gas-fees"
 #: Extra sold when raising a shortfall, covering fees and impact so one swap suffices.
 RAISE_CUSHION = 0.02
 
@@ -139,7 +138,7 @@ class Allocator(mesa.Agent):
             held = world.ledger.balance_of(self.holder, token)
         paid = min(due, held)
         if paid > 0:
-            world.ledger.transfer(token, self.holder, PAYEES, paid)
+            world.ledger.transfer(token, self.holder, names.PAYEES, paid)
             self.opex_paid_usd += paid * price
         if paid < due * (1 - 1e-12):
             short = (due - paid) * price
@@ -318,7 +317,7 @@ class Allocator(mesa.Agent):
             if hasattr(pool, "lp_token"):
                 index[pool.lp_token] = ("lp", pool, None)
             elif isinstance(pool, ConcentratedLiquidityPool):
-                index[f"{pool.name}:v3"] = ("v3", pool, None)
+                index[names.v3_positions(pool.name)] = ("v3", pool, None)
         for vault in world.vaults.values():
             index[vault.shares] = ("vault", vault, vault.collateral)
         return index
@@ -435,11 +434,7 @@ class Allocator(mesa.Agent):
     def _v3_range(self, pool: ConcentratedLiquidityPool) -> tuple[int, int]:
         """Ticks of +-`v3_width` around the pool's price, rounded outward to the spacing
         (as the world seeds its LPs' bands)."""
-        width, spacing = self.config.policy.v3_width, pool.tick_spacing
-        price = pool.sqrt_price**2
-        lower = sqrt_price_to_tick(math.sqrt(price * (1 - width))) // spacing * spacing
-        upper = -(-sqrt_price_to_tick(math.sqrt(price * (1 + width))) // spacing) * spacing
-        return lower, upper
+        return ticks_around(pool.sqrt_price**2, self.config.policy.v3_width, pool.tick_spacing)
 
     def _venue_event(self, action: str, venue: str, value_usd: float) -> None:
         self.model.record("rebalance", node=self.holder, action=action, venue=venue,
@@ -498,7 +493,7 @@ class Allocator(mesa.Agent):
             if token in world.reference:
                 units = usd / world.usd(token)
                 if ledger.balance_of(self.holder, token) >= units:
-                    ledger.transfer(token, self.holder, GAS_SINK, units)
+                    ledger.transfer(token, self.holder, names.GAS_SINK, units)
                     break
         self.costs_usd["gas"] += usd
         return usd

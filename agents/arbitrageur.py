@@ -9,6 +9,7 @@ from __future__ import annotations
 import mesa
 
 from agents.trading import Trade, best_arbitrage, capped
+from protocols import names
 from protocols.validation import check_amount
 
 
@@ -32,7 +33,7 @@ class Arbitrageur(mesa.Agent):
         gas_units = check_amount("gas_units", gas_units)
         super().__init__(model)
         self.capital_usd, self.gas_units = capital_usd, gas_units
-        self.holder = f"arb:{self.unique_id}"
+        self.holder = names.agent(names.ARBITRAGEUR, self.unique_id)
         world = model.world
         for asset in world.assets:
             world.fund(self.holder, asset, self.capital_usd / len(world.assets) / world.usd(asset))

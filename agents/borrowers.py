@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from protocols import names
 from protocols.errors import ConfigError, DaosimError, InsufficientLiquidity
 from protocols.lending import CapExceeded, InsufficientCollateral
 from protocols.lending.health import ratio_or_inf
@@ -68,7 +69,7 @@ class BorrowerCohort(mesa.Agent):
         super().__init__(model)
         self.spec = spec
         self.market = market
-        self.holder = f"borrowers:{self.unique_id}"
+        self.holder = names.agent(names.BORROWER, self.unique_id)
         self._c = market.assets.index(spec.collateral)
         self._d = market.assets.index(spec.debt)
         self._lt = np.array(

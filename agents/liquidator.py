@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 import mesa
 import numpy as np
 
+from protocols import names
 from protocols.errors import ConfigError, InsufficientLiquidity
 from protocols.lending import LendingMarket, NotLiquidatable, liquidation_amounts
 from protocols.validation import check_amount
@@ -98,7 +99,7 @@ class Liquidator(mesa.Agent):
         self.gas_units = gas_units
         self.max_rounds = max_rounds
         self.stables = frozenset(stables)
-        self.holder = f"liq:{self.unique_id}"
+        self.holder = names.agent(names.LIQUIDATOR, self.unique_id)
         borrowable = [
             a
             for a in world.assets

@@ -33,7 +33,7 @@ class _Watch:
 
 
 class LiquidityProvider(mesa.Agent):
-    """One of the `lp_holders` that `sim.world.build_world` seeded every pool with.
+    """One of the `lp_holders` that `sim.assembly.build_world` seeded every pool with.
 
     Each step, per pool, stress = max(|price of token0 in token k in the pool / the same
     ratio of reference prices - 1| over the other tokens k, drawdown of the pool's TVL in USD

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocols import names
 from protocols.amm.concentrated import ConcentratedLiquidityPool
 
 
@@ -135,7 +136,7 @@ def read_book(world: Any, holder: str, step: int,
                 for pid in pids:
                     x0, x1 = pool.position_value(pid)
                     a0, a1 = a0 + x0, a1 + x1
-                free(f"{pool.name}:v3", {token0: a0, token1: a1}, pool.name)
+                free(names.v3_positions(pool.name), {token0: a0, token1: a1}, pool.name)
     for market in world.markets.values():
         if positions is not None:
             pids: Iterable[int] = positions.get(market.name, ())

@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from protocols import names
 from protocols.errors import ConfigError, DaosimError, InsufficientLiquidity, InvalidAmount
 from protocols.ledger import Ledger
 from protocols.options import Greeks, black_scholes, strike_for_delta
@@ -109,8 +110,8 @@ class OptionVault:
         self.steps_per_year = check_amount("steps_per_year", steps_per_year, allow_zero=False)
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate):
             raise InvalidAmount(f"rate: must be a finite number, got {rate!r}")
-        self.shares = f"{name}:shares"
-        self.option = f"{name}:option"
+        self.shares = names.vault_shares(name)
+        self.option = names.vault_option(name)
         for token in (self.shares, self.option):
             if ledger.has_token(token):
                 raise ConfigError(f"name: token {token!r} already exists")

@@ -1,13 +1,13 @@
 """Composed tokens: one protocol's token (a lending receipt, an LP token) accepted as a
 reserve of a lending market, and the build order that this creates between protocols.
 
-Token names follow the issuing protocol's ledger ids: a lending market `M` issues
-`M:a<ASSET>` per reserve (protocols/lending/market.py), a Uniswap v2 or Curve pool `P`
-issues `P:LP`. A market accepting such a token depends on its issuer, which must therefore
-be built first; a dependency cycle (A accepts B's receipt and B accepts A's) has no build
-order and is rejected by `sim.scenario` with the field that closes it.
+Token names are `protocols.names`: a lending market `M` issues `M:a<ASSET>` per reserve, a
+Uniswap v2 or Curve pool `P` issues `P:LP`. A market accepting such a token depends on its
+issuer, which must therefore be built first; a dependency cycle (A accepts B's receipt and
+B accepts A's) has no build order and is rejected by `sim.scenario` with the field that
+closes it.
 
-Pure stdlib and no pydantic models at import time, so scenario validation stays fast.
+No pydantic models at import time, so scenario validation stays fast.
 """
 
 from __future__ import annotations
@@ -16,32 +16,30 @@ from collections.abc import Iterable, Mapping
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
+from protocols import names
+from protocols.names import is_composed
+
 #: Protocol kinds whose fungible token can be accepted elsewhere, and how it is named.
 LP_KINDS = ("uniswap_v2", "curve")
-
-
-def is_composed(token: str) -> bool:
-    """A protocol-issued token (`issuer:suffix`) rather than a base asset symbol."""
-    return ":" in token
 
 
 def token_issuer(token: str, protocols: Mapping[str, Any]) -> tuple[str | None, str]:
     """(issuing protocol name, problem) of a composed token; the problem is '' when the
     token names a real token of a protocol in `protocols` (name -> schema spec)."""
-    issuer, _, suffix = token.partition(":")
-    spec = protocols.get(issuer)
+    name = names.parse(token)
+    spec = protocols.get(name.issuer) if name else None
     if spec is None:
         return None, f"{token!r} is neither an asset nor a token of a known protocol"
-    kind = spec.kind
+    issuer, kind = name.issuer, spec.kind
     if kind == "aave":
-        if suffix.startswith("a") and suffix[1:] in spec.reserves:
+        if name.kind == names.RECEIPT and name.asset in spec.reserves:
             return issuer, ""
         return None, (f"{issuer!r} issues receipt tokens "
-                      f"{sorted(f'{issuer}:a{r}' for r in spec.reserves)}, not {token!r}")
+                      f"{sorted(names.receipt(issuer, r) for r in spec.reserves)}, not {token!r}")
     if kind in LP_KINDS:
-        if suffix == "LP":
+        if name.kind == names.LP:
             return issuer, ""
-        return None, f"pool {issuer!r} issues {issuer}:LP, not {token!r}"
+        return None, f"pool {issuer!r} issues {names.lp_token(issuer)}, not {token!r}"
     return None, (f"{issuer!r} ({kind}) has no fungible token that can be held elsewhere "
                   "(supported: lending receipts M:aASSET, Uniswap v2 and Curve LP tokens)")
 

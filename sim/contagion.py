@@ -33,10 +33,11 @@ from typing import Any
 
 import networkx as nx
 
+from protocols import names
+from protocols.world import World
 from sim import schema
 from sim.debtrank import graph_debtrank
 from sim.shocks import first_shock_step
-from sim.world import World, issuer
 
 
 def shock_origins(scenario: schema.Scenario, world: World) -> dict[str, float]:
@@ -44,9 +45,9 @@ def shock_origins(scenario: schema.Scenario, world: World) -> dict[str, float]:
     sizes: dict[str, list[float]] = {}
     for shock in scenario.shocks:
         if isinstance(shock, schema.Crash):
-            sizes.setdefault(issuer(shock.asset), []).append(shock.size)
+            sizes.setdefault(names.issuer(shock.asset), []).append(shock.size)
         elif isinstance(shock, schema.DepegShock):
-            sizes.setdefault(issuer(shock.asset), []).append(shock.depth)
+            sizes.setdefault(names.issuer(shock.asset), []).append(shock.depth)
         elif isinstance(shock, schema.Exploit | schema.LiquidityWithdrawal):
             sizes.setdefault(shock.protocol, []).append(shock.fraction)
         elif isinstance(shock, schema.OracleFreeze):

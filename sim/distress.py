@@ -28,11 +28,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from protocols import names
 from protocols.errors import DaosimError
 from protocols.lending.market import PINNED_UTILIZATION
+from protocols.world import World
 from sim import schema
-from sim.valuation import pool_tvl_usd
-from sim.world import World, issuer
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ class DistressMonitor:
             # Liquidity that left (withdrawn, drained), not price moves: TVL now against the
             # starting reserves valued at today's prices.
             start = math.fsum(r * world.usd(t) for t, r in self._reserves0[name].items())
-            drop = 1.0 - pool_tvl_usd(world, name) / start if start > 0 else 0.0
+            drop = 1.0 - world.pool_tvl_usd(name) / start if start > 0 else 0.0
             if drop > limits.pool_tvl_drop:
                 causes.append(("tvl_drop", drop))
             if causes:
@@ -165,7 +165,7 @@ class DistressMonitor:
             target = 1.0 if peg == "USD" else world.usd(peg)
             off = abs(world.usd(symbol) / target - 1.0)
             if off > self.limits.depeg:
-                found[issuer(symbol)] = [("depeg", off)]
+                found[names.issuer(symbol)] = [("depeg", off)]
 
     def _treasury(self, found: dict[str, list[tuple[str, float]]]) -> None:
         value = self._value()

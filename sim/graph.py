@@ -39,13 +39,11 @@ from typing import Any
 
 import networkx as nx
 
+from protocols import names
 from protocols.amm.concentrated import ConcentratedLiquidityPool
-from sim.valuation import pool_tvl_usd, token_price_usd
-from sim.world import World
+from protocols.world import World
 
 CHANNELS = ("holdings_usd", "collateral_usd", "oracle_usd", "liquidity_usd")
-#: Holder-id prefixes of agents, grouped into one node per kind.
-AGENT_GROUPS = {"lp": "liquidity_providers", "arb": "arbitrageurs", "liq": "liquidators"}
 #: Balances below this USD value are dust, not exposure.
 DUST_USD = 1e-6
 
@@ -55,7 +53,7 @@ def dependency_graph(
     step: int | None = None,
     *,
     groups: Mapping[str, str] | None = None,
-    treasury: str = "treasury",
+    treasury: str = names.TREASURY,
 ) -> nx.DiGraph:
     """The dependency graph of `world` now (see the module doc). `groups` maps extra ledger
     holders to their node (the model maps borrower-cohort wallets to `borrowers:<market>`);
@@ -66,20 +64,20 @@ def dependency_graph(
 
     def usd(token: str) -> float:
         if token not in price:
-            price[token] = token_price_usd(world, token, step)
+            price[token] = world.token_usd(token, step)
         return price[token]
 
     for name in world.pools:
-        graph.add_node(name, kind="pool", value_usd=pool_tvl_usd(world, name))
+        graph.add_node(name, kind="pool", value_usd=world.pool_tvl_usd(name))
     for name, market in world.markets.items():
         value = math.fsum((market.cash(a) + market.total_debt(a)) * usd(a) for a in market.assets)
         graph.add_node(name, kind="lending", value_usd=value)
-    for name in world.vaults:
-        shares = world.ledger.total_supply(f"{name}:shares")
-        graph.add_node(name, kind="vault", value_usd=shares * usd(f"{name}:shares"))
+    for name, vault in world.vaults.items():
+        shares = world.ledger.total_supply(vault.shares)
+        graph.add_node(name, kind="vault", value_usd=shares * usd(vault.shares))
     for asset in world.assets:
         supply = world.ledger.total_supply(asset)
-        graph.add_node(f"issuer:{asset}", kind="issuer", value_usd=supply * usd(asset))
+        graph.add_node(names.issuer(asset), kind="issuer", value_usd=supply * usd(asset))
 
     node_of = _grouping(world, groups or {}, treasury)
     held: dict[str, float] = {}
@@ -161,11 +159,11 @@ def _grouping(world: World, groups: Mapping[str, str], treasury: str):
             if holder in world.protocols or holder == treasury:
                 node = holder
             elif sep and prefix in markets and holder == markets[prefix].escrow:
-                node = f"borrowers:{prefix}"
+                node = names.borrower_group(prefix)
             elif sep and prefix in world.protocols:
                 node = prefix  # a protocol's own sub-account (treasury, locked, queue)
-            elif sep and prefix in AGENT_GROUPS:
-                node = AGENT_GROUPS[prefix]
+            elif sep and prefix in names.AGENT_GROUPS:
+                node = names.AGENT_GROUPS[prefix]
             else:
                 node = holder
         cache[holder] = node

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.world import World
+from protocols.world import World
 
 BEFORE, AFTER, END, START = "before shock", "after shock", "end of run", "start"
 COLUMNS = ["moment", "step", "market", "position", "health_factor"]

@@ -19,7 +19,10 @@ from agents.arbitrageur import Arbitrageur
 from agents.borrowers import BorrowerCohort
 from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
+from protocols import names
+from protocols.world import World
 from sim import schema
+from sim.assembly import build_world
 from sim.contagion import annotate, contagion_summary
 from sim.distress import DistressMonitor
 from sim.gas import GWEI, gas_with_load_scalar
@@ -31,10 +34,8 @@ from sim.treasury import max_drawdown
 from sim.treasury import reporters as treasury_reporters
 from sim.treasury import runway_months as treasury_runway
 from sim.treasury import summary_figures as treasury_figures
-from sim.valuation import holder_value_usd, token_price_usd
-from sim.world import World, build_world
 
-TREASURY = "treasury"
+TREASURY = names.TREASURY
 #: ETH price used for gas when a scenario has no ETH asset.
 DEFAULT_ETH_USD = 2000.0
 
@@ -59,7 +60,7 @@ class TreasuryModel(mesa.Model):
         self.liquidations_this_step = 0
 
         lp = config.agents.liquidity_providers
-        lp_holders = [f"lp:{k}" for k in range(lp.count)]
+        lp_holders = [names.agent(names.LIQUIDITY_PROVIDER, k) for k in range(lp.count)]
         self.world: World = build_world(config, self.paths.prices[0], lp_holders)
         for holder in lp_holders:
             LiquidityProvider(
@@ -172,7 +173,7 @@ class TreasuryModel(mesa.Model):
                 lp.withdraw_share(protocol, fraction)
             return
         market = self.world.markets[protocol]
-        supplier = f"suppliers:{protocol}"
+        supplier = names.suppliers(protocol)
         for asset in market.assets:
             wanted = market.balance_of(supplier, asset) * fraction
             amount = min(wanted, market.cash(asset))
@@ -211,7 +212,7 @@ class TreasuryModel(mesa.Model):
     def dependency_graph(self) -> nx.DiGraph:
         """The protocol-dependency graph now (sim.graph), cohort wallets grouped per market."""
         groups = {
-            cohort.holder: f"borrowers:{cohort.market.name}"
+            cohort.holder: names.borrower_group(cohort.market.name)
             for cohort in self.agents_by_type.get(BorrowerCohort, [])
         }
         return dependency_graph(self.world, self.steps, groups=groups, treasury=TREASURY)
@@ -221,7 +222,7 @@ class TreasuryModel(mesa.Model):
         return annotate(self.graph_start, self.config, self.world, self.events)
 
     def treasury_value_usd(self) -> float:
-        return holder_value_usd(self.world, TREASURY, self.steps)
+        return self.world.holder_usd(TREASURY, self.steps)
 
     def _reporters(self) -> dict[str, Any]:
         world = self.world
@@ -250,10 +251,9 @@ class TreasuryModel(mesa.Model):
             reporters[f"bad_debt_usd:{name}"] = lambda m, mk=market: math.fsum(
                 amount * m.world.usd(a) for a, amount in mk.bad_debt.items()
             )
-        for name in world.vaults:
-            token = f"{name}:shares"
+        for name, vault in world.vaults.items():
             reporters[f"vault_share_usd:{name}"] = (
-                lambda m, t=token: token_price_usd(m.world, t, m.steps)
+                lambda m, t=vault.shares: m.world.token_usd(t, m.steps)
             )
         return reporters
 

@@ -16,8 +16,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from protocols import names
 from protocols.errors import ConfigError
-from sim.composition import find_cycle, is_composed, token_issuer
+from protocols.names import is_composed
+from sim.composition import LP_KINDS, find_cycle, token_issuer
 from sim.schema import (
     PROTOCOL_KINDS,
     SHOCK_KINDS,
@@ -397,11 +399,11 @@ def _correlation_problems(s: Scenario) -> Iterable[str]:
 def _policy_problems(s: Scenario, assets: set[str], by_name: Mapping[str, Any]) -> Iterable[str]:
     """The treasury policy names assets and venue tokens that exist, and can borrow."""
     policy, where = s.treasury.policy, "treasury.policy"
-    venues = {f"{name}:LP" for name, p in by_name.items() if hasattr(p, "tokens")
-              and p.kind != "uniswap_v3"}
-    venues |= {f"{name}:v3" for name, p in by_name.items() if p.kind == "uniswap_v3"}
-    venues |= {f"{name}:shares" for name, p in by_name.items() if isinstance(p, OptionVault)}
-    venues |= {f"{name}:a{asset}" for name, p in by_name.items() if isinstance(p, Lending)
+    venues = {names.lp_token(name) for name, p in by_name.items() if p.kind in LP_KINDS}
+    venues |= {names.v3_positions(name) for name, p in by_name.items() if p.kind == "uniswap_v3"}
+    venues |= {names.vault_shares(name) for name, p in by_name.items()
+               if isinstance(p, OptionVault)}
+    venues |= {names.receipt(name, asset) for name, p in by_name.items() if isinstance(p, Lending)
                for asset in p.reserves}
     for key in policy.weights:
         if key not in assets and key not in venues:

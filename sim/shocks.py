@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from protocols import names
+from protocols.world import World
 from sim import schema
-from sim.world import World
-
-EXPLOITER = "exploiter"
 
 
 class ShockSchedule:
@@ -67,7 +66,7 @@ def drain(world: World, protocol: str, fraction: float) -> dict[str, float]:
     """Move `fraction` of every token `protocol` holds to the exploiter; return the amounts."""
     drained = {}
     for token, amount in world.ledger.balances_of(protocol).items():
-        world.ledger.transfer(token, protocol, EXPLOITER, amount * fraction)
+        world.ledger.transfer(token, protocol, names.EXPLOITER, amount * fraction)
         drained[token] = amount * fraction
     return drained
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from protocols import names
 from protocols.errors import (
     InsufficientBalance,
     InsufficientLiquidity,
@@ -189,8 +190,8 @@ class ConstantProductPool:
         self.ledger = ledger
         self.name = name
         self.tokens: tuple[str, str] = (token0, token1)
-        self.lp_token = f"{name}:LP"
-        self.locked_holder = f"{name}:locked"
+        self.lp_token = names.lp_token(name)
+        self.locked_holder = names.sub_account(name, "locked")
         ledger.create_token(self.lp_token, issuer=name)
 
     # -- reads --------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import math
 from collections.abc import Mapping, Sequence
 from numbers import Integral
 
+from protocols import names
 from protocols.errors import (
     DaosimError,
     InsufficientBalance,
@@ -325,7 +326,7 @@ class StableSwapPool:
         self.ledger = ledger
         self.name = name
         self.tokens = tokens
-        self.lp_token = f"{name}:LP"
+        self.lp_token = names.lp_token(name)
         self.admin_holder = f"{name}:admin"
         ledger.create_token(self.lp_token, issuer=name)
         self._index = {t: k for k, t in enumerate(tokens)}

@@ -22,6 +22,8 @@ from protocols.validation import check_amount, check_fraction
 #: TickMath.MIN_TICK / MAX_TICK: log base 1.0001 of 2**-128 and 2**128.
 MIN_TICK = -887272
 MAX_TICK = 887272
+#: Fee tier -> tick spacing (UniswapV3Factory constructor, `feeAmountTickSpacing`; v3-sdk).
+FEE_TICK_SPACING = {0.0001: 1, 0.0005: 10, 0.003: 60, 0.01: 200}
 
 #: ln(sqrt(1.0001)). The float 1.0001 is off by 1e-17, which `1.0001 ** (tick / 2)` would
 #: amplify to a 5e-12 relative error at the extreme ticks; exp(tick * ln(sqrt 1.0001)) stays
@@ -64,6 +66,15 @@ def sqrt_price_to_tick(sqrt_price: float) -> int:
             f"sqrt_price: must lie in [MIN_SQRT_PRICE, MAX_SQRT_PRICE), got {sqrt_price!r}"
         )
     return _tick_at(sqrt_price)
+
+
+def ticks_around(price: float, width: float, spacing: int) -> tuple[int, int]:
+    """(tick_lower, tick_upper) of the range +-`width` around `price` (token1 per token0),
+    rounded outward to multiples of `spacing`, as a position must be (Tick.checkTicks):
+    how liquidity providers and the treasury place a band around the current price."""
+    lower = sqrt_price_to_tick(math.sqrt(price * (1 - width))) // spacing * spacing
+    upper = -(-sqrt_price_to_tick(math.sqrt(price * (1 + width))) // spacing) * spacing
+    return lower, upper
 
 
 def _tick_at(sqrt_price: float) -> int:

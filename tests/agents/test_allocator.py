@@ -9,8 +9,9 @@ import math
 
 import pytest
 
-from agents.allocator import HOURS_PER_MONTH, PAYEES, Allocator
+from agents.allocator import HOURS_PER_MONTH, Allocator
 from agents.policies import Decision
+from protocols.names import PAYEES
 from sim.model import TREASURY, TreasuryModel
 from sim.scenario import parse_scenario
 

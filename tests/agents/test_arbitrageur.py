@@ -1,4 +1,4 @@
-"""Arbitrageur agents on a world built by `sim.world.build_world`: funding, closing a v2 gap
+"""Arbitrageur agents on a world built by `sim.assembly.build_world`: funding, closing a v2 gap
 to the fee band in one step, the gas threshold, capping to holdings, competition, and the
 books balancing over random price paths."""
 
@@ -10,8 +10,8 @@ import pytest
 from agents.arbitrageur import Arbitrageur
 from agents.trading import best_arbitrage
 from protocols.errors import InvalidAmount
+from sim.assembly import build_world
 from sim.scenario import parse_scenario
-from sim.world import build_world
 
 V2 = {"kind": "uniswap_v2", "name": "uni-v2", "tokens": ["WETH", "USDC"], "tvl_usd": 10e6}
 V3 = {

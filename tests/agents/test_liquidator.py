@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from agents.liquidator import Liquidator
 from protocols.amm.constant_product import amount_in_to_target_price, get_amount_out
 from protocols.errors import ConfigError, InvalidAmount
+from sim.assembly import build_world
 from sim.scenario import parse_scenario
-from sim.world import build_world
 
 LT, LTV, BONUS, PFEE = 0.825, 0.8, 0.05, 0.1
 CRASH = 1400.0  # WETH 2000 -> 1400: -30 %

@@ -1,4 +1,4 @@
-"""Liquidity-provider agents on a world built by `sim.world.build_world`: flight exactly at
+"""Liquidity-provider agents on a world built by `sim.assembly.build_world`: flight exactly at
 the threshold, once per episode, return after the calm steps, own flows not read as stress,
 drains read as stress, `withdraw_share` moving exactly the fraction, and the books."""
 
@@ -11,8 +11,8 @@ import pytest
 from agents.arbitrageur import Arbitrageur
 from agents.liquidity_provider import LiquidityProvider
 from protocols.errors import InvalidAmount
+from sim.assembly import build_world
 from sim.scenario import parse_scenario
-from sim.world import build_world
 
 V2 = {"kind": "uniswap_v2", "name": "uni-v2", "tokens": ["WETH", "USDC"], "tvl_usd": 10e6}
 V3 = {

@@ -1,15 +1,10 @@
-"""Assemble the protocols of a scenario on one ledger, at the scenario's initial prices.
+"""Assemble the protocols of a scenario on one ledger (`protocols.world.World`), at the
+scenario's initial prices.
 
-The world is the set of protocol objects (pools, lending markets, option vaults), the
-oracles they read and the off-chain reference prices the simulator writes each step. It
-holds no behaviour of its own beyond seeding initial liquidity: agents act on it, the model
-advances it.
-
-Base tokens are minted by an outside issuer (`issuer(asset)`), standing for the rest of the
-world's supply; every other token is issued by a protocol. Initial liquidity is split
-equally among the given liquidity-provider holders, lending supply comes from a passive
-`suppliers:<market>` holder, vault deposits from `depositors:<vault>`, and the options desk
-that buys vault options is `options-desk`.
+Initial liquidity is split equally among the given liquidity-provider holders, lending
+supply comes from a passive `suppliers:<market>` holder, vault deposits from
+`depositors:<vault>`, and the options desk that buys vault options is `options-desk`
+(`protocols.names`).
 
 A lending reserve may be another protocol's token (sim.composition): markets are built in
 dependency order, such a token is priced for oracles and agents from its issuer's state
@@ -20,126 +15,25 @@ add pool liquidity).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
+from protocols import names
 from protocols.amm.concentrated import ConcentratedLiquidityPool
 from protocols.amm.constant_product import ConstantProductPool
 from protocols.amm.stableswap import StableSwapPool
-from protocols.amm.v3_math import sqrt_price_to_tick
+from protocols.amm.v3_math import FEE_TICK_SPACING, ticks_around
 from protocols.errors import ConfigError
 from protocols.ledger import Ledger
 from protocols.lending import JumpRate, KinkedRate, LendingMarket, ReserveParams
 from protocols.oracle import Oracle, ReferenceSource, TwapSource
 from protocols.vaults import OptionVault
+from protocols.world import World
 from sim import schema
 from sim.composition import build_order
 
-OPTIONS_DESK = "options-desk"
-#: The off-chain market (a centralized exchange) that trades at reference prices.
-OFFCHAIN = "offchain-market"
-#: Uniswap v3 fee tier -> tick spacing (UniswapV3Factory constructor and v3-sdk).
-TICK_SPACING = {0.0001: 1, 0.0005: 10, 0.003: 60, 0.01: 200}
 #: Curve pools in this simulator hold coins of (nearly) equal value: StableSwap's invariant
 #: has no price scale, so coins whose initial prices differ by more than this are refused.
 STABLESWAP_PRICE_SPREAD = 0.05
-
-
-def issuer(asset: str) -> str:
-    """Ledger holder that mints `asset`: the world outside the simulated protocols."""
-    return f"issuer:{asset}"
-
-
-Pool = ConstantProductPool | StableSwapPool | ConcentratedLiquidityPool
-
-
-@dataclass
-class World:
-    ledger: Ledger
-    assets: tuple[str, ...]
-    reference: dict[str, ReferenceSource]
-    pools: dict[str, Pool] = field(default_factory=dict)
-    markets: dict[str, LendingMarket] = field(default_factory=dict)
-    vaults: dict[str, OptionVault] = field(default_factory=dict)
-    #: oracles by consumer (market or vault name), then asset
-    oracles: dict[str, dict[str, Oracle]] = field(default_factory=dict)
-    #: consumer -> asset -> pool name, for oracles that read a pool's TWAP (the graph's
-    #: oracle-dependence edges)
-    oracle_pools: dict[str, dict[str, str]] = field(default_factory=dict)
-    #: the step the world was last advanced to (`update_oracles`): vault shares are valued
-    #: at this step when a composed token is priced
-    step: int = 0
-
-    @property
-    def protocols(self) -> dict[str, Any]:
-        return {**self.pools, **self.markets, **self.vaults}
-
-    def usd(self, asset: str) -> float:
-        """Off-chain reference price of `asset` in USD; a protocol-issued token (a lending
-        receipt or LP token used as collateral elsewhere) is valued through its issuer's
-        state (`sim.valuation.token_price_usd`)."""
-        source = self.reference.get(asset)
-        if source is not None:
-            return source.read()
-        return self._derived_usd(asset)
-
-    def _derived_usd(self, token: str) -> float:
-        from sim.valuation import token_price_usd  # valuation imports this module
-
-        if not self.ledger.has_token(token) or self.ledger.issuer_of(token) not in self.protocols:
-            raise KeyError(token)
-        return token_price_usd(self, token, self.step)
-
-    def fund(self, holder: str, asset: str, amount: float) -> None:
-        """Give `holder` new `asset` from outside the simulated protocols. A protocol-issued
-        token is obtained the way a user would: its underlying comes from outside and is
-        deposited into the issuer (supply to the market, add balanced pool liquidity), so
-        the issuer's books stay whole. The amount received then matches `amount` up to
-        float rounding (a pool mints at least it)."""
-        if asset in self.reference:
-            self.ledger.mint(asset, holder, amount, by=issuer(asset))
-            return
-        owner = self.ledger.issuer_of(asset)
-        if owner in self.markets:
-            market = self.markets[owner]
-            underlying = asset.partition(":")[2][1:]
-            paid = amount * market.exchange_rate(underlying)
-            self.fund(holder, underlying, paid)
-            market.supply(holder, underlying, paid)
-        elif owner in self.pools:
-            pool = self.pools[owner]
-            share = amount / self.ledger.total_supply(asset) * (1.0 + 1e-9)
-            amounts = {t: r * share for t, r in pool.reserves().items()}
-            for token, part in amounts.items():
-                self.fund(holder, token, part)
-            pool.add_liquidity(holder, amounts)
-        else:
-            raise ConfigError(f"fund: cannot obtain {asset!r} from outside the simulation")
-
-    def trade_offchain(self, holder: str, sell: str, amount: float, buy: str) -> float:
-        """Swap `amount` of `sell` for `buy` at reference prices on the off-chain market,
-        which has unlimited depth (it stands for the rest of the world's liquidity) and
-        draws new `buy` from outside when its own inventory runs short. Returns the amount
-        of `buy` received."""
-        bought = amount * self.usd(sell) / self.usd(buy)
-        self.ledger.transfer(sell, holder, OFFCHAIN, amount)
-        held = self.ledger.balance_of(OFFCHAIN, buy)
-        if held < bought:
-            self.fund(OFFCHAIN, buy, bought - held)
-            bought = min(bought, self.ledger.balance_of(OFFCHAIN, buy))  # float rounding
-        self.ledger.transfer(buy, OFFCHAIN, holder, bought)
-        return bought
-
-    def set_prices(self, prices: Any) -> None:
-        """Write one row of reference prices (in `assets` order)."""
-        for asset, price in zip(self.assets, prices, strict=True):
-            self.reference[asset].set(float(price))
-
-    def update_oracles(self, step: int) -> None:
-        self.step = step
-        for feeds in self.oracles.values():
-            for oracle in feeds.values():
-                oracle.update(step)
 
 
 def build_world(scenario: schema.Scenario, initial_prices: Any, lp_holders: list[str]) -> World:
@@ -148,12 +42,12 @@ def build_world(scenario: schema.Scenario, initial_prices: Any, lp_holders: list
     ledger = Ledger()
     assets = tuple(a.symbol for a in scenario.assets)
     for asset in assets:
-        ledger.create_token(asset, issuer=issuer(asset))
+        ledger.create_token(asset, issuer=names.issuer(asset))
     reference = {
         a: ReferenceSource(float(p)) for a, p in zip(assets, initial_prices, strict=True)
     }
     world = World(ledger, assets, reference)
-    holders = lp_holders or ["lp:passive"]
+    holders = lp_holders or [names.agent(names.LIQUIDITY_PROVIDER, "passive")]
 
     for i, spec in enumerate(scenario.protocols):
         where = f"protocols[{i}]"
@@ -205,14 +99,13 @@ def _uniswap_v3(
 ) -> ConcentratedLiquidityPool:
     token0, token1 = spec.tokens
     price = world.usd(token0) / world.usd(token1)  # token1 per token0
-    spacing = TICK_SPACING[spec.fee]
+    spacing = FEE_TICK_SPACING[spec.fee]
     pool = ConcentratedLiquidityPool(
         world.ledger, spec.name, token0, token1, fee=spec.fee, tick_spacing=spacing,
         sqrt_price=math.sqrt(price),
     )
     for band in spec.ranges:
-        lower = sqrt_price_to_tick(math.sqrt(price * (1 - band.width))) // spacing * spacing
-        upper = -(-sqrt_price_to_tick(math.sqrt(price * (1 + band.width))) // spacing) * spacing
+        lower, upper = ticks_around(price, band.width, spacing)
         amounts = _split(world, spec.tokens, spec.tvl_usd * band.share)
         for holder, share in zip(holders, _seed(world, holders, amounts), strict=True):
             pool.mint_for_amounts(holder, lower, upper, share[token0], share[token1])
@@ -290,7 +183,7 @@ def _lending(world: World, spec: schema.Lending, where: str) -> LendingMarket:
         close_factor_hf_threshold=spec.close_factor_hf_threshold,
     )
     world.oracles[spec.name] = oracles
-    supplier = f"suppliers:{spec.name}"
+    supplier = names.suppliers(spec.name)
     for asset, r in spec.reserves.items():
         if r.initial_supply > 0:
             world.fund(supplier, asset, r.initial_supply)
@@ -310,13 +203,13 @@ def _vault(world: World, spec: schema.OptionVault, scenario: schema.Scenario) ->
         epoch_steps=epoch_steps, target_delta=spec.target_delta, steps_per_year=steps_per_year,
     )
     if spec.deposits > 0:
-        depositor = f"depositors:{spec.name}"
+        depositor = names.depositors(spec.name)
         world.fund(depositor, vault.collateral, spec.deposits)
         vault.deposit(depositor, spec.deposits)
         # The desk's working capital: premiums of every epoch of the horizon at a generous
         # 2 % of notional each, plus a buffer.
         epochs = scenario.steps // epoch_steps + 1
-        world.fund(OPTIONS_DESK, vault.collateral, spec.deposits * (0.02 * epochs + 0.05))
+        world.fund(names.OPTIONS_DESK, vault.collateral, spec.deposits * (0.02 * epochs + 0.05))
     return vault
 
 
