@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.cli import main, parse_assignment
+from cli.main import main
+from cli.run import parse_assignment
 from protocols.errors import ConfigError
 from sim.schema import Scenario
 

@@ -1,7 +1,7 @@
-"""The `daosim sweep` and `daosim compare` subcommands (argument parsing and terminal
-output only; the work is in `experiments.sweep` and `experiments.compare`).
+"""`daosim sweep` and `daosim compare`: many runs into one results folder.
 
-Imports of the heavy modules happen inside the handlers so `daosim --help` stays fast.
+Argument parsing and terminal output only; the work is in `experiments.sweep` and
+`experiments.compare`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cli.report import write_report
 
-def add_commands(commands: Any) -> None:
-    """Register `sweep` and `compare` on the CLI's subparsers."""
+
+def add_sweep(commands: Any) -> None:
+    """Register `daosim sweep FILE`."""
     sweep = commands.add_parser(
         "sweep", help="run a parameter sweep (grid, Latin hypercube or Sobol) into a folder",
         description="Run every (point, replicate) of a sweep file. Re-running the same "
@@ -24,6 +26,9 @@ def add_commands(commands: Any) -> None:
     _execution_options(sweep)
     sweep.set_defaults(handler=_sweep)
 
+
+def add_compare(commands: Any) -> None:
+    """Register `daosim compare BASELINE PROPOSAL`."""
     compare = commands.add_parser(
         "compare", help="compare a proposal with a baseline scenario on common seeds",
         description="Run baseline and proposal on the same N seeds and report paired "
@@ -90,14 +95,6 @@ def _compare(args: argparse.Namespace) -> int:
     print(result.text)
     print(f"tables in {out}/ (comparison.csv, tails.csv, comparison.txt, runs.parquet)")
     return 0 if args.no_report else write_report(out)
-
-
-def write_report(folder: Path, out: Path | None = None) -> int:
-    """`daosim report`, and the report `run`, `sweep` and `compare` write at their end."""
-    from reports.build import build_report
-
-    print(f"report: {build_report(folder, out)}")
-    return 0
 
 
 def _dir(path: Path | None) -> str | None:
