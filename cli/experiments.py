@@ -1,16 +1,17 @@
 """`daosim sweep` and `daosim compare`: many runs into one results folder.
 
 Argument parsing and terminal output only; the work is in `experiments.sweep` and
-`experiments.compare`.
+`experiments.compare`. Both keep each finished run on disk, so a Ctrl-C loses only the runs
+in flight and the same command finishes the rest.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
+from cli.exits import on_interrupt
 from cli.report import write_report
 
 
@@ -67,13 +68,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
     sweep = load_sweep(args.file)
     out = args.out or Path("out") / "sweeps" / sweep.name
-    try:
+    with on_interrupt(_resumable(out)):
         result = run_sweep(sweep, out, workers=args.workers, scheduler=args.scheduler,
                            data_dir=_dir(args.data_dir), progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished runs are kept in {out}/; run the same command again "
-              "to finish the rest", file=sys.stderr)
-        return 130
     print(result.summary)
     print(f"results in {out}/ (runs.parquet, points.parquet, tails.parquet"
           f"{', sensitivity.parquet' if result.sensitivity is not None else ''}, summary.txt)")
@@ -84,17 +81,20 @@ def _compare(args: argparse.Namespace) -> int:
     from experiments.compare import compare
 
     out = args.out or Path("out") / "compare" / f"{args.baseline.stem}-vs-{args.proposal.stem}"
-    try:
+    with on_interrupt(_resumable(out)):
         result = compare(args.baseline, args.proposal, args.runs, out, seed=args.seed,
                          workers=args.workers, scheduler=args.scheduler,
                          data_dir=_dir(args.data_dir), progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished runs are kept in {out}/; run the same command again "
-              "to finish the rest", file=sys.stderr)
-        return 130
     print(result.text)
     print(f"tables in {out}/ (comparison.csv, tails.csv, comparison.txt, runs.parquet)")
     return 0 if args.no_report else write_report(out)
+
+
+def _resumable(out: Path) -> str:
+    """What a Ctrl-C leaves of a sweep or comparison: its finished runs, which the same
+    command skips when run again."""
+    return (f"interrupted: finished runs are kept in {out}/; run the same command again "
+            "to finish the rest")
 
 
 def _dir(path: Path | None) -> str | None:

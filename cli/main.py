@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one `daosim` command; returns its exit code (0, or 2 on a refused input)."""
+    """Run one `daosim` command; returns its exit code (0, 2 on a refused input, 130 on
+    Ctrl-C)."""
     args = build_parser().parse_args(argv)
     return exit_code(args.handler, args)
 

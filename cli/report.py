@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cli.exits import on_interrupt
+
 
 def add_report(commands: Any) -> None:
     """Register `daosim report FOLDER [--out DIR]`."""
@@ -27,8 +29,11 @@ def _report(args: argparse.Namespace) -> int:
 
 def write_report(folder: Path, out: Path | None = None) -> int:
     """Write the report of the results in `folder` into `out` (default `folder`) and say
-    where."""
-    from reports.build import build_report
+    where; a Ctrl-C meanwhile says how to write it again."""
+    again = f"daosim report {folder}" + (f" --out {out}" if out is not None else "")
+    with on_interrupt(f"interrupted: the report in {out or folder}/ may be incomplete; "
+                      f"`{again}` writes it again"):
+        from reports.build import build_report
 
-    print(f"report: {build_report(folder, out)}")
+        print(f"report: {build_report(folder, out)}")
     return 0

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cli.exits import on_interrupt
 from cli.report import write_report
 from protocols.errors import ConfigError
 
@@ -60,11 +61,14 @@ def _run(args: argparse.Namespace) -> int:
     from sim.outputs import write_run
     from sim.runner import run_scenario
 
-    result = run_scenario(
-        scenario, data_dir=str(args.data_dir) if args.data_dir else None, graph=True
-    )
+    out = args.out or Path("out") / scenario.name
+    with on_interrupt(f"interrupted: outputs in {out}/ may be incomplete; "
+                      "run the command again"):
+        result = run_scenario(
+            scenario, data_dir=str(args.data_dir) if args.data_dir else None, graph=True
+        )
+        out = write_run(out, result, scenario)
     summary = result.summary
-    out = write_run(args.out or Path("out") / scenario.name, result, scenario)
     width = max(len(k) for k in summary)
     print(f"scenario {scenario.name!r}, seed {scenario.seed}, {scenario.steps} steps")
     for key, value in summary.items():
