@@ -1,15 +1,21 @@
-"""The `daosim` command line: run, check, schema and field overrides."""
+"""The `daosim` command line: run, check, schema, field overrides, and its place as the top
+layer."""
 
+import ast
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from experiments.cli import main, parse_assignment
+from cli.main import main
+from cli.run import parse_assignment
 from protocols.errors import ConfigError
 from sim.schema import Scenario
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "experiments" / "scenarios"
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "experiments" / "scenarios"
 
 
 def test_run_writes_outputs_and_applies_overrides(tmp_path, capsys):
@@ -49,3 +55,26 @@ def test_schema_lists_every_top_level_field_with_bounds_and_defaults(capsys):
     assert "protocols[kind=aave].reserves.<key>.liquidation_threshold" in paths
     line = next(x for x in text.splitlines() if x.startswith("steps "))
     assert "int (>= 1, <= 10000000) = 720" in line
+
+
+def test_the_parser_loads_without_the_simulator_so_help_stays_fast():
+    # a fresh interpreter: this test session has imported everything already
+    code = ("import sys; from cli.main import build_parser; build_parser(); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'mesa', 'pandas', 'numpy', 'agents', 'sim', 'experiments', 'reports'}))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout == "[]\n"
+
+
+def test_only_the_cli_and_the_tests_import_the_cli():
+    # the command line is the top layer: nothing below it may reach up into it
+    importers = []
+    for package in ("protocols", "agents", "sim", "experiments", "reports", "benchmarks"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                if any(name == "cli" or name.startswith("cli.") for name in names):
+                    importers.append(str(path.relative_to(ROOT)))
+    assert importers == []

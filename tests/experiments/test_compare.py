@@ -75,7 +75,7 @@ def test_bootstrap_interval_is_seeded_and_verdicts_read_plainly():
 
 
 def test_cli_compare_prints_the_table_and_writes_it(write, tmp_path, capsys):
-    from experiments.cli import main
+    from cli.main import main
 
     base = write("amm.toml", f'extends = "{AMM}"\nsteps = 24\n')
     proposal = write("fee.toml", '[overrides]\n"protocols[univ2-ETH-USDC].fee" = 0.01\n')

@@ -66,7 +66,7 @@ def test_killed_sweep_resumes_and_finishes_every_run_exactly_once(write, tmp_pat
                                                                   "replicates = 5")
     path = write("long.toml", text)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "sweep", str(path),
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "sweep", str(path),
                              "--out", str(out), "--no-progress"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parts = out / "parts"
@@ -112,7 +112,7 @@ def test_any_run_can_be_rerun_alone_from_its_recorded_seed_and_parameters(write,
 
 
 def test_cli_sweep_prints_the_summary(write, tmp_path, capsys):
-    from experiments.cli import main
+    from cli.main import main
 
     path = write("tiny.toml", AMM_SWEEP)
     assert main(["sweep", str(path), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
@@ -125,7 +125,7 @@ def test_cli_sweep_prints_the_summary(write, tmp_path, capsys):
 
 
 def test_rerun_hint_values_are_toml_that_the_run_command_reads_back():
-    from experiments.cli import parse_assignment
+    from cli.run import parse_assignment
     from experiments.sweep import _toml
 
     value = [{"kind": "crash", "step": 20, "size": 0.2, "on": True, "note": 'a "b"'}]

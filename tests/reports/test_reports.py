@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.cli import main
+from cli.main import main
 from experiments.compare import compare
 from experiments.sweep import run_sweep
 from experiments.sweepfile import load_sweep

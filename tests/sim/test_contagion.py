@@ -7,7 +7,7 @@ import networkx as nx
 import pandas as pd
 import pytest
 
-from experiments.cli import main
+from cli.main import main
 from protocols.errors import ConfigError
 from sim import schema
 from sim.contagion import cascade_depths, contagion_summary, shock_origins

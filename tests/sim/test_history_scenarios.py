@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.borrowers import BorrowerCohort
-from experiments.cli import main as daosim
+from cli.main import main as daosim
 from sim.historical import MissingDataError, default_data_dir, load_price_series
 from sim.model import TreasuryModel
 from sim.paths import generate_paths

@@ -1,24 +1,24 @@
-"""`daosim`: the command line. The only layer that knows about files and terminals.
+"""`daosim run`, `check` and `schema`: one scenario file at a time.
 
-Heavy imports (Mesa, pandas) happen inside the commands, so `daosim --help` and scenario
-validation stay fast.
+Argument parsing and terminal output only; the work is in `sim.runner` and `sim.outputs`.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+from typing import Any
 
-from experiments.commands import add_commands, write_report
-from protocols.errors import ConfigError, DaosimError
+from cli.exits import on_interrupt
+from cli.report import write_report
+from protocols.errors import ConfigError
+
+#: Distress transitions printed by `daosim run` (all of them are in events.parquet).
+SPREAD_LINES = 30
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="daosim", description="DAO treasury contagion simulator"
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_run(commands: Any) -> None:
+    """Register `daosim run SCENARIO` with its overrides."""
     run = commands.add_parser("run", help="run one scenario and write its outputs")
     run.add_argument("scenario", type=Path, help="scenario TOML file")
     run.add_argument("--seed", type=int, help="override the scenario's seed")
@@ -33,40 +33,21 @@ def main(argv: list[str] | None = None) -> int:
                           "VALUE is read as TOML, else as text)")
     run.add_argument("--no-report", action="store_true",
                      help="skip report.html and figures/ (written by default)")
-    report = commands.add_parser(
-        "report", help="write report.html and figures/ for a run, sweep or comparison folder")
-    report.add_argument("folder", type=Path, help="the --out folder of run, sweep or compare")
-    report.add_argument("--out", type=Path, default=None,
-                        help="where to write the report (default: the folder itself)")
+    run.set_defaults(handler=_run)
+
+
+def add_check(commands: Any) -> None:
+    """Register `daosim check SCENARIO`."""
     check = commands.add_parser("check", help="validate a scenario file and exit")
     check.add_argument("scenario", type=Path)
-    commands.add_parser("schema", help="print every scenario field: path, type, bounds, default")
-    add_commands(commands)
-    args = parser.parse_args(argv)
-    try:
-        if args.command in ("sweep", "compare"):
-            return args.handler(args)
-        if args.command == "check":
-            return _check(args)
-        if args.command == "report":
-            return write_report(args.folder, args.out)
-        if args.command == "schema":
-            from sim.schema_doc import field_reference
-
-            print("\n".join(field_reference()))
-            return 0
-        return _run(args)
-    except DaosimError as exc:
-        print(f"daosim: {exc}", file=sys.stderr)
-        return 2
+    check.set_defaults(handler=_check)
 
 
-def _check(args: argparse.Namespace) -> int:
-    from sim.scenario import load_scenario
-
-    scenario = load_scenario(args.scenario)
-    print(f"{args.scenario}: valid scenario {scenario.name!r} ({scenario.steps} steps)")
-    return 0
+def add_schema(commands: Any) -> None:
+    """Register `daosim schema`."""
+    schema = commands.add_parser(
+        "schema", help="print every scenario field: path, type, bounds, default")
+    schema.set_defaults(handler=_schema)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -80,11 +61,14 @@ def _run(args: argparse.Namespace) -> int:
     from sim.outputs import write_run
     from sim.runner import run_scenario
 
-    result = run_scenario(
-        scenario, data_dir=str(args.data_dir) if args.data_dir else None, graph=True
-    )
+    out = args.out or Path("out") / scenario.name
+    with on_interrupt(f"interrupted: outputs in {out}/ may be incomplete; "
+                      "run the command again"):
+        result = run_scenario(
+            scenario, data_dir=str(args.data_dir) if args.data_dir else None, graph=True
+        )
+        out = write_run(out, result, scenario)
     summary = result.summary
-    out = write_run(args.out or Path("out") / scenario.name, result, scenario)
     width = max(len(k) for k in summary)
     print(f"scenario {scenario.name!r}, seed {scenario.seed}, {scenario.steps} steps")
     for key, value in summary.items():
@@ -95,8 +79,19 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if args.no_report else write_report(out)
 
 
-#: Distress transitions printed by `daosim run` (all of them are in events.parquet).
-SPREAD_LINES = 30
+def _check(args: argparse.Namespace) -> int:
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    print(f"{args.scenario}: valid scenario {scenario.name!r} ({scenario.steps} steps)")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from sim.schema_doc import field_reference
+
+    print("\n".join(field_reference()))
+    return 0
 
 
 def _print_spread(events: list[dict]) -> None:
@@ -123,7 +118,3 @@ def parse_assignment(text: str) -> tuple[str, object]:
     except tomllib.TOMLDecodeError:
         parsed = value.strip()
     return path.strip(), parsed
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,19 +1,22 @@
-"""The `daosim sweep` and `daosim compare` subcommands (argument parsing and terminal
-output only; the work is in `experiments.sweep` and `experiments.compare`).
+"""`daosim sweep` and `daosim compare`: many runs into one results folder.
 
-Imports of the heavy modules happen inside the handlers so `daosim --help` stays fast.
+Argument parsing and terminal output only; the work is in `experiments.sweep` and
+`experiments.compare`. Both keep each finished run on disk, so a Ctrl-C loses only the runs
+in flight and the same command finishes the rest.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
+from cli.exits import on_interrupt
+from cli.report import write_report
 
-def add_commands(commands: Any) -> None:
-    """Register `sweep` and `compare` on the CLI's subparsers."""
+
+def add_sweep(commands: Any) -> None:
+    """Register `daosim sweep FILE`."""
     sweep = commands.add_parser(
         "sweep", help="run a parameter sweep (grid, Latin hypercube or Sobol) into a folder",
         description="Run every (point, replicate) of a sweep file. Re-running the same "
@@ -24,6 +27,9 @@ def add_commands(commands: Any) -> None:
     _execution_options(sweep)
     sweep.set_defaults(handler=_sweep)
 
+
+def add_compare(commands: Any) -> None:
+    """Register `daosim compare BASELINE PROPOSAL`."""
     compare = commands.add_parser(
         "compare", help="compare a proposal with a baseline scenario on common seeds",
         description="Run baseline and proposal on the same N seeds and report paired "
@@ -62,13 +68,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
     sweep = load_sweep(args.file)
     out = args.out or Path("out") / "sweeps" / sweep.name
-    try:
+    with on_interrupt(_resumable(out)):
         result = run_sweep(sweep, out, workers=args.workers, scheduler=args.scheduler,
                            data_dir=_dir(args.data_dir), progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished runs are kept in {out}/; run the same command again "
-              "to finish the rest", file=sys.stderr)
-        return 130
     print(result.summary)
     print(f"results in {out}/ (runs.parquet, points.parquet, tails.parquet"
           f"{', sensitivity.parquet' if result.sensitivity is not None else ''}, summary.txt)")
@@ -79,25 +81,20 @@ def _compare(args: argparse.Namespace) -> int:
     from experiments.compare import compare
 
     out = args.out or Path("out") / "compare" / f"{args.baseline.stem}-vs-{args.proposal.stem}"
-    try:
+    with on_interrupt(_resumable(out)):
         result = compare(args.baseline, args.proposal, args.runs, out, seed=args.seed,
                          workers=args.workers, scheduler=args.scheduler,
                          data_dir=_dir(args.data_dir), progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished runs are kept in {out}/; run the same command again "
-              "to finish the rest", file=sys.stderr)
-        return 130
     print(result.text)
     print(f"tables in {out}/ (comparison.csv, tails.csv, comparison.txt, runs.parquet)")
     return 0 if args.no_report else write_report(out)
 
 
-def write_report(folder: Path, out: Path | None = None) -> int:
-    """`daosim report`, and the report `run`, `sweep` and `compare` write at their end."""
-    from reports.build import build_report
-
-    print(f"report: {build_report(folder, out)}")
-    return 0
+def _resumable(out: Path) -> str:
+    """What a Ctrl-C leaves of a sweep or comparison: its finished runs, which the same
+    command skips when run again."""
+    return (f"interrupted: finished runs are kept in {out}/; run the same command again "
+            "to finish the rest")
 
 
 def _dir(path: Path | None) -> str | None:

@@ -1,0 +1,51 @@
+"""How a command's failure becomes an exit code, the same way for every command.
+
+A `DaosimError` is a refused input or plan: its one-line message is all the user needs, so
+no traceback (exit 2). Ctrl-C is the user's own doing: say in one line what survived the
+interruption and how to carry on (exit 130, the shell's code for SIGINT). Only the command
+knows what survived, so it attaches that line with `on_interrupt` around its long work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from protocols.errors import DaosimError
+
+#: said on Ctrl-C when the command attached nothing (nothing written yet)
+INTERRUPTED = "interrupted"
+
+
+def exit_code(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """`handler(args)`'s exit code, or 2 on a `DaosimError` and 130 on Ctrl-C, each with a
+    one-line message on stderr instead of a traceback."""
+    try:
+        return handler(args)
+    except DaosimError as exc:
+        print(f"daosim: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        # the leading newline ends the line the terminal's ^C (or a progress bar) left open
+        print(f"\n{interrupt_hint(exc)}", file=sys.stderr)
+        return 130
+
+
+@contextmanager
+def on_interrupt(hint: str) -> Iterator[None]:
+    """Attach `hint` (what the interrupted work leaves behind, and what to run next) to a
+    Ctrl-C raised inside the block; `exit_code` prints it."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        exc.add_note(hint)
+        raise
+
+
+def interrupt_hint(exc: KeyboardInterrupt) -> str:
+    """The innermost hint attached by `on_interrupt` (the most specific), else a bare
+    'interrupted'."""
+    notes = getattr(exc, "__notes__", None)
+    return notes[0] if notes else INTERRUPTED
