@@ -35,6 +35,7 @@ from experiments.sweep import metric_columns, run_plan
 from experiments.tails import loss_metrics, tail_table, with_losses
 from experiments.worker import RunTask
 from protocols.errors import ConfigError
+from sim.outputs import atomic_write_text, write_csv
 from sim.scenario import (
     apply_appends,
     apply_overrides,
@@ -114,9 +115,9 @@ def compare(baseline: str | Path, proposal: str | Path, runs: int, out: str | Pa
     tails = tail_table(frame, by="variant", metrics=loss_metrics(list(frame.columns)))
     text = report(base_name, prop_name, table, tails, frame, root, confidence)
     out = Path(out)
-    table.to_csv(out / "comparison.csv", index=False)
-    tails.to_csv(out / "tails.csv", index=False)
-    (out / "comparison.txt").write_text(text + "\n")
+    write_csv(out / "comparison.csv", table)
+    write_csv(out / "tails.csv", tails)
+    atomic_write_text(out / "comparison.txt", text + "\n")
     return Comparison(base_name, prop_name, frame, table, tails, text)
 
 

@@ -18,9 +18,7 @@ executor ran which run. Its one wall-clock column is `runtime_s`.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ import pandas as pd
 
 from experiments.worker import RunOutcome, RunTask
 from protocols.errors import ConfigError
+from sim.outputs import atomic_write_text, write_parquet
 
 ID_COLUMNS = ("run_key", "point", "replicate", "seed")
 WALL_CLOCK_COLUMNS = ("runtime_s",)
@@ -52,7 +51,7 @@ class RunStore:
                     "file, its base scenario or the run count changed); choose a new --out "
                     "or remove the folder")
         else:
-            atomic_text(plan, json.dumps({"fingerprint": fingerprint, **description},
+            atomic_write_text(plan, json.dumps({"fingerprint": fingerprint, **description},
                                           indent=2, default=str))
         for folder in (self.out, self.parts, self.series):
             for stray in folder.glob(".*.tmp") if folder.exists() else ():
@@ -76,9 +75,8 @@ class RunStore:
             series = outcome.timeseries
             frame = series.reset_index(drop=isinstance(series.index, pd.RangeIndex))
             frame.insert(0, "run_key", task.key)
-            atomic_write(self.series / f"{task.key}.parquet",
-                    lambda tmp: frame.to_parquet(tmp, index=False))
-        atomic_text(self.parts / f"{task.key}.json", json.dumps(row, allow_nan=True))
+            write_parquet(self.series / f"{task.key}.parquet", frame)
+        atomic_write_text(self.parts / f"{task.key}.json", json.dumps(row, allow_nan=True))
         return row
 
     def rows(self) -> list[dict[str, Any]]:
@@ -87,7 +85,7 @@ class RunStore:
     def consolidate(self, column_order: Sequence[str] = ()) -> pd.DataFrame:
         """Gather every part into `runs.parquet` (atomically) and return it."""
         frame = runs_frame(self.rows(), column_order)
-        atomic_write(self.out / "runs.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
+        write_parquet(self.out / "runs.parquet", frame)
         return frame
 
 
@@ -104,19 +102,3 @@ def runs_frame(rows: Iterable[dict[str, Any]], column_order: Sequence[str] = ())
     return frame
 
 
-def atomic_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
-def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
-    """Write via a hidden temporary file in the same folder, fsync, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

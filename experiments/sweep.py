@@ -26,6 +26,7 @@ from experiments.executors import run_tasks
 from experiments.store import ID_COLUMNS, WALL_CLOCK_COLUMNS, RunStore
 from experiments.sweepfile import Sweep
 from experiments.worker import RunOutcome, RunTask
+from sim.outputs import atomic_write_text, write_parquet
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,8 @@ def run_sweep(sweep: Sweep, out: str | Path, *, workers: int = 1, scheduler: str
     from experiments.tails import tail_table
 
     tails = tail_table(runs, by="point")
-    _write(out / "points.parquet", points)
-    _write(out / "tails.parquet", tails)
+    write_parquet(out / "points.parquet", points)
+    write_parquet(out / "tails.parquet", tails)
     sensitivity = None
     if sweep.design == "sobol" and len(runs) == len(tasks):
         from experiments.sensitivity import sweep_indices
@@ -129,9 +130,9 @@ def run_sweep(sweep: Sweep, out: str | Path, *, workers: int = 1, scheduler: str
         n_points = len(tasks) // sweep.replicates
         sensitivity = sweep_indices(runs, sweep.axes, n_points, metric_columns(runs, params),
                                     seeds.int_seed(sweep.seed, seeds.BOOTSTRAP))
-        _write(out / "sensitivity.parquet", sensitivity)
+        write_parquet(out / "sensitivity.parquet", sensitivity)
     text = summary_text(sweep, result, points, tails, sensitivity, len(tasks))
-    (out / "summary.txt").write_text(text + "\n")
+    atomic_write_text(out / "summary.txt", text + "\n")
     return SweepResult(runs, result.ran, result.failed, result.elapsed_s, points, tails,
                        sensitivity, text)
 
@@ -242,12 +243,6 @@ def _format(frame: pd.DataFrame) -> str:
         return str(v)
 
     return frame.to_string(index=False, formatters={c: cell for c in frame.columns})
-
-
-def _write(path: Path, frame: pd.DataFrame) -> None:
-    from experiments.store import atomic_write
-
-    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:

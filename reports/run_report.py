@@ -27,7 +27,7 @@ from reports.figures import (
     usd_axis,
 )
 from reports.html import Table, write_report
-from sim.graph import from_node_link
+from sim.outputs import from_node_link
 from sim.treasury import drawdowns
 
 POOL_KINDS = ("uniswap_v2", "uniswap_v3", "curve")

@@ -31,11 +31,8 @@ An edge A -> B means B is exposed to A, with one attribute per channel (USD):
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 import networkx as nx
 
@@ -170,69 +167,3 @@ def _grouping(world: World, groups: Mapping[str, str], treasury: str):
         return node
 
     return node_of
-
-
-# -- export ------------------------------------------------------------------------------
-def write_graph(graph: nx.DiGraph, path: str | Path) -> Path:
-    """Write `graph` as GraphML (`.graphml`) or node-link JSON (anything else, e.g.
-    `graph.json`), atomically (sim.outputs)."""
-    from sim.outputs import atomic_write_text
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".graphml":
-        text = "\n".join(nx.generate_graphml(_scalar_attributes(graph)))
-    else:
-        text = json.dumps(to_node_link(graph), indent=1, default=_json_default)
-    atomic_write_text(path, text)
-    return path
-
-
-def to_node_link(graph: nx.DiGraph) -> dict[str, Any]:
-    """Node-link dict (`nodes`, `links` with `source`/`target`), stable across networkx
-    versions (3.4 renamed the `link` keyword)."""
-    return {
-        "directed": True,
-        "multigraph": False,
-        "graph": dict(graph.graph),
-        "nodes": [{"id": n, **data} for n, data in graph.nodes(data=True)],
-        "links": [{"source": a, "target": b, **data} for a, b, data in graph.edges(data=True)],
-    }
-
-
-def from_node_link(data: Mapping[str, Any]) -> nx.DiGraph:
-    graph = nx.DiGraph(**data.get("graph", {}))
-    for node in data["nodes"]:
-        attrs = {k: v for k, v in node.items() if k != "id"}
-        graph.add_node(node["id"], **attrs)
-    for link in data["links"]:
-        attrs = {k: v for k, v in link.items() if k not in ("source", "target")}
-        graph.add_edge(link["source"], link["target"], **attrs)
-    return graph
-
-
-def _scalar_attributes(graph: nx.DiGraph) -> nx.DiGraph:
-    """GraphML holds str/int/float/bool only: drop None, stringify anything else."""
-    out = nx.DiGraph()
-    for node, data in graph.nodes(data=True):
-        out.add_node(node, **_scalars(data))
-    for a, b, data in graph.edges(data=True):
-        out.add_edge(a, b, **_scalars(data))
-    return out
-
-
-def _scalars(data: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
-    for key, value in data.items():
-        if value is None:
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            value = str(value)
-        out[key] = value if isinstance(value, str | int | float | bool) else str(value)
-    return out
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)

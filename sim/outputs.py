@@ -1,23 +1,43 @@
-"""Write a run's outputs: `timeseries.parquet`, `events.parquet`, `summary.parquet`, a
-human-readable `summary.json`, the resolved `scenario.json` (what ran, for reports and
-re-runs), `health.parquet` and `graph.json` when the run has them. Every file is written
-to a temporary name in the same folder and renamed into place, so a reader never sees half
-a file."""
+"""A run's results and the files they are written to: `timeseries.parquet`,
+`events.parquet`, `summary.parquet`, a human-readable `summary.json`, the resolved
+`scenario.json` (what ran, for reports and re-runs), `health.parquet` and `graph.json`
+when the run has them.
+
+Every output file of the project - a run's, a sweep's, a report - is written by
+`atomic_write`: to a hidden temporary name in the same folder, flushed to disk, then renamed
+into place, so a reader (or a resumed sweep) never sees half a file.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import networkx as nx
 import pandas as pd
 
 if TYPE_CHECKING:
-    from sim.runner import RunResult
     from sim.schema import Scenario
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run gives back (`sim.runner.run_scenario`)."""
+
+    summary: dict[str, Any]
+    timeseries: pd.DataFrame
+    events: list[dict[str, Any]]
+    #: the step-0 dependency graph annotated with the spread (sim.contagion.annotate), when
+    #: asked for with `graph=True`
+    graph: nx.DiGraph | None = None
+    #: health factors of indebted positions before/after the first shock (sim.health)
+    health: pd.DataFrame | None = None
 
 
 def write_run(out_dir: str | Path, result: RunResult, scenario: Scenario) -> Path:
@@ -32,8 +52,6 @@ def write_run(out_dir: str | Path, result: RunResult, scenario: Scenario) -> Pat
     if result.health is not None:
         write_parquet(out / "health.parquet", result.health)
     if result.graph is not None:
-        from sim.graph import write_graph
-
         write_graph(result.graph, out / "graph.json")
     return out
 
@@ -53,20 +71,93 @@ def events_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    _atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    _atomic(path, lambda tmp: Path(tmp).write_text(text))
-
-
-def _atomic(path: Path, write: Any) -> None:
+# -- atomic files ------------------------------------------------------------------------
+def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
+    """Call `write(tmp)` on a hidden temporary file in `path`'s folder, fsync it, then
+    rename it to `path`; on any failure (Ctrl-C included) the temporary file is removed."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+# -- the dependency graph --------------------------------------------------------------
+def write_graph(graph: nx.DiGraph, path: str | Path) -> Path:
+    """Write `graph` as GraphML (`.graphml`) or node-link JSON (anything else, e.g.
+    `graph.json`), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".graphml":
+        text = "\n".join(nx.generate_graphml(_scalar_attributes(graph)))
+    else:
+        text = json.dumps(to_node_link(graph), indent=1, default=_json_default)
+    atomic_write_text(path, text)
+    return path
+
+
+def to_node_link(graph: nx.DiGraph) -> dict[str, Any]:
+    """Node-link dict (`nodes`, `links` with `source`/`target`), stable across networkx
+    versions (3.4 renamed the `link` keyword)."""
+    return {
+        "directed": True,
+        "multigraph": False,
+        "graph": dict(graph.graph),
+        "nodes": [{"id": n, **data} for n, data in graph.nodes(data=True)],
+        "links": [{"source": a, "target": b, **data} for a, b, data in graph.edges(data=True)],
+    }
+
+
+def from_node_link(data: Mapping[str, Any]) -> nx.DiGraph:
+    graph = nx.DiGraph(**data.get("graph", {}))
+    for node in data["nodes"]:
+        attrs = {k: v for k, v in node.items() if k != "id"}
+        graph.add_node(node["id"], **attrs)
+    for link in data["links"]:
+        attrs = {k: v for k, v in link.items() if k not in ("source", "target")}
+        graph.add_edge(link["source"], link["target"], **attrs)
+    return graph
+
+
+def _scalar_attributes(graph: nx.DiGraph) -> nx.DiGraph:
+    """GraphML holds str/int/float/bool only: drop None, stringify anything else."""
+    out = nx.DiGraph()
+    for node, data in graph.nodes(data=True):
+        out.add_node(node, **_scalars(data))
+    for a, b, data in graph.edges(data=True):
+        out.add_edge(a, b, **_scalars(data))
+    return out
+
+
+def _scalars(data: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)
+        out[key] = value if isinstance(value, str | int | float | bool) else str(value)
+    return out
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)

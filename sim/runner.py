@@ -7,27 +7,13 @@ scenario the same way.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
 
 import mesa
-import pandas as pd
 
 from sim import schema
 from sim.model import TreasuryModel
+from sim.outputs import RunResult
 from sim.paths import ExogenousPaths
-
-
-@dataclass(frozen=True)
-class RunResult:
-    summary: dict[str, Any]
-    timeseries: pd.DataFrame
-    events: list[dict[str, Any]]
-    #: the step-0 dependency graph annotated with the spread (sim.contagion.annotate), when
-    #: asked for with `graph=True`
-    graph: Any = None
-    #: health factors of indebted positions before/after the first shock (sim.health)
-    health: pd.DataFrame | None = None
 
 
 def run_scenario(

@@ -12,7 +12,7 @@ from protocols.errors import ConfigError
 from sim import schema
 from sim.contagion import cascade_depths, contagion_summary, shock_origins
 from sim.debtrank import graph_debtrank
-from sim.graph import from_node_link
+from sim.outputs import from_node_link
 from sim.scenario import load_scenario, parse_scenario
 from tests.sim.contagion_worlds import (  # noqa: F401
     chain,

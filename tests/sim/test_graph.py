@@ -6,8 +6,9 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from sim.graph import CHANNELS, dependency_graph, from_node_link, write_graph
+from sim.graph import CHANNELS, dependency_graph
 from sim.model import TreasuryModel
+from sim.outputs import from_node_link, write_graph
 from sim.runner import release
 from sim.scenario import load_scenario
 from tests.sim.contagion_worlds import (  # noqa: F401
