@@ -41,6 +41,7 @@ from protocols import names
 from protocols.amm.concentrated import ConcentratedLiquidityPool
 from protocols.amm.v3_math import amounts_for_liquidity, tick_to_sqrt_price, ticks_around
 from protocols.errors import DaosimError, InsufficientLiquidity
+from spec import Treasury
 
 #: Average month in hours (365.25 days / 12).
 HOURS_PER_MONTH = 365.25 * 24.0 / 12.0
@@ -49,27 +50,31 @@ RAISE_CUSHION = 0.02
 
 
 class Allocator(mesa.Agent):
-    """Applies `config.policy` to the holdings of `holder`; see the module doc."""
+    """Applies `config.policy` to the holdings of `holder`; see the module doc.
 
-    def __init__(self, model: mesa.Model, holder: str, config: Any) -> None:
+    `stables` are the world's USD stablecoins, `step_hours` the length of a step (opex is
+    paid per step), `steps_per_year` annualizes for the policies, and `horizon` is the run's
+    last step (the price and NAV histories policies read are that long).
+    """
+
+    def __init__(self, model: mesa.Model, holder: str, config: Treasury, *,
+                 stables: frozenset[str], step_hours: float, steps_per_year: float,
+                 horizon: int) -> None:
         super().__init__(model)
         world = model.world
         self.holder = holder
         self.config = config
         self.policy = make_policy(config.policy)
         self.router = Router(world.pools)
-        scenario = model.config
-        self.stables = frozenset(
-            a.symbol for a in scenario.assets if a.kind == "pegged" and a.peg_to == "USD"
-        )
+        self.stables = stables
         self.safe = config.policy.safe_asset or config.opex_token
         #: What holdings are sold into when valuing them at liquidation.
         self.exit_assets = [self.safe] if self.safe in self.stables else sorted(self.stables)
-        self.steps_per_year = 365.0 * 24.0 / scenario.step_hours
-        self.opex_per_step_usd = config.opex_usd_per_month * scenario.step_hours / HOURS_PER_MONTH
+        self.steps_per_year = steps_per_year
+        self.opex_per_step_usd = config.opex_usd_per_month * step_hours / HOURS_PER_MONTH
         self.assets = tuple(world.assets)
-        self.price_history = np.full((scenario.steps + 1, len(self.assets)), np.nan)
-        self.nav_history = np.full(scenario.steps + 1, np.nan)
+        self.price_history = np.full((horizon + 1, len(self.assets)), np.nan)
+        self.nav_history = np.full(horizon + 1, np.nan)
         self._positions: dict[str, int] = {}  # market -> the treasury's borrowing position
         self._failures: list[dict[str, Any]] = []
         self._last_failures: tuple[dict[str, Any], ...] = ()

@@ -20,8 +20,6 @@ Top-ups and repayments the cohort's wallet cannot cover come from outside (`worl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import mesa
 import numpy as np
 
@@ -29,9 +27,7 @@ from protocols import names
 from protocols.errors import ConfigError, DaosimError, InsufficientLiquidity
 from protocols.lending import CapExceeded, InsufficientCollateral
 from protocols.lending.health import ratio_or_inf
-
-if TYPE_CHECKING:  # agents sit below sim: the spec is only duck-typed at run time
-    from sim import schema
+from spec import BorrowerCohort as CohortSpec
 
 #: Owners start watching a position when its health factor falls below this.
 TRIGGER_HF = 1.1
@@ -46,7 +42,7 @@ class BorrowerCohort(mesa.Agent):
     """`spec.positions` positions of collateral `spec.collateral` and debt `spec.debt` in
     market `spec.market`; see the module doc."""
 
-    def __init__(self, model: mesa.Model, spec: schema.BorrowerCohort) -> None:
+    def __init__(self, model: mesa.Model, spec: CohortSpec) -> None:
         world = model.world
         market = world.markets.get(spec.market)
         if market is None:
@@ -82,7 +78,7 @@ class BorrowerCohort(mesa.Agent):
         self._rows = slice(int(self.pids[0]), int(self.pids[-1]) + 1)
         self.below = np.zeros(spec.positions, dtype=np.int64)
 
-    def _open(self, spec: schema.BorrowerCohort) -> tuple[np.ndarray, np.ndarray]:
+    def _open(self, spec: CohortSpec) -> tuple[np.ndarray, np.ndarray]:
         """Draw sizes and target HFs, fund the collateral, open every position at once.
 
         Collateral value ~ lognormal(median size_usd_median, sigma size_usd_sigma) at the

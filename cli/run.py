@@ -88,7 +88,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from sim.schema_doc import field_reference
+    from spec.doc import field_reference
 
     print("\n".join(field_reference()))
     return 0

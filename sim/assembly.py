@@ -28,15 +28,16 @@ from protocols.lending import JumpRate, KinkedRate, LendingMarket, ReserveParams
 from protocols.oracle import Oracle, ReferenceSource, TwapSource
 from protocols.vaults import OptionVault
 from protocols.world import World
-from sim import schema
 from sim.composition import build_order
+from spec import Curve, Lending, OracleSpec, RateModel, Scenario, UniswapV2, UniswapV3
+from spec import OptionVault as OptionVaultSpec
 
 #: Curve pools in this simulator hold coins of (nearly) equal value: StableSwap's invariant
 #: has no price scale, so coins whose initial prices differ by more than this are refused.
 STABLESWAP_PRICE_SPREAD = 0.05
 
 
-def build_world(scenario: schema.Scenario, initial_prices: Any, lp_holders: list[str]) -> World:
+def build_world(scenario: Scenario, initial_prices: Any, lp_holders: list[str]) -> World:
     """All protocols of `scenario`, seeded with liquidity at `initial_prices` (USD, in the
     scenario's asset order). `lp_holders` share every pool's initial liquidity."""
     ledger = Ledger()
@@ -51,11 +52,11 @@ def build_world(scenario: schema.Scenario, initial_prices: Any, lp_holders: list
 
     for i, spec in enumerate(scenario.protocols):
         where = f"protocols[{i}]"
-        if isinstance(spec, schema.UniswapV2):
+        if isinstance(spec, UniswapV2):
             world.pools[spec.name] = _uniswap_v2(world, spec, holders)
-        elif isinstance(spec, schema.UniswapV3):
+        elif isinstance(spec, UniswapV3):
             world.pools[spec.name] = _uniswap_v3(world, spec, holders)
-        elif isinstance(spec, schema.Curve):
+        elif isinstance(spec, Curve):
             world.pools[spec.name] = _curve(world, spec, holders, where)
     # Pools need nothing built before them; markets may accept another market's receipt or
     # a pool's LP token, so they follow the dependency order (scenario order when there are
@@ -64,9 +65,9 @@ def build_world(scenario: schema.Scenario, initial_prices: Any, lp_holders: list
     for name in build_order(scenario.protocols):
         i = index[name]
         spec, where = scenario.protocols[i], f"protocols[{i}]"
-        if isinstance(spec, schema.Lending):
+        if isinstance(spec, Lending):
             world.markets[spec.name] = _lending(world, spec, where)
-        elif isinstance(spec, schema.OptionVault):
+        elif isinstance(spec, OptionVaultSpec):
             world.vaults[spec.name] = _vault(world, spec, scenario)
     return world
 
@@ -86,7 +87,7 @@ def _seed(world: World, holders: list[str], amounts: dict[str, float]) -> list[d
     return shares
 
 
-def _uniswap_v2(world: World, spec: schema.UniswapV2, holders: list[str]) -> ConstantProductPool:
+def _uniswap_v2(world: World, spec: UniswapV2, holders: list[str]) -> ConstantProductPool:
     pool = ConstantProductPool(world.ledger, spec.name, *spec.tokens, fee=spec.fee)
     amounts = _split(world, spec.tokens, spec.tvl_usd)
     for holder, share in zip(holders, _seed(world, holders, amounts), strict=True):
@@ -95,7 +96,7 @@ def _uniswap_v2(world: World, spec: schema.UniswapV2, holders: list[str]) -> Con
 
 
 def _uniswap_v3(
-    world: World, spec: schema.UniswapV3, holders: list[str]
+    world: World, spec: UniswapV3, holders: list[str]
 ) -> ConcentratedLiquidityPool:
     token0, token1 = spec.tokens
     price = world.usd(token0) / world.usd(token1)  # token1 per token0
@@ -112,7 +113,7 @@ def _uniswap_v3(
     return pool
 
 
-def _curve(world: World, spec: schema.Curve, holders: list[str], where: str) -> StableSwapPool:
+def _curve(world: World, spec: Curve, holders: list[str], where: str) -> StableSwapPool:
     prices = [world.usd(t) for t in spec.tokens]
     if max(prices) > min(prices) * (1 + STABLESWAP_PRICE_SPREAD):
         raise ConfigError(
@@ -131,7 +132,7 @@ def _curve(world: World, spec: schema.Curve, holders: list[str], where: str) -> 
 
 
 # -- lending -----------------------------------------------------------------------------
-def _oracle(world: World, asset: str, spec: schema.OracleSpec, consumer: str) -> Oracle:
+def _oracle(world: World, asset: str, spec: OracleSpec, consumer: str) -> Oracle:
     if spec.source == "reference" and asset in world.reference:
         source: Any = world.reference[asset]
     elif spec.source == "reference":
@@ -150,14 +151,14 @@ def _oracle(world: World, asset: str, spec: schema.OracleSpec, consumer: str) ->
     return Oracle(asset, source, spec.heartbeat, spec.deviation, spec.latency)
 
 
-def _rate_model(rate: schema.RateModel) -> KinkedRate | JumpRate:
+def _rate_model(rate: RateModel) -> KinkedRate | JumpRate:
     if rate.model == "kinked":
         return KinkedRate(rate.base, rate.slope1, rate.slope2, rate.optimal)
     # Compound v2 jump model: slope1 is the multiplier below the kink, slope2 the jump.
     return JumpRate(rate.base, rate.slope1, rate.slope2, rate.optimal)
 
 
-def _lending(world: World, spec: schema.Lending, where: str) -> LendingMarket:
+def _lending(world: World, spec: Lending, where: str) -> LendingMarket:
     reserves = {}
     for asset, r in spec.reserves.items():
         collateral = r.liquidation_threshold > 0
@@ -192,15 +193,15 @@ def _lending(world: World, spec: schema.Lending, where: str) -> LendingMarket:
 
 
 # -- option vaults -----------------------------------------------------------------------
-def _vault(world: World, spec: schema.OptionVault, scenario: schema.Scenario) -> OptionVault:
+def _vault(world: World, spec: OptionVaultSpec, scenario: Scenario) -> OptionVault:
     feed = Oracle(spec.underlying, _RatioSource(world, spec.underlying, spec.quote), 1, 0.0)
     feed.update(0)
     world.oracles[spec.name] = {spec.underlying: feed}
-    steps_per_year = 365.0 * 24.0 / scenario.step_hours
     epoch_steps = max(1, round(spec.epoch_days * 24.0 / scenario.step_hours))
     vault = OptionVault(
         world.ledger, spec.name, spec.underlying, spec.quote, feed, kind=spec.option,
-        epoch_steps=epoch_steps, target_delta=spec.target_delta, steps_per_year=steps_per_year,
+        epoch_steps=epoch_steps, target_delta=spec.target_delta,
+        steps_per_year=scenario.steps_per_year,
     )
     if spec.deposits > 0:
         depositor = names.depositors(spec.name)

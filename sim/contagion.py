@@ -35,22 +35,22 @@ import networkx as nx
 
 from protocols import names
 from protocols.world import World
-from sim import schema
 from sim.debtrank import graph_debtrank
 from sim.shocks import first_shock_step
+from spec import Crash, DepegShock, Exploit, LiquidityWithdrawal, OracleFreeze, Scenario
 
 
-def shock_origins(scenario: schema.Scenario, world: World) -> dict[str, float]:
+def shock_origins(scenario: Scenario, world: World) -> dict[str, float]:
     """Origin node -> initial distress (module doc)."""
     sizes: dict[str, list[float]] = {}
     for shock in scenario.shocks:
-        if isinstance(shock, schema.Crash):
+        if isinstance(shock, Crash):
             sizes.setdefault(names.issuer(shock.asset), []).append(shock.size)
-        elif isinstance(shock, schema.DepegShock):
+        elif isinstance(shock, DepegShock):
             sizes.setdefault(names.issuer(shock.asset), []).append(shock.depth)
-        elif isinstance(shock, schema.Exploit | schema.LiquidityWithdrawal):
+        elif isinstance(shock, Exploit | LiquidityWithdrawal):
             sizes.setdefault(shock.protocol, []).append(shock.fraction)
-        elif isinstance(shock, schema.OracleFreeze):
+        elif isinstance(shock, OracleFreeze):
             markets = [shock.market] if shock.market else [
                 m for m, feeds in world.oracles.items()
                 if m in world.markets and shock.asset in feeds
@@ -80,7 +80,7 @@ def cascade_depths(graph: nx.DiGraph, origins: Sequence[str]) -> dict[str, int]:
 
 
 def contagion_summary(
-    scenario: schema.Scenario,
+    scenario: Scenario,
     world: World,
     graph: nx.DiGraph,
     events: Sequence[Mapping[str, Any]],
@@ -133,7 +133,7 @@ def contagion_summary(
     return summary
 
 
-def annotate(graph: nx.DiGraph, scenario: schema.Scenario, world: World,
+def annotate(graph: nx.DiGraph, scenario: Scenario, world: World,
              events: Sequence[Mapping[str, Any]]) -> nx.DiGraph:
     """A copy of `graph` whose nodes carry `origin` (bool), `depth` (hops from the nearest
     origin, -1 if unreachable) and `distress_step` (first distress, -1 if never): what a

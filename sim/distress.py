@@ -1,6 +1,6 @@
 """Per-step distress of the dependency graph's nodes, with the scenario's thresholds.
 
-A node is distressed while at least one of its causes holds (`schema.Distress` documents
+A node is distressed while at least one of its causes holds (`Distress` documents
 the thresholds):
 
 - lending market: `bad_debt` (cumulative bad debt in USD above `bad_debt_usd`; bad debt is a
@@ -32,7 +32,7 @@ from protocols import names
 from protocols.errors import DaosimError
 from protocols.lending.market import PINNED_UTILIZATION
 from protocols.world import World
-from sim import schema
+from spec import Scenario
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class DistressMonitor:
     def __init__(
         self,
         world: World,
-        scenario: schema.Scenario,
+        scenario: Scenario,
         treasury: str,
         runway: Callable[[], float],
         value: Callable[[], float],

@@ -21,7 +21,6 @@ from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
 from protocols import names
 from protocols.world import World
-from sim import schema
 from sim.assembly import build_world
 from sim.contagion import annotate, contagion_summary
 from sim.distress import DistressMonitor
@@ -34,6 +33,7 @@ from sim.treasury import max_drawdown
 from sim.treasury import reporters as treasury_reporters
 from sim.treasury import runway_months as treasury_runway
 from sim.treasury import summary_figures as treasury_figures
+from spec import Scenario
 
 TREASURY = names.TREASURY
 #: ETH price used for gas when a scenario has no ETH asset.
@@ -45,7 +45,7 @@ class TreasuryModel(mesa.Model):
 
     def __init__(
         self,
-        config: schema.Scenario,
+        config: Scenario,
         *,
         paths: ExogenousPaths | None = None,
         data_dir: str | None = None,
@@ -68,18 +68,19 @@ class TreasuryModel(mesa.Model):
             )
         arb, liq = config.agents.arbitrageurs, config.agents.liquidators
         Arbitrageur.create_agents(self, arb.count, arb.capital_usd, arb.gas_units)
-        stables = frozenset(
-            a.symbol for a in config.assets if a.kind == "pegged" and a.peg_to == "USD"
-        )
         Liquidator.create_agents(
-            self, liq.count, liq.capital_usd, liq.gas_units, liq.max_rounds, stables
+            self, liq.count, liq.capital_usd, liq.gas_units, liq.max_rounds, config.usd_stables
         )
         for cohort in config.agents.borrowers:
             BorrowerCohort(self, cohort)
         for asset, amount in config.treasury.holdings.items():
             if amount > 0:
                 self.world.fund(TREASURY, asset, amount)
-        self.allocator = Allocator(self, TREASURY, config.treasury)
+        self.allocator = Allocator(
+            self, TREASURY, config.treasury, stables=config.usd_stables,
+            step_hours=config.step_hours, steps_per_year=config.steps_per_year,
+            horizon=config.steps,
+        )
         self._roll_vaults(0)
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
         self.datacollector.collect(self)

@@ -23,7 +23,7 @@ import networkx as nx
 import pandas as pd
 
 if TYPE_CHECKING:
-    from sim.schema import Scenario
+    from spec import Scenario
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from protocols.errors import ConfigError
 from sim import prices
 from sim.gas import gas_price_path
 from sim.historical import replay_paths
-from sim.schema import Asset, Crash, DepegShock, Scenario
+from spec import Asset, Crash, DepegShock, Scenario
 
 #: Children of the root SeedSequence, by purpose. Append only: reordering breaks replays.
 STREAMS = ("prices", "pegs", "gas", "model")

@@ -10,14 +10,14 @@ import time
 
 import mesa
 
-from sim import schema
 from sim.model import TreasuryModel
 from sim.outputs import RunResult
 from sim.paths import ExogenousPaths
+from spec import Scenario
 
 
 def run_scenario(
-    config: schema.Scenario,
+    config: Scenario,
     *,
     data_dir: str | None = None,
     paths: ExogenousPaths | None = None,

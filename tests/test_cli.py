@@ -12,7 +12,7 @@ import pytest
 from cli.main import main
 from cli.run import parse_assignment
 from protocols.errors import ConfigError
-from sim.schema import Scenario
+from spec import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "experiments" / "scenarios"

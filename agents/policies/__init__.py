@@ -57,7 +57,7 @@ def resolve_policy(kind: str) -> type:
 
 
 def make_policy(spec: Any) -> Any:
-    """An instance of the policy `spec` (a `sim.schema.Policy`) names; ConfigError with the
+    """An instance of the policy `spec` (a `spec.Policy`) names; ConfigError with the
     field path when its parameters are refused."""
     try:
         cls = resolve_policy(spec.kind)

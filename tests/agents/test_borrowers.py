@@ -13,7 +13,7 @@ from agents.borrowers import TRIGGER_HF, BorrowerCohort
 from protocols.errors import ConfigError, InsufficientLiquidity
 from sim.assembly import build_world
 from sim.scenario import parse_scenario
-from sim.schema import BorrowerCohort as Spec
+from spec import BorrowerCohort as Spec
 
 LT, LTV = 0.825, 0.8
 FLOOR = LT / LTV  # 1.03125: the HF of a position borrowing its full LTV

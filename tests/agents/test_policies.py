@@ -18,7 +18,7 @@ from agents.policies.rebalancing import Calendar, Static, Threshold
 from agents.policies.volatility import RiskParity, VolTarget, erc_weights, inverse_vol_weights
 from protocols.errors import ConfigError
 from sim.scenario import parse_scenario
-from sim.schema import Policy as PolicySpec
+from spec import Policy as PolicySpec
 
 HOURLY = 8760.0
 
@@ -278,8 +278,8 @@ def base_raw(policy: dict) -> dict:
      "treasury.policy.borrow.USDC: no lending market lends USDC against collateral 'GOV'"),
     ({"kind": "static", "params": {"x": 1}},
      "treasury.policy.params: only a dotted-path (user) policy takes params"),
-    ({"kind": "sim.schema.Scenario"},
-     "treasury.policy.kind: 'sim.schema.Scenario' is not a class with a decide(view) method"),
+    ({"kind": "spec.Scenario"},
+     "treasury.policy.kind: 'spec.Scenario' is not a class with a decide(view) method"),
 ])
 def test_invalid_policy_gives_a_field_named_error(policy, message):
     with pytest.raises(ConfigError) as info:

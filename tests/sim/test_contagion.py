@@ -9,11 +9,11 @@ import pytest
 
 from cli.main import main
 from protocols.errors import ConfigError
-from sim import schema
 from sim.contagion import cascade_depths, contagion_summary, shock_origins
 from sim.debtrank import graph_debtrank
 from sim.outputs import from_node_link
 from sim.scenario import load_scenario, parse_scenario
+from spec import Lending
 from tests.sim.contagion_worlds import (  # noqa: F401
     chain,
     distress_steps,
@@ -162,7 +162,7 @@ def test_summary_is_flat_and_per_market_bad_debt_adds_up(composed, tmp_path):
 def test_composed_markets_scenario_runs_from_the_cli(tmp_path, capsys):
     path = SCENARIOS / "composed_markets.toml"
     scenario = load_scenario(path)
-    assert any(":" in token for p in scenario.protocols if isinstance(p, schema.Lending)
+    assert any(":" in token for p in scenario.protocols if isinstance(p, Lending)
                for token in p.reserves)
     code = main(["run", str(path), "--out", str(tmp_path)])
     out = capsys.readouterr().out

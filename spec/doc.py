@@ -1,4 +1,5 @@
-"""The scenario format's field reference, generated from `sim.schema` so it cannot go stale.
+"""The scenario format's field reference, generated from the schema so it
+cannot go stale.
 
 `daosim schema` prints it: one line per field with its dotted path (as sweeps and
 `--set` address it), type, bounds, default, and the first line of the section's docstring.
@@ -15,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from sim.schema import Scenario
+from spec.scenario import Scenario
 
 _BOUNDS = ((at.Gt, "gt", ">"), (at.Ge, "ge", ">="), (at.Lt, "lt", "<"), (at.Le, "le", "<="))
 

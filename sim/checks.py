@@ -1,0 +1,221 @@
+"""Cross-references between the sections of a scenario, checked once each section is valid
+on its own: pools and markets name known assets, cohorts and shocks name known protocols,
+composed reserves have a build order, the treasury's policy can be imported and names what
+exists. Each problem is one line naming its field (`sim.problems`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from agents.policies import BUILTIN, resolve_policy
+from protocols import names
+from protocols.names import is_composed
+from sim.composition import LP_KINDS, find_cycle, token_issuer
+from sim.problems import describe
+from spec import (
+    Lending,
+    LiquidityWithdrawal,
+    OptionVault,
+    OracleFreeze,
+    ParameterChange,
+    Reserve,
+    Scenario,
+)
+
+
+def reference_problems(s: Scenario) -> Iterable[str]:
+    """Every problem between the sections of an otherwise valid scenario."""
+    assets = {a.symbol for a in s.assets}
+    protocol_names = [p.name for p in s.protocols]
+    by_name = {p.name: p for p in s.protocols}
+
+    seen: set[str] = set()
+    for i, asset in enumerate(s.assets):
+        if asset.symbol in seen:
+            yield f"assets[{i}].symbol: duplicate asset {asset.symbol!r}"
+        seen.add(asset.symbol)
+        risky = {a.symbol for a in s.assets if a.kind == "risky"}
+        if asset.kind == "pegged" and asset.peg_to != "USD" and asset.peg_to not in risky:
+            yield f"assets[{i}].peg_to: must be 'USD' or a risky asset, got {asset.peg_to!r}"
+        if s.market.process == "historical" and asset.data is None and asset.kind == "risky":
+            yield f"assets[{i}].data: a historical market needs a data file for each risky asset"
+    yield from _correlation_problems(s)
+
+    for i, name in enumerate(protocol_names):
+        if protocol_names.index(name) != i:
+            yield f"protocols[{i}].name: duplicate protocol name {name!r}"
+    for i, p in enumerate(s.protocols):
+        where = f"protocols[{i}]"
+        tokens = (
+            list(p.reserves) if isinstance(p, Lending)
+            else [p.underlying, p.quote] if isinstance(p, OptionVault)
+            else p.tokens
+        )
+        for j, token in enumerate(tokens):
+            if isinstance(p, Lending) and is_composed(token):
+                yield from _composed_reserve_problems(where, p, token, by_name)
+            elif token not in assets:
+                field = "reserves" if isinstance(p, Lending) else "tokens"
+                yield f"{where}.{field}[{j}]: unknown asset {token!r}"
+        if len(set(tokens)) != len(tokens):
+            yield f"{where}.tokens: a token is listed twice"
+        if isinstance(p, Lending):
+            for symbol, reserve in p.reserves.items():
+                pool = reserve.oracle.pool
+                if pool is not None and pool not in by_name:
+                    yield f"{where}.reserves.{symbol}.oracle.pool: unknown protocol {pool!r}"
+                elif pool is not None and symbol not in getattr(by_name[pool], "tokens", []):
+                    yield (f"{where}.reserves.{symbol}.oracle.pool: pool {pool!r} does not "
+                           f"trade {symbol}")
+
+    cycle = find_cycle(s.protocols)
+    if cycle:
+        i = protocol_names.index(cycle[0])
+        yield (f"protocols[{i}].reserves: dependency cycle {' -> '.join(cycle)} (each accepts "
+               "the next one's token, so none can be built first)")
+
+    for i, cohort in enumerate(s.agents.borrowers):
+        where = f"agents.borrowers[{i}]"
+        market = by_name.get(cohort.market)
+        if not isinstance(market, Lending):
+            yield f"{where}.market: no lending market named {cohort.market!r}"
+            continue
+        coll = market.reserves.get(cohort.collateral)
+        if coll is None or coll.liquidation_threshold == 0:
+            yield f"{where}.collateral: {cohort.collateral!r} is not collateral in {market.name}"
+        debt = market.reserves.get(cohort.debt)
+        if debt is None or not debt.borrowable:
+            yield f"{where}.debt: {cohort.debt!r} cannot be borrowed in {market.name}"
+
+    for symbol in s.treasury.holdings:
+        if symbol not in assets:
+            yield f"treasury.holdings.{symbol}: unknown asset {symbol!r}"
+    if s.treasury.opex_usd_per_month > 0 and s.treasury.opex_token not in assets:
+        yield f"treasury.opex_token: unknown asset {s.treasury.opex_token!r}"
+    yield from _policy_problems(s, assets, by_name)
+
+    for i, shock in enumerate(s.shocks):
+        where = f"shocks[{i}]"
+        if shock.step > s.steps:
+            yield f"{where}.step: must be <= steps ({s.steps}), got {shock.step}"
+        asset = getattr(shock, "asset", None)
+        if asset is not None and asset not in assets:
+            yield f"{where}.asset: unknown asset {asset!r}"
+        protocol = getattr(shock, "protocol", None) or getattr(shock, "market", None)
+        field = "protocol" if hasattr(shock, "protocol") else "market"
+        if protocol is not None and protocol not in by_name:
+            yield f"{where}.{field}: unknown protocol {protocol!r}"
+        elif isinstance(shock, LiquidityWithdrawal) and isinstance(by_name[protocol], OptionVault):
+            yield f"{where}.protocol: liquidity withdrawals apply to pools and lending markets"
+        elif isinstance(shock, OracleFreeze | ParameterChange) and protocol is not None and (
+            not isinstance(by_name[protocol], Lending)
+        ):
+            yield f"{where}.market: {protocol!r} is not a lending market"
+        elif isinstance(shock, ParameterChange):
+            yield from _parameter_change_problems(where, shock, by_name[protocol])
+
+
+def _parameter_change_problems(
+    where: str, change: ParameterChange, market: Lending
+) -> Iterable[str]:
+    """The reserve must exist and its changed parameters obey the listing rules."""
+    reserve = market.reserves.get(change.reserve)
+    if reserve is None:
+        yield f"{where}.reserve: {change.reserve!r} is not a reserve of {market.name}"
+        return
+    if not change.changes():
+        yield f"{where}: names no parameter to change"
+    try:
+        Reserve.model_validate({**reserve.model_dump(), **change.changes()})
+    except ValidationError as exc:
+        for error in exc.errors():
+            yield f"{where}.{describe(error)}"
+
+
+def _composed_reserve_problems(
+    where: str, market: Lending, token: str, by_name: Mapping[str, Any]
+) -> Iterable[str]:
+    """A reserve that is another protocol's token: it must exist, not be the market's own,
+    and be collateral only (borrowing receipt tokens is not modelled)."""
+    issuer, problem = token_issuer(token, by_name)
+    field = f"{where}.reserves.{token}"
+    if problem:
+        yield f"{field}: {problem}"
+    elif issuer == market.name:
+        yield f"{field}: a market cannot accept its own receipt token"
+    elif market.reserves[token].borrowable:
+        yield f"{field}.borrowable: a protocol-issued token can only be collateral; set false"
+    elif market.reserves[token].oracle.source != "reference":
+        yield (f"{field}.oracle.source: a protocol-issued token is priced from its issuer "
+               "(source 'reference')")
+
+
+def _correlation_problems(s: Scenario) -> Iterable[str]:
+    corr = s.market.correlation
+    if isinstance(corr, float | int):
+        return
+    n = sum(a.kind == "risky" for a in s.assets)
+    if len(corr) != n or any(len(row) != n for row in corr):
+        yield f"market.correlation: must be a {n}x{n} matrix (one row per risky asset)"
+        return
+    for i in range(n):
+        if corr[i][i] != 1.0:
+            yield f"market.correlation[{i}][{i}]: diagonal must be 1, got {corr[i][i]}"
+        for j in range(n):
+            if not math.isclose(corr[i][j], corr[j][i]) or abs(corr[i][j]) > 1:
+                yield f"market.correlation[{i}][{j}]: must be symmetric and within [-1, 1]"
+                return
+
+
+def _policy_problems(s: Scenario, assets: set[str], by_name: Mapping[str, Any]) -> Iterable[str]:
+    """The treasury policy can be built, names assets and venue tokens that exist, and can
+    borrow."""
+    policy, where = s.treasury.policy, "treasury.policy"
+    try:
+        resolve_policy(policy.kind)
+    except ValueError as exc:
+        yield f"{where}.kind: {exc}"
+    if policy.params and policy.kind in BUILTIN:
+        yield f"{where}.params: only a dotted-path (user) policy takes params"
+    venues = {names.lp_token(name) for name, p in by_name.items() if p.kind in LP_KINDS}
+    venues |= {names.v3_positions(name) for name, p in by_name.items() if p.kind == "uniswap_v3"}
+    venues |= {names.vault_shares(name) for name, p in by_name.items()
+               if isinstance(p, OptionVault)}
+    venues |= {names.receipt(name, asset) for name, p in by_name.items() if isinstance(p, Lending)
+               for asset in p.reserves}
+    for key in policy.weights:
+        if key not in assets and key not in venues:
+            yield (f"{where}.weights.{key}: not an asset or venue token (assets, "
+                   f"'<market>:a<ASSET>', '<pool>:LP', '<v3 pool>:v3', '<vault>:shares')")
+    for i, symbol in enumerate(policy.assets):
+        if symbol not in assets:
+            yield f"{where}.assets[{i}]: unknown asset {symbol!r}"
+    if policy.kind == "delta_hedge" and policy.hedge_asset not in assets:
+        yield f"{where}.hedge_asset: unknown asset {policy.hedge_asset!r}"
+    if policy.safe_asset is not None and policy.safe_asset not in assets:
+        yield f"{where}.safe_asset: unknown asset {policy.safe_asset!r}"
+    elif policy.safe_asset is None and policy.kind != "static" and (
+        s.treasury.opex_token not in assets
+    ):
+        yield (f"{where}.safe_asset: defaults to opex_token {s.treasury.opex_token!r}, "
+               "not an asset: name one")
+    borrows = set(policy.borrow) | (
+        {policy.hedge_asset} if policy.kind == "delta_hedge" and policy.hedge_with == "borrow"
+        else set()
+    )
+    for symbol in sorted(borrows):
+        field = f"borrow.{symbol}" if symbol in policy.borrow else "hedge_with"
+        if symbol not in assets:
+            yield f"{where}.{field}: unknown asset {symbol!r}"
+        elif not any(
+            isinstance(p, Lending) and symbol in p.reserves and p.reserves[symbol].borrowable
+            and policy.collateral in p.reserves
+            and p.reserves[policy.collateral].liquidation_threshold > 0
+            for p in by_name.values()
+        ):
+            yield (f"{where}.{field}: no lending market lends {symbol} against collateral "
+                   f"{policy.collateral!r}")

@@ -1,0 +1,55 @@
+"""The agents besides the treasury: arbitrageurs, liquidators, liquidity providers and
+borrower cohorts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from spec.fields import Fraction, Name, NonNegative, Positive, Strict, Symbol, Token
+
+
+class Arbitrageurs(Strict):
+    count: Annotated[int, Field(ge=0)] = 2
+    capital_usd: NonNegative = 5e6
+    gas_units: Annotated[int, Field(ge=0)] = 150_000
+
+
+class Liquidators(Strict):
+    count: Annotated[int, Field(ge=0)] = 3
+    capital_usd: NonNegative = 20e6
+    gas_units: Annotated[int, Field(ge=0)] = 400_000
+    max_rounds: Annotated[int, Field(ge=1, le=20)] = 3
+
+
+class LiquidityProviders(Strict):
+    count: Annotated[int, Field(ge=0)] = 3
+    flight_drawdown: Fraction = 0.15
+    flight_share: Fraction = 0.3
+    return_after: Annotated[int, Field(ge=1)] = 72
+
+
+class BorrowerCohort(Strict):
+    """Positions opened at step 0 in `market`: collateral and debt assets, an initial
+    health-factor distribution (lognormal around `hf_median`) and reaction behaviour."""
+
+    market: Name
+    collateral: Token
+    debt: Symbol
+    positions: Annotated[int, Field(ge=1, le=10_000_000)] = 500
+    size_usd_median: Positive = 50_000.0
+    size_usd_sigma: NonNegative = 1.0
+    hf_median: Annotated[float, Field(gt=1.0)] = 1.6
+    hf_sigma: NonNegative = 0.2
+    reaction_delay: Annotated[int, Field(ge=0)] = 6
+    topup_share: Fraction = 0.3
+    repay_share: Fraction = 0.2
+    leverup_hf: Annotated[float, Field(gt=1.0)] = 2.5
+
+
+class Agents(Strict):
+    arbitrageurs: Arbitrageurs = Arbitrageurs()
+    liquidators: Liquidators = Liquidators()
+    liquidity_providers: LiquidityProviders = LiquidityProviders()
+    borrowers: list[BorrowerCohort] = []

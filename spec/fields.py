@@ -1,0 +1,25 @@
+"""The value types every section of a scenario shares, and the strict base model: an unknown
+field is an error (a typo must not fall back to a silent default) and a parsed scenario is
+frozen (a run cannot change what it was asked to run)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Symbol = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9._-]{0,31}$")]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+#: An asset symbol or a protocol-issued token (`aave-a:aUSDC`, `univ2-ETH-USDC:LP`): see
+#: protocols.names.
+Token = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(:[A-Za-z0-9._:-]{1,96})?$")
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+

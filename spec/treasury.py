@@ -1,0 +1,73 @@
+"""The DAO treasury: holdings, operating spend, the allocation policy and the limits of its
+trades."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from spec.fields import Fraction, NonNegative, Positive, Strict, Symbol
+
+
+class Policy(Strict):
+    """The treasury's allocation policy (`agents.policies`): a built-in `kind` (static,
+    calendar, threshold, vol_target, cppi, risk_parity, delta_hedge) or a dotted path to any
+    class with a `decide(view)` method, built with `params` as keyword arguments.
+
+    Parameters are flat so sweeps address them as `treasury.policy.target_vol`; each policy
+    reads the ones it needs. `weights` (target shares of the free portfolio, keys: assets or
+    venue tokens such as "aave:aUSDC") default to the initial holdings; `assets` (the risky
+    sleeve) default to the non-stable assets held at the start; `safe_asset` defaults to
+    `opex_token`. Steps: `every`, `half_life`. `floor`, `band`, `trigger`, `delta_band`,
+    `target_delta` and `max_risky` are shares of NAV; `target_vol` is yearly. `borrow` asks
+    for debts (USD per asset) against `collateral`, kept at health factor `borrow_hf`.
+    A "<v3 pool>:v3" weight is held as one range of +-`v3_width` around the pool's price.
+    """
+
+    kind: str = "static"
+    weights: dict[str, Fraction] = {}
+    assets: list[Symbol] = []
+    safe_asset: Symbol | None = None
+    every: Annotated[int, Field(ge=1)] = 168
+    band: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
+    target_vol: Positive = 0.3
+    half_life: Positive = 168.0
+    max_risky: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    floor: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.8
+    multiplier: Annotated[float, Field(ge=1.0)] = 3.0
+    trigger: Fraction = 0.05
+    method: Literal["inverse_vol", "erc"] = "inverse_vol"
+    risky_share: Fraction | None = None
+    hedge_asset: Symbol = "ETH"
+    target_delta: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
+    delta_band: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
+    hedge_with: Literal["sell", "borrow"] = "sell"
+    borrow: dict[str, NonNegative] = {}
+    collateral: Symbol = "GOV"
+    borrow_hf: Annotated[float, Field(gt=1.0)] = 2.0
+    v3_width: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+    params: dict[str, object] = {}
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> Policy:
+        # Whether `kind` names an importable policy is checked with the scenario's
+        # cross-references (sim.scenario): this package imports nothing but pydantic.
+        if self.weights and abs(sum(self.weights.values()) - 1.0) > 1e-6:
+            raise ValueError(f"weights: must sum to 1, got {sum(self.weights.values()):g}")
+        return self
+
+
+class Treasury(Strict):
+    """The DAO's holdings (whole tokens) and monthly operating spend (USD, in `opex_token`,
+    paid every step pro rata to `opex:payees`), its allocation `policy`, and the limits of
+    the allocator's trades: `max_slippage` (execution below reference value, fees included),
+    `min_trade_usd` and `gas_units` per swap hop or venue action."""
+
+    holdings: dict[str, NonNegative] = {}
+    opex_usd_per_month: NonNegative = 0.0
+    opex_token: Symbol = "USDC"
+    policy: Policy = Policy()
+    max_slippage: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.02
+    min_trade_usd: NonNegative = 10_000.0
+    gas_units: Annotated[int, Field(ge=0)] = 200_000
