@@ -9,22 +9,12 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
 from agents.policies import BUILTIN, resolve_policy
 from protocols import names
 from protocols.names import is_composed
 from sim.composition import LP_KINDS, find_cycle, token_issuer
-from sim.problems import describe
-from spec import (
-    Lending,
-    LiquidityWithdrawal,
-    OptionVault,
-    OracleFreeze,
-    ParameterChange,
-    Reserve,
-    Scenario,
-)
+from sim.shocks import effect
+from spec import Lending, OptionVault, Scenario
 
 
 def reference_problems(s: Scenario) -> Iterable[str]:
@@ -109,31 +99,7 @@ def reference_problems(s: Scenario) -> Iterable[str]:
         field = "protocol" if hasattr(shock, "protocol") else "market"
         if protocol is not None and protocol not in by_name:
             yield f"{where}.{field}: unknown protocol {protocol!r}"
-        elif isinstance(shock, LiquidityWithdrawal) and isinstance(by_name[protocol], OptionVault):
-            yield f"{where}.protocol: liquidity withdrawals apply to pools and lending markets"
-        elif isinstance(shock, OracleFreeze | ParameterChange) and protocol is not None and (
-            not isinstance(by_name[protocol], Lending)
-        ):
-            yield f"{where}.market: {protocol!r} is not a lending market"
-        elif isinstance(shock, ParameterChange):
-            yield from _parameter_change_problems(where, shock, by_name[protocol])
-
-
-def _parameter_change_problems(
-    where: str, change: ParameterChange, market: Lending
-) -> Iterable[str]:
-    """The reserve must exist and its changed parameters obey the listing rules."""
-    reserve = market.reserves.get(change.reserve)
-    if reserve is None:
-        yield f"{where}.reserve: {change.reserve!r} is not a reserve of {market.name}"
-        return
-    if not change.changes():
-        yield f"{where}: names no parameter to change"
-    try:
-        Reserve.model_validate({**reserve.model_dump(), **change.changes()})
-    except ValidationError as exc:
-        for error in exc.errors():
-            yield f"{where}.{describe(error)}"
+        yield from effect(shock).problems(where, by_name)
 
 
 def _composed_reserve_problems(

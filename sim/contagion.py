@@ -1,12 +1,12 @@
 """The per-run contagion summary: where the shock started, how far distress spread, how fast,
 and what it cost - flat scalar keys, so a sweep stores one row per run.
 
-Shock origins (`shock_origins`): a crash or depeg starts at the asset's issuer node, an
-exploit or a liquidity withdrawal at the protocol, an oracle freeze at the market(s) whose
-feed froze; a gas spike has no node. Each origin's initial distress for DebtRank is the
-shock's size (crash size, depeg depth, exploit or withdrawal fraction; several shocks on one
-node combine as 1 - prod(1 - size)); a freeze destroys no value by itself, so it enters
-DebtRank with 0.
+Shock origins (`shock_origins`, each kind's own in `sim.shocks`): a crash or depeg starts at
+the asset's issuer node, an exploit or a liquidity withdrawal at the protocol, an oracle
+freeze at the consumers whose feed froze; a gas spike has no node. Each origin's initial
+distress for DebtRank is the shock's size (crash size, depeg depth, exploit or withdrawal
+fraction; several shocks on one node combine as 1 - prod(1 - size)); a freeze destroys no
+value by itself, so it enters DebtRank with 0.
 
 Cascade depth is measured on the dependency graph at step 0 - the exposures that existed
 before any shock, which is the network a policy is judged against and the one DebtRank runs
@@ -33,31 +33,15 @@ from typing import Any
 
 import networkx as nx
 
-from protocols import names
 from protocols.world import World
 from sim.debtrank import graph_debtrank
-from sim.shocks import first_shock_step
-from spec import Crash, DepegShock, Exploit, LiquidityWithdrawal, OracleFreeze, Scenario
+from sim.shocks import ShockSchedule, first_shock_step
+from spec import Scenario
 
 
 def shock_origins(scenario: Scenario, world: World) -> dict[str, float]:
-    """Origin node -> initial distress (module doc)."""
-    sizes: dict[str, list[float]] = {}
-    for shock in scenario.shocks:
-        if isinstance(shock, Crash):
-            sizes.setdefault(names.issuer(shock.asset), []).append(shock.size)
-        elif isinstance(shock, DepegShock):
-            sizes.setdefault(names.issuer(shock.asset), []).append(shock.depth)
-        elif isinstance(shock, Exploit | LiquidityWithdrawal):
-            sizes.setdefault(shock.protocol, []).append(shock.fraction)
-        elif isinstance(shock, OracleFreeze):
-            markets = [shock.market] if shock.market else [
-                m for m, feeds in world.oracles.items()
-                if m in world.markets and shock.asset in feeds
-            ]
-            for market in markets:
-                sizes.setdefault(market, []).append(0.0)
-    return {node: 1.0 - math.prod(1.0 - s for s in values) for node, values in sizes.items()}
+    """Origin node -> initial distress of the scenario's shocks (sim.shocks)."""
+    return ShockSchedule(scenario.shocks).origins(world)
 
 
 def cascade_depths(graph: nx.DiGraph, origins: Sequence[str]) -> dict[str, int]:

@@ -130,7 +130,9 @@ class TreasuryModel(mesa.Model):
         )
         self.gas_gwei = min(gas * self.shocks.gas_multiplier(t), self.config.gas.max_gwei)
         # 2. scheduled shocks
-        self.shocks.fire(t, self.world, self._withdraw_liquidity, self.record)
+        self.shocks.fire(
+            t, self.world, self.record, self.agents_by_type.get(LiquidityProvider, [])
+        )
         # 3. oracles
         self.world.update_oracles(t)
         if t == self._shock_step:
@@ -165,23 +167,6 @@ class TreasuryModel(mesa.Model):
         agents = self.agents_by_type.get(agent_type)
         if agents:
             agents.shuffle_do("step")
-
-    def _withdraw_liquidity(self, protocol: str, fraction: float) -> None:
-        """A liquidity-withdrawal shock: LPs leave a pool, or suppliers run on a market
-        (as far as its cash allows - what is left pins utilization at 100 %)."""
-        if protocol in self.world.pools:
-            for lp in self.agents_by_type.get(LiquidityProvider, []):
-                lp.withdraw_share(protocol, fraction)
-            return
-        market = self.world.markets[protocol]
-        supplier = names.suppliers(protocol)
-        for asset in market.assets:
-            wanted = market.balance_of(supplier, asset) * fraction
-            amount = min(wanted, market.cash(asset))
-            if amount > 0:
-                market.withdraw(supplier, asset, amount)
-                self.record("supplier_run", node=protocol, asset=asset, wanted=wanted,
-                            withdrawn=amount)
 
     def _roll_vaults(self, step: int) -> None:
         for name, vault in self.world.vaults.items():

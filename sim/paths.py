@@ -4,8 +4,8 @@ Reference (off-chain) prices of every asset, the gas price and the market regime
 the scenario and one root seed. Each stream has its own child of the root
 `numpy.random.SeedSequence`, so adding an asset or changing a protocol parameter never
 shifts another stream: a sweep's replicate k sees the same market at every point (common
-random numbers). Exogenous shocks (price crashes, depegs) are applied to the paths here;
-shocks that act on protocols fire in the model at their step.
+random numbers). Shocks apply their effect on the paths here (`sim.shocks`: crashes,
+depegs); the others fire in the model at their step.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from protocols.errors import ConfigError
 from sim import prices
 from sim.gas import gas_price_path
 from sim.historical import replay_paths
-from spec import Asset, Crash, DepegShock, Scenario
+from sim.shocks import ShockEffect, effect
+from spec import Asset, Scenario
 
 #: Children of the root SeedSequence, by purpose. Append only: reordering breaks replays.
 STREAMS = ("prices", "pegs", "gas", "model")
@@ -51,21 +52,22 @@ def generate_paths(scenario: Scenario, data_dir: str | None = None) -> Exogenous
     regime = np.zeros(steps + 1, dtype=np.int8)
     out = np.empty((steps + 1, len(symbols)))
     replayed = _replayed(scenario, data_dir)
+    shocks = [effect(s) for s in scenario.shocks]
 
     if risky:
         risky_paths, regime = _risky_paths(scenario, risky, streams["prices"], replayed)
         for k, asset in enumerate(risky):
             out[:, symbols.index(asset.symbol)] = risky_paths[:, k]
-    _apply_crashes(scenario, out, symbols, kinds=("risky",))
+    _shock_paths(shocks, out, symbols, risky)
 
     pegged = [a for a in scenario.assets if a.kind == "pegged"]
     peg_streams = streams["pegs"].spawn(len(pegged))
     for asset, stream in zip(pegged, peg_streams, strict=True):
         usd = asset.peg_to == "USD"
         anchor = np.ones(steps + 1) if usd else out[:, symbols.index(asset.peg_to)]
-        ratio = _peg_ratio(scenario, asset, asset.price / anchor[0], stream, replayed)
+        ratio = _peg_ratio(scenario, asset, asset.price / anchor[0], stream, replayed, shocks)
         out[:, symbols.index(asset.symbol)] = anchor * ratio
-    _apply_crashes(scenario, out, symbols, kinds=("pegged",))
+    _shock_paths(shocks, out, symbols, pegged)
 
     eth = symbols.index("ETH") if "ETH" in symbols else 0
     market_vol = np.abs(np.diff(np.log(out[:, eth])))
@@ -146,14 +148,11 @@ def _peg_ratio(
     ratio: float,
     stream: np.random.SeedSequence,
     replayed: dict[str, np.ndarray],
+    shocks: list[ShockEffect],
 ) -> np.ndarray:
     steps = scenario.steps
     depegs = [prices.Depeg(d.start, d.duration, d.depth, d.recovery) for d in asset.depegs]
-    depegs += [
-        prices.Depeg(s.step, s.duration, s.depth, s.recovery)
-        for s in scenario.shocks
-        if isinstance(s, DepegShock) and s.asset == asset.symbol
-    ]
+    depegs += [d for shock in shocks for d in shock.depegs(asset.symbol)]
     if asset.symbol in replayed:
         # The data are quoted in the peg (stETH in ETH, USDC in USDT). Depegs deepen the
         # replayed history (a what-if on top of it): during an episode the ratio is
@@ -177,12 +176,12 @@ def _depeg_gap(symbol: str, depegs: list[prices.Depeg], steps: int) -> np.ndarra
     return np.max([d.gap(rows) for d in depegs], axis=0) if depegs else np.zeros(steps + 1)
 
 
-def _apply_crashes(
-    scenario: Scenario, out: np.ndarray, symbols: tuple[str, ...], kinds: tuple[str, ...]
+def _shock_paths(
+    shocks: list[ShockEffect], out: np.ndarray, symbols: tuple[str, ...], assets: list[Asset]
 ) -> None:
-    """A crash multiplies the asset's path from its step on by (1 - size): row t is the
-    reference price during step t, and shocks fire in the step they name."""
-    kind_of = {a.symbol: a.kind for a in scenario.assets}
-    for shock in scenario.shocks:
-        if isinstance(shock, Crash) and kind_of[shock.asset] in kinds:
-            out[shock.step :, symbols.index(shock.asset)] *= 1.0 - shock.size
+    """Apply every shock's effect on the paths of `assets` (a crash multiplies its asset's
+    path from its step on by 1 - size: row t is the reference price during step t, and
+    shocks fire in the step they name)."""
+    for asset in assets:
+        for shock in shocks:
+            shock.scale_path(asset.symbol, out[:, symbols.index(asset.symbol)])

@@ -1,75 +1,291 @@
-"""Shocks that act on protocols at run time: exploits, oracle freezes, gas spikes and
-liquidity withdrawals. (Price crashes and depegs act on the exogenous paths instead: see
-`sim.paths`.) Several may fire in one step; each fires in the step it names."""
+"""Each shock kind in one place: what it does to the exogenous paths, what it does at run
+time, where it starts in the dependency graph and how hard, and what a scenario must get
+right about it.
+
+A shock in the scenario (`spec.shocks`) is pure data; `effect(shock)` gives the object of
+its kind that knows its effects:
+- `crash` multiplies its asset's reference path by (1 - size) from its step on; `depeg`
+  deepens a pegged asset's path (`sim.paths` asks every effect);
+- `exploit` drains a protocol to the exploiter; `oracle_freeze` freezes an asset's feeds
+  (one market's, or every consumer's) for `duration` steps; `liquidity_withdrawal` makes
+  liquidity providers leave a pool, or suppliers run on a market; `gas_spike` multiplies
+  gas; `parameter_change` is governance re-configuring a lending reserve
+  (`ShockSchedule.fire`, in the step the shock names - several may fire in one step);
+- origins (`sim.contagion`): a crash or depeg starts at the asset's issuer node with its
+  size or depth, an exploit or a withdrawal at the protocol with its fraction, a freeze at
+  every consumer whose feed froze with 0 (it destroys no value by itself); a gas spike has
+  no node and a parameter change is a policy, not a shock to markets.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from pydantic import ValidationError
 
 from protocols import names
+from protocols.oracle import Oracle
 from protocols.world import World
+from sim import prices
+from sim.problems import describe
 from spec import (
     Crash,
     DepegShock,
     Exploit,
     GasSpike,
+    Lending,
     LiquidityWithdrawal,
+    OptionVault,
     OracleFreeze,
     ParameterChange,
+    Reserve,
     Scenario,
     Shock,
 )
 
+Record = Callable[..., None]
+
+
+class Provider(Protocol):
+    """A liquidity provider as a withdrawal shock sees it (agents.liquidity_provider)."""
+
+    def withdraw_share(self, pool_name: str, fraction: float) -> dict[str, float]: ...
+
+
+class ShockEffect:
+    """A shock's effects; the base class has none of them (each kind overrides its own)."""
+
+    #: False for a governance action: the contagion clock and the health snapshots start
+    #: at the first shock that moves markets.
+    moves_markets = True
+
+    def __init__(self, shock: Any) -> None:
+        self.shock = shock
+
+    @property
+    def step(self) -> int:
+        return self.shock.step
+
+    # -- exogenous paths ----------------------------------------------------------------
+    def scale_path(self, asset: str, path: np.ndarray) -> None:
+        """Apply this shock to `asset`'s reference price path (row t = step t), in place."""
+
+    def depegs(self, asset: str) -> list[prices.Depeg]:
+        """Depeg episodes this shock adds to pegged asset `asset`'s path."""
+        return []
+
+    # -- run time -----------------------------------------------------------------------
+    def fire(self, step: int, world: World, record: Record,
+             providers: Sequence[Provider]) -> None:
+        """Act on the world if this shock starts (or ends) at `step`; log it as an event."""
+
+    def gas_multiplier(self, step: int) -> float:
+        return 1.0
+
+    # -- contagion and checks -----------------------------------------------------------
+    def origins(self, world: World) -> dict[str, float]:
+        """Dependency-graph nodes where this shock starts -> its initial distress."""
+        return {}
+
+    def problems(self, where: str, by_name: Mapping[str, Any]) -> Iterator[str]:
+        """What the scenario gets wrong about this shock's targets (module sim.checks)."""
+        yield from ()
+
+
+class CrashEffect(ShockEffect):
+    shock: Crash
+
+    def scale_path(self, asset: str, path: np.ndarray) -> None:
+        if asset == self.shock.asset:
+            path[self.shock.step :] *= 1.0 - self.shock.size
+
+    def origins(self, world: World) -> dict[str, float]:
+        return {names.issuer(self.shock.asset): self.shock.size}
+
+
+class DepegEffect(ShockEffect):
+    shock: DepegShock
+
+    def depegs(self, asset: str) -> list[prices.Depeg]:
+        s = self.shock
+        return [prices.Depeg(s.step, s.duration, s.depth, s.recovery)] if asset == s.asset else []
+
+    def origins(self, world: World) -> dict[str, float]:
+        return {names.issuer(self.shock.asset): self.shock.depth}
+
+
+class ExploitEffect(ShockEffect):
+    shock: Exploit
+
+    def fire(self, step: int, world: World, record: Record,
+             providers: Sequence[Provider]) -> None:
+        if step == self.step:
+            drained = drain(world, self.shock.protocol, self.shock.fraction)
+            record("shock", shock=self.shock.kind, node=self.shock.protocol, amounts=drained)
+
+    def origins(self, world: World) -> dict[str, float]:
+        return {self.shock.protocol: self.shock.fraction}
+
+
+class OracleFreezeEffect(ShockEffect):
+    """Freezes the asset's feed at `market`, or at every consumer that reads the asset."""
+
+    shock: OracleFreeze
+
+    def fire(self, step: int, world: World, record: Record,
+             providers: Sequence[Provider]) -> None:
+        s = self.shock
+        if step == s.step + s.duration:
+            for oracle in self._feeds(world).values():
+                oracle.unfreeze()
+            record("shock_end", shock=s.kind, node=s.market or s.asset)
+        if step == s.step:
+            for oracle in self._feeds(world).values():
+                oracle.freeze()
+            record("shock", shock=s.kind, node=s.market or s.asset)
+
+    def origins(self, world: World) -> dict[str, float]:
+        return dict.fromkeys(self._feeds(world), 0.0)
+
+    def problems(self, where: str, by_name: Mapping[str, Any]) -> Iterator[str]:
+        market = self.shock.market
+        if market is not None and market in by_name and not isinstance(by_name[market], Lending):
+            yield f"{where}.market: {market!r} is not a lending market"
+
+    def _feeds(self, world: World) -> dict[str, Oracle]:
+        """Consumer -> its feed of the asset, for the consumers this freeze hits."""
+        consumers = [self.shock.market] if self.shock.market else list(world.oracles)
+        asset = self.shock.asset
+        return {c: world.oracles[c][asset] for c in consumers
+                if asset in world.oracles.get(c, {})}
+
+
+class GasSpikeEffect(ShockEffect):
+    shock: GasSpike
+
+    def fire(self, step: int, world: World, record: Record,
+             providers: Sequence[Provider]) -> None:
+        if step == self.step:
+            record("shock", shock=self.shock.kind, node="gas", multiplier=self.shock.multiplier)
+
+    def gas_multiplier(self, step: int) -> float:
+        active = self.shock.step <= step < self.shock.step + self.shock.duration
+        return self.shock.multiplier if active else 1.0
+
+
+class LiquidityWithdrawalEffect(ShockEffect):
+    """Liquidity providers leave a pool, or suppliers run on a lending market as far as its
+    cash allows (what is left pins utilization at 100 %)."""
+
+    shock: LiquidityWithdrawal
+
+    def fire(self, step: int, world: World, record: Record,
+             providers: Sequence[Provider]) -> None:
+        if step != self.step:
+            return
+        protocol, fraction = self.shock.protocol, self.shock.fraction
+        if protocol in world.pools:
+            for lp in providers:
+                lp.withdraw_share(protocol, fraction)
+        else:
+            market = world.markets[protocol]
+            supplier = names.suppliers(protocol)
+            for asset in market.assets:
+                wanted = market.balance_of(supplier, asset) * fraction
+                amount = min(wanted, market.cash(asset))
+                if amount > 0:
+                    market.withdraw(supplier, asset, amount)
+                    record("supplier_run", node=protocol, asset=asset, wanted=wanted,
+                           withdrawn=amount)
+        record("shock", shock=self.shock.kind, node=protocol, fraction=fraction)
+
+    def origins(self, world: World) -> dict[str, float]:
+        return {self.shock.protocol: self.shock.fraction}
+
+    def problems(self, where: str, by_name: Mapping[str, Any]) -> Iterator[str]:
+        if isinstance(by_name.get(self.shock.protocol), OptionVault):
+            yield f"{where}.protocol: liquidity withdrawals apply to pools and lending markets"
+
+
+class ParameterChangeEffect(ShockEffect):
+    """Governance re-configures a lending reserve for every open position at once."""
+
+    shock: ParameterChange
+    moves_markets = False
+
+    def fire(self, step: int, world: World, record: Record,
+             providers: Sequence[Provider]) -> None:
+        if step == self.step:
+            s = self.shock
+            world.markets[s.market].configure_reserve(s.reserve, **s.changes())
+            record("shock", shock=s.kind, node=s.market, reserve=s.reserve,
+                   changes=s.changes())
+
+    def problems(self, where: str, by_name: Mapping[str, Any]) -> Iterator[str]:
+        """The market lends, the reserve exists, and the changed parameters obey the
+        listing rules (spec.Reserve)."""
+        s, market = self.shock, by_name.get(self.shock.market)
+        if market is None:
+            return
+        if not isinstance(market, Lending):
+            yield f"{where}.market: {s.market!r} is not a lending market"
+            return
+        reserve = market.reserves.get(s.reserve)
+        if reserve is None:
+            yield f"{where}.reserve: {s.reserve!r} is not a reserve of {market.name}"
+            return
+        if not s.changes():
+            yield f"{where}: names no parameter to change"
+        try:
+            Reserve.model_validate({**reserve.model_dump(), **s.changes()})
+        except ValidationError as exc:
+            for error in exc.errors():
+                yield f"{where}.{describe(error)}"
+
+
+EFFECTS: dict[type, type[ShockEffect]] = {
+    Crash: CrashEffect, DepegShock: DepegEffect, Exploit: ExploitEffect,
+    OracleFreeze: OracleFreezeEffect, GasSpike: GasSpikeEffect,
+    LiquidityWithdrawal: LiquidityWithdrawalEffect, ParameterChange: ParameterChangeEffect,
+}
+
+
+def effect(shock: Shock) -> ShockEffect:
+    """The effects of `shock`, by its kind."""
+    return EFFECTS[type(shock)](shock)
+
 
 class ShockSchedule:
-    """Fires the scenario's run-time shocks and undoes the temporary ones when they end."""
+    """The scenario's shocks in scenario order, as effects; fires them at run time and
+    undoes the temporary ones when they end."""
 
     def __init__(self, shocks: Iterable[Shock]) -> None:
-        self._shocks = [s for s in shocks if not isinstance(s, Crash | DepegShock)]
-        self._gas_spikes: list[GasSpike] = [
-            s for s in self._shocks if isinstance(s, GasSpike)
-        ]
+        self.effects = [effect(s) for s in shocks]
 
     def gas_multiplier(self, step: int) -> float:
         """Product of the gas spikes active during `step`."""
         multiplier = 1.0
-        for spike in self._gas_spikes:
-            if spike.step <= step < spike.step + spike.duration:
-                multiplier *= spike.multiplier
+        for shock in self.effects:
+            multiplier *= shock.gas_multiplier(step)
         return multiplier
 
-    def fire(
-        self,
-        step: int,
-        world: World,
-        withdraw_liquidity: Callable[[str, float], None],
-        record: Callable[..., None],
-    ) -> None:
+    def fire(self, step: int, world: World, record: Record,
+             providers: Sequence[Provider]) -> None:
         """Apply every shock that starts (or, for oracle freezes, ends) at `step`."""
-        for shock in self._shocks:
-            if isinstance(shock, OracleFreeze) and step == shock.step + shock.duration:
-                for oracle in _oracles(world, shock):
-                    oracle.unfreeze()
-                record("shock_end", shock=shock.kind, node=shock.market or shock.asset)
-            if shock.step != step:
-                continue
-            if isinstance(shock, Exploit):
-                drained = drain(world, shock.protocol, shock.fraction)
-                record("shock", shock=shock.kind, node=shock.protocol, amounts=drained)
-            elif isinstance(shock, OracleFreeze):
-                for oracle in _oracles(world, shock):
-                    oracle.freeze()
-                record("shock", shock=shock.kind, node=shock.market or shock.asset)
-            elif isinstance(shock, LiquidityWithdrawal):
-                withdraw_liquidity(shock.protocol, shock.fraction)
-                record("shock", shock=shock.kind, node=shock.protocol, fraction=shock.fraction)
-            elif isinstance(shock, ParameterChange):
-                market = world.markets[shock.market]
-                market.configure_reserve(shock.reserve, **shock.changes())
-                record("shock", shock=shock.kind, node=shock.market, reserve=shock.reserve,
-                       changes=shock.changes())
-            elif isinstance(shock, GasSpike):
-                record("shock", shock=shock.kind, node="gas", multiplier=shock.multiplier)
+        for shock in self.effects:
+            shock.fire(step, world, record, providers)
+
+    def origins(self, world: World) -> dict[str, float]:
+        """Origin node -> initial distress; several shocks on one node combine as
+        1 - prod(1 - size)."""
+        sizes: dict[str, list[float]] = {}
+        for shock in self.effects:
+            for node, size in shock.origins(world).items():
+                sizes.setdefault(node, []).append(size)
+        return {node: 1.0 - math.prod(1.0 - s for s in values) for node, values in sizes.items()}
 
 
 def drain(world: World, protocol: str, fraction: float) -> dict[str, float]:
@@ -81,15 +297,8 @@ def drain(world: World, protocol: str, fraction: float) -> dict[str, float]:
     return drained
 
 
-def _oracles(world: World, shock: OracleFreeze) -> list:
-    consumers = [shock.market] if shock.market else list(world.oracles)
-    return [
-        world.oracles[c][shock.asset] for c in consumers if shock.asset in world.oracles.get(c, {})
-    ]
-
-
 def first_shock_step(scenario: Scenario) -> int | None:
     """Step of the first shock that moves prices or balances (a governance parameter change
     is not a shock to markets), or None."""
-    steps = [s.step for s in scenario.shocks if not isinstance(s, ParameterChange)]
+    steps = [s.step for s in scenario.shocks if effect(s).moves_markets]
     return min(steps) if steps else None
