@@ -55,13 +55,22 @@ from numpy.typing import ArrayLike
 
 from protocols.errors import (
     ConfigError,
-    DaosimError,
     InsufficientBalance,
     InsufficientLiquidity,
     InvalidAmount,
 )
 from protocols.ledger import Ledger
 from protocols.lending._checks import nonnegative_array
+from protocols.lending.errors import (
+    CapExceeded,
+    InsufficientCollateral,
+    LendingError,
+    NoDebt,
+    NotLiquidatable,
+    ReserveDisabled,
+    UnknownPosition,
+    UnknownReserve,
+)
 from protocols.lending.health import ratio_or_inf
 from protocols.lending.params import ReserveParams
 from protocols.lending.rates import compounded_interest, linear_interest, supply_rate
@@ -71,38 +80,6 @@ from protocols.validation import check_amount, check_fraction
 DUST = 1e-12
 #: A reserve counts as pinned (suppliers cannot withdraw) from this utilization on.
 PINNED_UTILIZATION = 1.0 - 1e-12
-
-
-class LendingError(DaosimError):
-    """A lending-market operation was refused."""
-
-
-class UnknownReserve(LendingError):
-    """The asset is not a reserve of this market."""
-
-
-class UnknownPosition(LendingError):
-    """No position has this id."""
-
-
-class ReserveDisabled(LendingError):
-    """The reserve cannot be borrowed, or cannot back a position as collateral."""
-
-
-class CapExceeded(LendingError):
-    """A supply or borrow cap would be exceeded."""
-
-
-class InsufficientCollateral(LendingError):
-    """A borrow or a collateral withdrawal fails the LTV / health-factor checks."""
-
-
-class NotLiquidatable(LendingError):
-    """The position is healthy, or holds none of the named collateral / debt."""
-
-
-class NoDebt(LendingError):
-    """A repayment named a debt the position does not have."""
 
 
 @dataclass(frozen=True)
