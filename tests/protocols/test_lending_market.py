@@ -55,8 +55,7 @@ def snapshot(market: LendingMarket):
     n = market.n_positions
     return copy.deepcopy(
         (
-            market.ledger._balances,
-            market.ledger._supply,
+            market.ledger.snapshot(),
             market._collateral[:n].tolist(),
             market._debt[:n].tolist(),
             market._owner[:n].tolist(),
