@@ -307,6 +307,32 @@ class LendingMarket:
         power = self._collateral[:n] @ (self._liquidity_index * prices * self._ltv)
         return np.maximum(power - self._debt[:n] @ (self._borrow_index * prices), 0.0)
 
+    def snapshot(self) -> dict[str, Any]:
+        """For tests and checks: compare state before and after an operation.
+
+        Plain copies that compare with ==: the book ("collateral_scaled" and "debt_scaled",
+        one list per position, and "owner"), then per asset "liquidity_index",
+        "borrow_index", "bad_debt", "interest_surplus" and the "liquidation_threshold" and
+        "ltv" in force (0 where the asset cannot back a position), which only
+        `configure_reserve` changes. The tokens are in `ledger.snapshot()`.
+        """
+        n = self._count
+
+        def per_asset(values: np.ndarray) -> dict[str, float]:
+            return dict(zip(self.assets, values.tolist(), strict=True))
+
+        return {
+            "collateral_scaled": self._collateral[:n].tolist(),
+            "debt_scaled": self._debt[:n].tolist(),
+            "owner": self._owner[:n].tolist(),
+            "liquidity_index": per_asset(self._liquidity_index),
+            "borrow_index": per_asset(self._borrow_index),
+            "bad_debt": dict(self.bad_debt),
+            "interest_surplus": dict(self.interest_surplus),
+            "liquidation_threshold": per_asset(self._lt),
+            "ltv": per_asset(self._ltv),
+        }
+
     # -- suppliers ------------------------------------------------------------------------
     def supply(self, owner: str, asset: str, amount: float) -> float:
         """Deposit underlying, mint amount / index receipt tokens to `owner`; returns them.
