@@ -12,7 +12,8 @@ from protocols.lending.errors import (
     UnknownReserve,
 )
 from protocols.lending.health import health_factor
-from protocols.lending.market import LendingMarket, LiquidationResult, liquidation_amounts
+from protocols.lending.liquidation import LiquidationResult, liquidation_amounts
+from protocols.lending.market import LendingMarket
 from protocols.lending.params import ReserveParams, load_aave_params
 from protocols.lending.rates import (
     SECONDS_PER_YEAR,

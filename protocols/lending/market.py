@@ -20,13 +20,9 @@ debt), Aave v3.0's "available liquidity + debt"), which is what Aave stores afte
 action, so they are computed when needed rather than stored. Only variable-rate debt exists
 (stable-rate borrowing is out of scope).
 
-Bad debt: when a liquidation leaves a position with debt but no collateral in any asset, the
-remaining debt is bad debt (Aave v3.3 calls it a "deficit"). It is recorded cumulatively in
-`bad_debt[asset]` and in the LiquidationResult, removed from the book, and socialized AT
-ONCE across that asset's suppliers: the liquidity index is cut by deficit / (receipt supply
-* index), so every holder of the receipt token - other protocols and the collateral of other
-positions included - redeems less. (Aave v3.3 instead parks the deficit until governance
-covers it.)
+Liquidation (`liquidate`) lives in protocols/lending/liquidation.py, with the bad debt a
+liquidation can leave: recorded cumulatively in `bad_debt[asset]`, removed from the book and
+socialized at once across that asset's suppliers by cutting its liquidity index.
 
 Accounting identity, per asset, after every operation (up to float rounding):
 
@@ -46,7 +42,7 @@ Prices are read from `oracles[asset].price` once per call, never from the caller
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from numbers import Integral
 from typing import Any
 
@@ -67,12 +63,12 @@ from protocols.lending.errors import (
     InsufficientCollateral,
     LendingError,
     NoDebt,
-    NotLiquidatable,
     ReserveDisabled,
     UnknownPosition,
     UnknownReserve,
 )
 from protocols.lending.health import ratio_or_inf
+from protocols.lending.liquidation import LiquidationResult, execute_liquidation_call
 from protocols.lending.params import ReserveParams
 from protocols.lending.rates import compounded_interest, linear_interest, supply_rate
 from protocols.validation import check_amount, check_fraction
@@ -81,52 +77,6 @@ from protocols.validation import check_amount, check_fraction
 DUST = 1e-12
 #: A reserve counts as pinned (suppliers cannot withdraw) from this utilization on.
 PINNED_UTILIZATION = 1.0 - 1e-12
-
-
-@dataclass(frozen=True)
-class LiquidationResult:
-    """What one liquidation did, in underlying units. `collateral_seized` is everything taken
-    from the position, protocol fee included; the liquidator got the rest."""
-
-    pid: int
-    collateral_asset: str
-    debt_asset: str
-    health_factor: float
-    debt_repaid: float
-    collateral_seized: float
-    protocol_fee: float
-    bad_debt: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def liquidator_collateral(self) -> float:
-        return self.collateral_seized - self.protocol_fee
-
-
-def liquidation_amounts(
-    debt_to_cover: ArrayLike,
-    collateral_balance: ArrayLike,
-    debt_price: ArrayLike,
-    collateral_price: ArrayLike,
-    liquidation_bonus: float,
-    protocol_fee: float,
-) -> tuple[Any, Any, Any]:
-    """(collateral seized, debt repaid, protocol fee) of a liquidation, vectorized.
-
-    LiquidationLogic._calculateAvailableCollateralToLiquidate (v3.0-v3.2): seize
-    debt * debt_price / collateral_price * (1 + bonus); if that exceeds the balance, seize
-    the whole balance and repay only balance * collateral_price / debt_price / (1 + bonus).
-    The protocol fee is `protocol_fee` of the bonus part, seized - seized / (1 + bonus).
-    `debt_to_cover` must already be capped by the close factor.
-    """
-    grow = 1.0 + liquidation_bonus
-    wanted = np.asarray(debt_to_cover) * debt_price / collateral_price * grow
-    capped = wanted > collateral_balance
-    seized = np.where(capped, collateral_balance, wanted)
-    repaid = np.where(
-        capped, np.asarray(collateral_balance) * collateral_price / debt_price / grow, debt_to_cover
-    )
-    fee = (seized - seized / grow) * protocol_fee
-    return seized, repaid, fee
 
 
 class LendingMarket:
@@ -526,71 +476,11 @@ class LendingMarket:
         debt_to_cover: float,
         receive_a_token: bool = False,
     ) -> LiquidationResult:
-        """Repay part of an unhealthy position's debt for its collateral plus a bonus.
-
-        LiquidationLogic.executeLiquidationCall (v3.0-v3.2): only when HF < 1; the close
-        factor is `close_factor` while HF > `close_factor_hf_threshold`, else 1
-        (_calculateDebt); amounts by `liquidation_amounts`; the protocol fee goes to the
-        treasury as receipt tokens; the liquidator receives the rest of the seized collateral
-        as underlying (needs cash, paid before the repayment comes in) or, with
-        `receive_a_token`, as receipt tokens. A position left with debt and no collateral
-        has its debt written off and socialized (module doc).
-        """
-        pid, c, d = self._pid(pid), self._col(collateral_asset), self._col(debt_asset)
-        debt_to_cover = check_amount("debt_to_cover", debt_to_cover, allow_zero=False)
-        prices = self._prices()
-        weighted, _, debt_value = self._account(pid, prices)
-        hf = float(ratio_or_inf(weighted, debt_value))
-        if not hf < 1.0:
-            raise NotLiquidatable(f"liquidate: position {pid} health factor {hf!r} is not < 1")
-        balance = float(self._book.collateral_scaled[pid, c] * self._liquidity_index[c])
-        debt = float(self._book.debt_scaled[pid, d] * self._borrow_index[d])
-        if balance == 0:
-            raise NotLiquidatable(f"liquidate: position {pid} has no {collateral_asset} collateral")
-        if debt == 0:
-            raise NotLiquidatable(f"liquidate: position {pid} owes no {debt_asset}")
-        close_factor = self.close_factor if hf > self.close_factor_hf_threshold else 1.0
-        params = self.reserves[collateral_asset]
-        seized, repaid, fee = (
-            float(x)
-            for x in liquidation_amounts(
-                min(debt_to_cover, debt * close_factor),
-                balance,
-                prices[d],
-                prices[c],
-                params.liquidation_bonus,
-                params.liquidation_protocol_fee,
-            )
-        )
-        payout = seized - fee
-        if not receive_a_token:
-            self._check_cash(collateral_asset, payout)
-        incoming = payout if (c == d and not receive_a_token) else 0.0
-        held = self.ledger.balance_of(liquidator, debt_asset)
-        if held + incoming < repaid:
-            raise InsufficientBalance(
-                f"liquidate: {liquidator!r} holds {held!r} {debt_asset}, needs {repaid!r}"
-            )
-
-        index = self._liquidity_index[c]
-        scaled_balance = self._book.collateral_scaled[pid, c]
-        scaled_seized = scaled_balance if seized == balance else seized / index
-        self._book.set_collateral(pid, c, max(scaled_balance - scaled_seized, 0.0))
-        self._reduce_debt(pid, d, repaid, debt)
-        token = self.receipt_token(collateral_asset)
-        scaled_fee = fee / index
-        scaled_out = self._from_escrow(token, scaled_seized - scaled_fee)
-        if receive_a_token:
-            self.ledger.transfer(token, self.escrow, liquidator, scaled_out)
-        else:
-            self.ledger.burn(token, self.escrow, scaled_out, by=self.name)
-            self.ledger.transfer(collateral_asset, self.name, liquidator, payout)
-        if scaled_fee > 0:
-            scaled_fee = self._from_escrow(token, scaled_fee)
-            self.ledger.transfer(token, self.escrow, self.treasury, scaled_fee)
-        self.ledger.transfer(debt_asset, liquidator, self.name, repaid)
-        return LiquidationResult(
-            pid, collateral_asset, debt_asset, hf, repaid, seized, fee, self._write_off(pid)
+        """Repay part of an unhealthy position's debt for its collateral plus a bonus
+        (LiquidationLogic.executeLiquidationCall): see
+        `protocols.lending.liquidation.execute_liquidation_call` for the rules."""
+        return execute_liquidation_call(
+            self, liquidator, pid, collateral_asset, debt_asset, debt_to_cover, receive_a_token
         )
 
     # -- interest -----------------------------------------------------------------------------
@@ -708,24 +598,6 @@ class LendingMarket:
         column sum can differ by float rounding."""
         return min(float(scaled), self.ledger.balance_of(self.escrow, token))
 
-    def _write_off(self, pid: int) -> dict[str, float]:
-        """Bad debt of a position with no collateral left: book it, socialize it."""
-        book = self._book
-        if book.collateral_scaled[pid].any() or not book.debt_scaled[pid].any():
-            return {}
-        written_off = {}
-        for i in np.flatnonzero(book.debt_scaled[pid]):
-            asset = self.assets[i]
-            deficit = float(book.debt_scaled[pid, i] * self._borrow_index[i])
-            book.set_debt(pid, i, 0.0)
-            claims = self.total_supplied(asset)
-            cut = min(deficit, claims)
-            if claims > 0:
-                self._liquidity_index[i] *= 1.0 - cut / claims
-            self.interest_surplus[asset] -= deficit - cut
-            self.bad_debt[asset] += deficit
-            written_off[asset] = deficit
-        return written_off
 
 
 def _utilization(cash: ArrayLike, debt: ArrayLike) -> np.ndarray:
