@@ -38,7 +38,9 @@ from the debt and D from the claims, so before the cut the claims equal cash + b
 `bad_debt`. Only if D exceeded every claim would the index reach 0 and the surplus absorb
 the rest.
 
-Prices are read from `oracles[asset].price` once per call, never from the caller.
+Prices are read from `oracles[asset].price` once per call, never from the caller. A refused
+operation raises (a `LendingError` of protocols/lending/errors.py, or a ledger or amount
+error) before changing anything.
 """
 
 from collections.abc import Mapping, Sequence
