@@ -25,6 +25,7 @@ class PositionBook:
         self._debt = np.zeros((capacity, n_assets))
         self._owner = np.empty(capacity, dtype=object)
         self._count = 0
+        self._make_views()
 
     # -- reads ------------------------------------------------------------------------------
     @property
@@ -34,15 +35,15 @@ class PositionBook:
 
     @property
     def collateral_scaled(self) -> np.ndarray:
-        return _readonly(self._collateral[: self._count])
+        return self._collateral_view
 
     @property
     def debt_scaled(self) -> np.ndarray:
-        return _readonly(self._debt[: self._count])
+        return self._debt_view
 
     @property
     def owner(self) -> np.ndarray:
-        return _readonly(self._owner[: self._count])
+        return self._owner_view
 
     def snapshot(self) -> dict[str, list]:
         """The open rows as plain lists (copies): "collateral_scaled", "debt_scaled", "owner"."""
@@ -59,6 +60,7 @@ class PositionBook:
         pid = self._count
         self._owner[pid] = owner
         self._count += 1
+        self._make_views()
         return pid
 
     def append(
@@ -72,6 +74,7 @@ class PositionBook:
         self._debt[start : start + n] = debt_scaled
         self._owner[start : start + n] = owners
         self._count += n
+        self._make_views()
         return np.arange(start, start + n)
 
     def add_collateral(self, pid: int, i: int, scaled: float) -> None:
@@ -87,6 +90,14 @@ class PositionBook:
         self._debt[pid, i] = scaled
 
     # -- internals --------------------------------------------------------------------------
+    def _make_views(self) -> None:
+        """The read-only views of the open rows, made once per change of `count` (reads are
+        frequent, and a view sees every later write to its rows)."""
+        n = self._count
+        self._collateral_view = _readonly(self._collateral[:n])
+        self._debt_view = _readonly(self._debt[:n])
+        self._owner_view = _readonly(self._owner[:n])
+
     def _grow(self, extra: int) -> None:
         need = self._count + extra
         if need <= len(self._owner):
