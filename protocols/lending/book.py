@@ -11,7 +11,8 @@ row); column i is the market's i-th reserve (`LendingMarket.assets`):
 
 The book only stores: indices, prices and risk parameters belong to the market, which does
 the arithmetic and changes rows through the methods below. Reads return read-only views of
-the open rows. Storage doubles when it runs out.
+the open rows (a view taken before a position opens does not show it). Storage doubles when
+it runs out.
 """
 
 import numpy as np
@@ -66,8 +67,8 @@ class PositionBook:
     def append(
         self, owners: np.ndarray, collateral_scaled: np.ndarray, debt_scaled: np.ndarray
     ) -> np.ndarray:
-        """n new positions at once (row k: `owners[k]`, then an (n x assets) row each);
-        returns their ids."""
+        """Open n positions at once: position k belongs to `owners[k]` and starts with row k
+        of `collateral_scaled` and `debt_scaled` (both n x assets); returns their ids."""
         start, n = self._count, len(owners)
         self._grow(n)
         self._collateral[start : start + n] = collateral_scaled
