@@ -78,6 +78,19 @@ class Ledger:
                     seen.add(holder)
                     yield holder
 
+    def snapshot(self) -> dict[str, dict]:
+        """For tests and checks: compare state before and after an operation.
+
+        A deep copy in plain dicts that compare with ==: "balances" (token -> holder ->
+        amount, zero balances included), "supply" (token -> amount) and "issuer" (token ->
+        issuer).
+        """
+        return {
+            "balances": {token: dict(book) for token, book in self._balances.items()},
+            "supply": dict(self._supply),
+            "issuer": dict(self._issuer),
+        }
+
     # -- writes -------------------------------------------------------------------------
     def mint(self, token: str, to: str, amount: float, *, by: str) -> None:
         """Create `amount` of `token` in `to`'s balance; `by` must be the token's issuer."""

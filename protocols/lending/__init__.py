@@ -1,20 +1,19 @@
 """Aave v3 lending market (with a Compound v2 rate model option): see `market` for the
 token, sign and accounting conventions."""
 
-from protocols.lending.health import health_factor
-from protocols.lending.market import (
+from protocols.lending.errors import (
     CapExceeded,
     InsufficientCollateral,
     LendingError,
-    LendingMarket,
-    LiquidationResult,
     NoDebt,
     NotLiquidatable,
     ReserveDisabled,
     UnknownPosition,
     UnknownReserve,
-    liquidation_amounts,
 )
+from protocols.lending.health import health_factor
+from protocols.lending.liquidation import LiquidationResult, liquidation_amounts
+from protocols.lending.market import LendingMarket
 from protocols.lending.params import ReserveParams, load_aave_params
 from protocols.lending.rates import (
     SECONDS_PER_YEAR,

@@ -6,11 +6,11 @@ Tokens and holders (`name` is the market's ledger holder id and token issuer)
   underlying (AToken.scaledBalanceOf * index = balanceOf). Any holder, including another
   protocol, can hold and price it.
 - Cash: the market's own ledger balance of each underlying.
-- Positions (borrowers) live in a struct-of-arrays book: `collateral_scaled` and
-  `debt_scaled` (positions x assets) and `owner`. Position collateral is held as receipt
-  tokens by f"{name}:collateral" (escrow): per asset, the column sum of collateral_scaled is
-  the escrow's balance. Debt is book-only, as Aave's variable debt tokens are not
-  transferable: total debt = sum(debt_scaled) * borrow_index.
+- Positions (borrowers) live in a `PositionBook` (protocols/lending/book.py):
+  `collateral_scaled` and `debt_scaled` (positions x assets) and `owner`. Position
+  collateral is held as receipt tokens by f"{name}:collateral" (escrow): per asset, the
+  column sum of collateral_scaled is the escrow's balance. Debt is book-only, as Aave's
+  variable debt tokens are not transferable: total debt = sum(debt_scaled) * borrow_index.
 - Treasury (default f"{name}:treasury") receives the reserve-factor share of interest and
   the liquidation protocol fee, as receipt tokens.
 
@@ -20,13 +20,9 @@ debt), Aave v3.0's "available liquidity + debt"), which is what Aave stores afte
 action, so they are computed when needed rather than stored. Only variable-rate debt exists
 (stable-rate borrowing is out of scope).
 
-Bad debt: when a liquidation leaves a position with debt but no collateral in any asset, the
-remaining debt is bad debt (Aave v3.3 calls it a "deficit"). It is recorded cumulatively in
-`bad_debt[asset]` and in the LiquidationResult, removed from the book, and socialized AT
-ONCE across that asset's suppliers: the liquidity index is cut by deficit / (receipt supply
-* index), so every holder of the receipt token - other protocols and the collateral of other
-positions included - redeems less. (Aave v3.3 instead parks the deficit until governance
-covers it.)
+Liquidation (`liquidate`) lives in protocols/lending/liquidation.py, with the bad debt a
+liquidation can leave: recorded cumulatively in `bad_debt[asset]`, removed from the book and
+socialized at once across that asset's suppliers by cutting its liquidity index.
 
 Accounting identity, per asset, after every operation (up to float rounding):
 
@@ -42,11 +38,13 @@ from the debt and D from the claims, so before the cut the claims equal cash + b
 `bad_debt`. Only if D exceeded every claim would the index reach 0 and the surplus absorb
 the rest.
 
-Prices are read from `oracles[asset].price` once per call, never from the caller.
+Prices are read from `oracles[asset].price` once per call, never from the caller. A refused
+operation raises (a `LendingError` of protocols/lending/errors.py, or a ledger or amount
+error) before changing anything.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from numbers import Integral
 from typing import Any
 
@@ -55,14 +53,24 @@ from numpy.typing import ArrayLike
 
 from protocols.errors import (
     ConfigError,
-    DaosimError,
     InsufficientBalance,
     InsufficientLiquidity,
     InvalidAmount,
 )
 from protocols.ledger import Ledger
 from protocols.lending._checks import nonnegative_array
+from protocols.lending.book import PositionBook, sum_by
+from protocols.lending.errors import (
+    CapExceeded,
+    InsufficientCollateral,
+    LendingError,
+    NoDebt,
+    ReserveDisabled,
+    UnknownPosition,
+    UnknownReserve,
+)
 from protocols.lending.health import ratio_or_inf
+from protocols.lending.liquidation import LiquidationResult, execute_liquidation_call
 from protocols.lending.params import ReserveParams
 from protocols.lending.rates import compounded_interest, linear_interest, supply_rate
 from protocols.validation import check_amount, check_fraction
@@ -71,84 +79,6 @@ from protocols.validation import check_amount, check_fraction
 DUST = 1e-12
 #: A reserve counts as pinned (suppliers cannot withdraw) from this utilization on.
 PINNED_UTILIZATION = 1.0 - 1e-12
-
-
-class LendingError(DaosimError):
-    """A lending-market operation was refused."""
-
-
-class UnknownReserve(LendingError):
-    """The asset is not a reserve of this market."""
-
-
-class UnknownPosition(LendingError):
-    """No position has this id."""
-
-
-class ReserveDisabled(LendingError):
-    """The reserve cannot be borrowed, or cannot back a position as collateral."""
-
-
-class CapExceeded(LendingError):
-    """A supply or borrow cap would be exceeded."""
-
-
-class InsufficientCollateral(LendingError):
-    """A borrow or a collateral withdrawal fails the LTV / health-factor checks."""
-
-
-class NotLiquidatable(LendingError):
-    """The position is healthy, or holds none of the named collateral / debt."""
-
-
-class NoDebt(LendingError):
-    """A repayment named a debt the position does not have."""
-
-
-@dataclass(frozen=True)
-class LiquidationResult:
-    """What one liquidation did, in underlying units. `collateral_seized` is everything taken
-    from the position, protocol fee included; the liquidator got the rest."""
-
-    pid: int
-    collateral_asset: str
-    debt_asset: str
-    health_factor: float
-    debt_repaid: float
-    collateral_seized: float
-    protocol_fee: float
-    bad_debt: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def liquidator_collateral(self) -> float:
-        return self.collateral_seized - self.protocol_fee
-
-
-def liquidation_amounts(
-    debt_to_cover: ArrayLike,
-    collateral_balance: ArrayLike,
-    debt_price: ArrayLike,
-    collateral_price: ArrayLike,
-    liquidation_bonus: float,
-    protocol_fee: float,
-) -> tuple[Any, Any, Any]:
-    """(collateral seized, debt repaid, protocol fee) of a liquidation, vectorized.
-
-    LiquidationLogic._calculateAvailableCollateralToLiquidate (v3.0-v3.2): seize
-    debt * debt_price / collateral_price * (1 + bonus); if that exceeds the balance, seize
-    the whole balance and repay only balance * collateral_price / debt_price / (1 + bonus).
-    The protocol fee is `protocol_fee` of the bonus part, seized - seized / (1 + bonus).
-    `debt_to_cover` must already be capped by the close factor.
-    """
-    grow = 1.0 + liquidation_bonus
-    wanted = np.asarray(debt_to_cover) * debt_price / collateral_price * grow
-    capped = wanted > collateral_balance
-    seized = np.where(capped, collateral_balance, wanted)
-    repaid = np.where(
-        capped, np.asarray(collateral_balance) * collateral_price / debt_price / grow, debt_to_cover
-    )
-    fee = (seized - seized / grow) * protocol_fee
-    return seized, repaid, fee
 
 
 class LendingMarket:
@@ -208,10 +138,7 @@ class LendingMarket:
         self._reserve_factor = np.array([p.reserve_factor for p in params])
         self._liquidity_index = np.ones(len(params))
         self._borrow_index = np.ones(len(params))
-        self._collateral = np.zeros((16, len(params)))
-        self._debt = np.zeros((16, len(params)))
-        self._owner = np.empty(16, dtype=object)
-        self._count = 0
+        self._book = PositionBook(len(params))
         for asset in self.assets:
             ledger.create_token(self.receipt_token(asset), issuer=name)
 
@@ -253,7 +180,7 @@ class LendingMarket:
 
     def total_debt(self, asset: str) -> float:
         i = self._col(asset)
-        return float(self._debt[: self._count, i].sum() * self._borrow_index[i])
+        return float(self._book.debt_scaled[:, i].sum() * self._borrow_index[i])
 
     def total_supplied(self, asset: str) -> float:
         """All receipt-token claims, in underlying (aToken.totalSupply)."""
@@ -283,35 +210,35 @@ class LendingMarket:
     # -- book reads (vectorized over positions) -----------------------------------------
     @property
     def n_positions(self) -> int:
-        return self._count
+        return self._book.count
 
     @property
     def collateral_scaled(self) -> np.ndarray:
-        return _readonly(self._collateral[: self._count])
+        return self._book.collateral_scaled
 
     @property
     def debt_scaled(self) -> np.ndarray:
-        return _readonly(self._debt[: self._count])
+        return self._book.debt_scaled
 
     @property
     def owner(self) -> np.ndarray:
-        return _readonly(self._owner[: self._count])
+        return self._book.owner
 
     def collateral_of(self, pid: int) -> np.ndarray:
         """Underlying collateral of a position, per asset."""
-        return self._collateral[self._pid(pid)] * self._liquidity_index
+        return self._book.collateral_scaled[self._pid(pid)] * self._liquidity_index
 
     def debt_of(self, pid: int) -> np.ndarray:
         """Debt of a position, per asset, interest included."""
-        return self._debt[self._pid(pid)] * self._borrow_index
+        return self._book.debt_scaled[self._pid(pid)] * self._borrow_index
 
     def health_factors(self) -> np.ndarray:
         """HF of every position (inf without debt): two matrix-vector products."""
         prices = self._prices()
-        n = self._count
+        book = self._book
         return ratio_or_inf(
-            self._collateral[:n] @ (self._liquidity_index * prices * self._lt),
-            self._debt[:n] @ (self._borrow_index * prices),
+            book.collateral_scaled @ (self._liquidity_index * prices * self._lt),
+            book.debt_scaled @ (self._borrow_index * prices),
         )
 
     def health_factor_of(self, pid: int) -> float:
@@ -326,9 +253,32 @@ class LendingMarket:
         """Value each position can still borrow, in oracle units
         (GenericLogic.calculateAvailableBorrows: collateral * LTV - debt, floored at 0)."""
         prices = self._prices()
-        n = self._count
-        power = self._collateral[:n] @ (self._liquidity_index * prices * self._ltv)
-        return np.maximum(power - self._debt[:n] @ (self._borrow_index * prices), 0.0)
+        book = self._book
+        power = book.collateral_scaled @ (self._liquidity_index * prices * self._ltv)
+        return np.maximum(power - book.debt_scaled @ (self._borrow_index * prices), 0.0)
+
+    def snapshot(self) -> dict[str, Any]:
+        """For tests and checks: compare state before and after an operation.
+
+        Plain copies that compare with ==: the book ("collateral_scaled" and "debt_scaled",
+        one list per position, and "owner"), then per asset "liquidity_index",
+        "borrow_index", "bad_debt", "interest_surplus" and the "liquidation_threshold" and
+        "ltv" in force (0 where the asset cannot back a position), which only
+        `configure_reserve` changes. The tokens are in `ledger.snapshot()`.
+        """
+
+        def per_asset(values: np.ndarray) -> dict[str, float]:
+            return dict(zip(self.assets, values.tolist(), strict=True))
+
+        return {
+            **self._book.snapshot(),
+            "liquidity_index": per_asset(self._liquidity_index),
+            "borrow_index": per_asset(self._borrow_index),
+            "bad_debt": dict(self.bad_debt),
+            "interest_surplus": dict(self.interest_surplus),
+            "liquidation_threshold": per_asset(self._lt),
+            "ltv": per_asset(self._ltv),
+        }
 
     # -- suppliers ------------------------------------------------------------------------
     def supply(self, owner: str, asset: str, amount: float) -> float:
@@ -362,11 +312,7 @@ class LendingMarket:
     def open_position(self, owner: str) -> int:
         """A new, empty position of `owner`; returns its id."""
         _check_holder("owner", owner)
-        self._grow(1)
-        pid = self._count
-        self._owner[pid] = owner
-        self._count += 1
-        return pid
+        return self._book.open(owner)
 
     def open_positions(
         self, owners: Sequence[str], collateral_amounts: ArrayLike, debt_amounts: ArrayLike
@@ -379,7 +325,7 @@ class LendingMarket:
         before anything changes. Ledger moves are aggregated per owner and asset.
         """
         owners = np.asarray(owners, dtype=object).reshape(-1)
-        n, shape = len(owners), (len(owners), len(self.assets))
+        shape = (len(owners), len(self.assets))
         coll = nonnegative_array("collateral_amounts", collateral_amounts)
         debt = nonnegative_array("debt_amounts", debt_amounts)
         if coll.shape != shape or debt.shape != shape:
@@ -408,7 +354,7 @@ class LendingMarket:
                 self._check_borrow_cap(i, debt_total[i])
                 self._check_cash(asset, debt_total[i], incoming=coll_total[i])
         names, inverse = np.unique(owners.astype(str), return_inverse=True)
-        paid_in = _sum_by(inverse, coll, len(names))
+        paid_in = sum_by(inverse, coll, len(names))
         for k, i in np.argwhere(paid_in > 0):
             held = self.ledger.balance_of(str(names[k]), self.assets[i])
             if held < paid_in[k, i]:
@@ -417,22 +363,17 @@ class LendingMarket:
                     f"its positions need {paid_in[k, i]!r}"
                 )
 
-        start = self._count
         scaled = coll / self._liquidity_index
-        self._grow(n)
-        self._collateral[start : start + n] = scaled
-        self._debt[start : start + n] = debt / self._borrow_index
-        self._owner[start : start + n] = owners
-        self._count += n
+        pids = self._book.append(owners, scaled, debt / self._borrow_index)
         for k, i in np.argwhere(paid_in > 0):
             self.ledger.transfer(self.assets[i], str(names[k]), self.name, paid_in[k, i])
         for i in np.flatnonzero(coll_total > 0):
             token = self.receipt_token(self.assets[i])
             self.ledger.mint(token, self.escrow, scaled[:, i].sum(), by=self.name)
-        borrowed = _sum_by(inverse, debt, len(names))
+        borrowed = sum_by(inverse, debt, len(names))
         for k, i in np.argwhere(borrowed > 0):
             self.ledger.transfer(self.assets[i], self.name, str(names[k]), borrowed[k, i])
-        return np.arange(start, start + n)
+        return pids
 
     def deposit_collateral(self, pid: int, asset: str, amount: float) -> float:
         """Add collateral to a position, paid in underlying by its owner; returns the scaled
@@ -442,9 +383,9 @@ class LendingMarket:
         self._check_usable([i], [])
         self._check_supply_cap(i, amount)
         scaled = self._scaled(i, amount)
-        self.ledger.transfer(asset, self._owner[pid], self.name, amount)
+        self.ledger.transfer(asset, self._book.owner[pid], self.name, amount)
         self.ledger.mint(self.receipt_token(asset), self.escrow, scaled, by=self.name)
-        self._collateral[pid, i] += scaled
+        self._book.add_collateral(pid, i, scaled)
         return scaled
 
     def withdraw_collateral(self, pid: int, asset: str, amount: float) -> float:
@@ -455,16 +396,16 @@ class LendingMarket:
         """
         pid, i = self._pid(pid), self._col(asset)
         amount = check_amount("amount", amount, allow_zero=False)
-        held = self._collateral[pid, i]
+        held = self._book.collateral_scaled[pid, i]
         scaled = _take(
             held,
             self._scaled(i, amount),
             f"withdraw_collateral: position {pid} holds {held!r} scaled {asset}",
         )
         self._check_cash(asset, amount)
-        after = self._collateral[pid].copy()
+        after = self._book.collateral_scaled[pid].copy()
         after[i] = held - scaled
-        if self._debt[pid].any():
+        if self._book.debt_scaled[pid].any():
             weighted, _, debt_value = self._account(pid, self._prices(), collateral=after)
             if weighted < debt_value:
                 raise InsufficientCollateral(
@@ -477,10 +418,10 @@ class LendingMarket:
                     f"withdraw_collateral: position {pid} holds zero-LTV collateral "
                     f"{self.assets[np.flatnonzero(zero_ltv)[0]]}; withdraw that first"
                 )
-        self._collateral[pid, i] = after[i]
+        self._book.set_collateral(pid, i, after[i])
         token = self.receipt_token(asset)
         self.ledger.burn(token, self.escrow, self._from_escrow(token, scaled), by=self.name)
-        self.ledger.transfer(asset, self.name, self._owner[pid], amount)
+        self.ledger.transfer(asset, self.name, self._book.owner[pid], amount)
         return scaled
 
     def borrow(self, pid: int, asset: str, amount: float) -> float:
@@ -509,8 +450,8 @@ class LendingMarket:
                 f"{debt_value + amount * prices[i]!r}, above its borrowing power {power!r} (LTV)"
             )
         scaled = amount / self._borrow_index[i]
-        self._debt[pid, i] += scaled
-        self.ledger.transfer(asset, self.name, self._owner[pid], amount)
+        self._book.add_debt(pid, i, scaled)
+        self.ledger.transfer(asset, self.name, self._book.owner[pid], amount)
         return float(scaled)
 
     def repay(self, pid: int, asset: str, amount: float, payer: str | None = None) -> float:
@@ -518,8 +459,8 @@ class LendingMarket:
         (default: the owner); returns what was repaid (BorrowLogic.executeRepay)."""
         pid, i = self._pid(pid), self._col(asset)
         amount = check_amount("amount", amount, allow_zero=False)
-        payer = self._owner[pid] if payer is None else payer
-        debt = float(self._debt[pid, i] * self._borrow_index[i])
+        payer = self._book.owner[pid] if payer is None else payer
+        debt = float(self._book.debt_scaled[pid, i] * self._borrow_index[i])
         if debt == 0:
             raise NoDebt(f"repay: position {pid} owes no {asset}")
         repaid = min(amount, debt)
@@ -537,70 +478,11 @@ class LendingMarket:
         debt_to_cover: float,
         receive_a_token: bool = False,
     ) -> LiquidationResult:
-        """Repay part of an unhealthy position's debt for its collateral plus a bonus.
-
-        LiquidationLogic.executeLiquidationCall (v3.0-v3.2): only when HF < 1; the close
-        factor is `close_factor` while HF > `close_factor_hf_threshold`, else 1
-        (_calculateDebt); amounts by `liquidation_amounts`; the protocol fee goes to the
-        treasury as receipt tokens; the liquidator receives the rest of the seized collateral
-        as underlying (needs cash, paid before the repayment comes in) or, with
-        `receive_a_token`, as receipt tokens. A position left with debt and no collateral
-        has its debt written off and socialized (module doc).
-        """
-        pid, c, d = self._pid(pid), self._col(collateral_asset), self._col(debt_asset)
-        debt_to_cover = check_amount("debt_to_cover", debt_to_cover, allow_zero=False)
-        prices = self._prices()
-        weighted, _, debt_value = self._account(pid, prices)
-        hf = float(ratio_or_inf(weighted, debt_value))
-        if not hf < 1.0:
-            raise NotLiquidatable(f"liquidate: position {pid} health factor {hf!r} is not < 1")
-        balance = float(self._collateral[pid, c] * self._liquidity_index[c])
-        debt = float(self._debt[pid, d] * self._borrow_index[d])
-        if balance == 0:
-            raise NotLiquidatable(f"liquidate: position {pid} has no {collateral_asset} collateral")
-        if debt == 0:
-            raise NotLiquidatable(f"liquidate: position {pid} owes no {debt_asset}")
-        close_factor = self.close_factor if hf > self.close_factor_hf_threshold else 1.0
-        params = self.reserves[collateral_asset]
-        seized, repaid, fee = (
-            float(x)
-            for x in liquidation_amounts(
-                min(debt_to_cover, debt * close_factor),
-                balance,
-                prices[d],
-                prices[c],
-                params.liquidation_bonus,
-                params.liquidation_protocol_fee,
-            )
-        )
-        payout = seized - fee
-        if not receive_a_token:
-            self._check_cash(collateral_asset, payout)
-        incoming = payout if (c == d and not receive_a_token) else 0.0
-        held = self.ledger.balance_of(liquidator, debt_asset)
-        if held + incoming < repaid:
-            raise InsufficientBalance(
-                f"liquidate: {liquidator!r} holds {held!r} {debt_asset}, needs {repaid!r}"
-            )
-
-        index = self._liquidity_index[c]
-        scaled_seized = self._collateral[pid, c] if seized == balance else seized / index
-        self._collateral[pid, c] = max(self._collateral[pid, c] - scaled_seized, 0.0)
-        self._reduce_debt(pid, d, repaid, debt)
-        token = self.receipt_token(collateral_asset)
-        scaled_fee = fee / index
-        scaled_out = self._from_escrow(token, scaled_seized - scaled_fee)
-        if receive_a_token:
-            self.ledger.transfer(token, self.escrow, liquidator, scaled_out)
-        else:
-            self.ledger.burn(token, self.escrow, scaled_out, by=self.name)
-            self.ledger.transfer(collateral_asset, self.name, liquidator, payout)
-        if scaled_fee > 0:
-            scaled_fee = self._from_escrow(token, scaled_fee)
-            self.ledger.transfer(token, self.escrow, self.treasury, scaled_fee)
-        self.ledger.transfer(debt_asset, liquidator, self.name, repaid)
-        return LiquidationResult(
-            pid, collateral_asset, debt_asset, hf, repaid, seized, fee, self._write_off(pid)
+        """Repay part of an unhealthy position's debt for its collateral plus a bonus
+        (LiquidationLogic.executeLiquidationCall): see
+        `protocols.lending.liquidation.execute_liquidation_call` for the rules."""
+        return execute_liquidation_call(
+            self, liquidator, pid, collateral_asset, debt_asset, debt_to_cover, receive_a_token
         )
 
     # -- interest -----------------------------------------------------------------------------
@@ -613,10 +495,9 @@ class LendingMarket:
         RF x (increase of total debt) / NEW liquidity index receipt tokens (_accrueToTreasury).
         """
         dt = check_amount("dt_years", dt_years)
-        n = self._count
         supply = np.array([self.ledger.total_supply(self.receipt_token(a)) for a in self.assets])
         cash = np.array([self.ledger.balance_of(self.name, a) for a in self.assets])
-        debt_scaled = self._debt[:n].sum(axis=0)
+        debt_scaled = self._book.debt_scaled.sum(axis=0)
         u = _utilization(cash, debt_scaled * self._borrow_index)
         borrow = np.array(
             [self.reserves[a].rate_model.borrow_rate(u[i]) for i, a in enumerate(self.assets)],
@@ -649,8 +530,9 @@ class LendingMarket:
             ) from None
 
     def _pid(self, pid: int) -> int:
-        if isinstance(pid, bool) or not isinstance(pid, Integral) or not 0 <= pid < self._count:
-            raise UnknownPosition(f"pid: no position {pid!r} in {self.name} ({self._count} open)")
+        count = self._book.count
+        if isinstance(pid, bool) or not isinstance(pid, Integral) or not 0 <= pid < count:
+            raise UnknownPosition(f"pid: no position {pid!r} in {self.name} ({count} open)")
         return int(pid)
 
     def _prices(self) -> np.ndarray:
@@ -666,9 +548,10 @@ class LendingMarket:
     ) -> tuple[float, float, float]:
         """(sum coll*price*LT, sum coll*price*LTV, sum debt*price) of one position
         (GenericLogic.calculateUserAccountData), optionally with other collateral."""
-        scaled = self._collateral[pid] if collateral is None else collateral
+        book = self._book
+        scaled = book.collateral_scaled[pid] if collateral is None else collateral
         value = scaled * self._liquidity_index * prices
-        debt_value = self._debt[pid] @ (self._borrow_index * prices)
+        debt_value = book.debt_scaled[pid] @ (self._borrow_index * prices)
         return float(value @ self._lt), float(value @ self._ltv), float(debt_value)
 
     def _scaled(self, i: int, amount: float) -> float:
@@ -709,42 +592,14 @@ class LendingMarket:
                 raise ReserveDisabled(f"asset: borrowing {self.assets[i]} is disabled")
 
     def _reduce_debt(self, pid: int, i: int, repaid: float, debt: float) -> None:
-        remaining = self._debt[pid, i] - repaid / self._borrow_index[i]
-        self._debt[pid, i] = 0.0 if repaid >= debt else max(remaining, 0.0)
+        remaining = self._book.debt_scaled[pid, i] - repaid / self._borrow_index[i]
+        self._book.set_debt(pid, i, 0.0 if repaid >= debt else max(remaining, 0.0))
 
     def _from_escrow(self, token: str, scaled: float) -> float:
         """`scaled`, trimmed to the escrow balance: the running ledger sum and the book's
         column sum can differ by float rounding."""
         return min(float(scaled), self.ledger.balance_of(self.escrow, token))
 
-    def _write_off(self, pid: int) -> dict[str, float]:
-        """Bad debt of a position with no collateral left: book it, socialize it."""
-        if self._collateral[pid].any() or not self._debt[pid].any():
-            return {}
-        written_off = {}
-        for i in np.flatnonzero(self._debt[pid]):
-            asset = self.assets[i]
-            deficit = float(self._debt[pid, i] * self._borrow_index[i])
-            self._debt[pid, i] = 0.0
-            claims = self.total_supplied(asset)
-            cut = min(deficit, claims)
-            if claims > 0:
-                self._liquidity_index[i] *= 1.0 - cut / claims
-            self.interest_surplus[asset] -= deficit - cut
-            self.bad_debt[asset] += deficit
-            written_off[asset] = deficit
-        return written_off
-
-    def _grow(self, extra: int) -> None:
-        need = self._count + extra
-        if need <= len(self._owner):
-            return
-        capacity = max(2 * len(self._owner), need)
-        for attr in ("_collateral", "_debt", "_owner"):
-            old = getattr(self, attr)
-            new = np.zeros((capacity, *old.shape[1:]), dtype=old.dtype)
-            new[: self._count] = old[: self._count]
-            setattr(self, attr, new)
 
 
 def _utilization(cash: ArrayLike, debt: ArrayLike) -> np.ndarray:
@@ -760,18 +615,6 @@ def _take(held: float, wanted: float, what: str) -> float:
     if wanted <= held * (1.0 + DUST):
         return float(held)
     raise InsufficientBalance(f"{what}, cannot take {wanted!r}")
-
-
-def _sum_by(group: np.ndarray, amounts: np.ndarray, groups: int) -> np.ndarray:
-    """Column sums of `amounts` per group id: (groups x assets)."""
-    columns = [np.bincount(group, weights=col, minlength=groups) for col in amounts.T]
-    return np.stack(columns, axis=1)
-
-
-def _readonly(view: np.ndarray) -> np.ndarray:
-    view = view.view()
-    view.flags.writeable = False
-    return view
 
 
 def _check_holder(arg: str, holder: Any) -> None:

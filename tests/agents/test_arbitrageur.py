@@ -2,7 +2,6 @@
 to the fee band in one step, the gas threshold, capping to holdings, competition, and the
 books balancing over random price paths."""
 
-import copy
 
 import mesa
 import pytest
@@ -53,7 +52,7 @@ def set_prices(world, **prices):
 
 
 def balances(world):
-    return copy.deepcopy(world.ledger._balances)
+    return world.ledger.snapshot()["balances"]
 
 
 def test_capital_is_split_equally_in_usd_across_assets():

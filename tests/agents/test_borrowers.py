@@ -1,7 +1,6 @@
 """BorrowerCohort: the opening distribution, the exact reaction delay, top-ups, repayments
 and lever-ups restoring the target HF, refusals, and random price paths."""
 
-import copy
 
 import mesa
 import numpy as np
@@ -211,11 +210,11 @@ def test_no_cash_to_lever_up_is_skipped():
 def test_bad_specs_are_refused_and_change_nothing(spec, error, names):
     world = make_world()
     model = Model(world)
-    before = copy.deepcopy(world.ledger._balances)
+    before = world.ledger.snapshot()["balances"]
     fields = {"market": "aave", "collateral": "WETH", "debt": "USDC"} | spec
     with pytest.raises(error, match=names):
         BorrowerCohort(model, Spec(**fields))
-    assert len(model.agents) == 0 and world.ledger._balances == before
+    assert len(model.agents) == 0 and world.ledger.snapshot()["balances"] == before
 
 
 def test_a_market_without_enough_cash_refuses_the_cohort_and_changes_nothing():

@@ -1,7 +1,6 @@
 """Liquidator: a 30 % WETH crash, hand-checked Aave amounts, the AMM impact of the sales,
 gas, capital limits, a-tokens when the market lacks cash, rounds, and random crashes."""
 
-import copy
 
 import mesa
 import numpy as np
@@ -96,7 +95,7 @@ def world_with(positions, **kw):
 
 
 def state(world):
-    return copy.deepcopy(world.ledger._balances), world.markets["aave"].debt_scaled.copy()
+    return world.ledger.snapshot()["balances"], world.markets["aave"].debt_scaled.copy()
 
 
 # Positions (WETH collateral, HF after the crash):

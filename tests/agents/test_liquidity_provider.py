@@ -2,7 +2,6 @@
 the threshold, once per episode, return after the calm steps, own flows not read as stress,
 drains read as stress, `withdraw_share` moving exactly the fraction, and the books."""
 
-import copy
 import math
 
 import mesa
@@ -159,10 +158,10 @@ def test_a_pool_drained_of_a_token_is_unpriceable_and_cannot_be_left():
     ledger, pool = model.world.ledger, model.world.pools["uni-v2"]
     ledger.transfer("USDC", "uni-v2", "exploiter", pool.reserves()["USDC"])
     assert lp.stress("uni-v2") == math.inf
-    before = copy.deepcopy(ledger._balances)
+    before = ledger.snapshot()["balances"]
     model.step()  # remove_liquidity would pay no USDC: refused, as on chain
     assert model.events == []
-    assert ledger._balances == before
+    assert ledger.snapshot()["balances"] == before
 
 
 def test_curve_return_deposits_at_the_current_ratio():
@@ -296,11 +295,11 @@ def test_bad_arguments_are_refused(kwargs, name):
 def test_bad_withdrawals_are_refused_and_change_nothing():
     model = Model([V2])
     lp = LiquidityProvider(model, "lp:a", **BEHAVIOUR)
-    before = copy.deepcopy(model.world.ledger._balances)
+    before = model.world.ledger.snapshot()["balances"]
     with pytest.raises(InvalidAmount, match="fraction"):
         lp.withdraw_share("uni-v2", 1.5)
     with pytest.raises(InvalidAmount, match="pool_name"):
         lp.withdraw_share("nope", 0.5)
-    assert model.world.ledger._balances == before
+    assert model.world.ledger.snapshot()["balances"] == before
     assert lp.withdraw_share("uni-v2", 0.0) == {}
     assert model.events == []

@@ -7,7 +7,6 @@ swapTokensForExactTokens) and test/ExampleSwapToPrice.spec.ts. They are 18-decim
 (floored); floats must match them to ~1e-12 relative.
 """
 
-import copy
 import math
 
 import numpy as np
@@ -53,10 +52,6 @@ def make_pool(reserve0: float = 5.0, reserve1: float = 10.0, fee: float = 0.003)
     if reserve0:
         pool.add_liquidity("lp", {"T0": reserve0, "T1": reserve1})
     return ledger, pool
-
-
-def snapshot(ledger: Ledger) -> dict:
-    return copy.deepcopy((ledger._balances, ledger._supply, ledger._issuer))
 
 
 def lp_share_value(ledger: Ledger, pool: ConstantProductPool) -> float:
@@ -413,14 +408,14 @@ def test_empty_and_drained_pools_refuse_clearly():
     # An exploit drains every T1: swaps, deposits and (as on chain) exits are all refused.
     ledger, pool = make_pool(5.0, 10.0)
     ledger.transfer("T1", "pool", "attacker", 10.0)
-    before = snapshot(ledger)
+    before = ledger.snapshot()
     with pytest.raises(InsufficientLiquidity, match="no liquidity"):
         pool.swap_exact_in("trader", "T0", "T1", 1.0)
     with pytest.raises(InsufficientLiquidity, match="holds no T1"):
         pool.add_liquidity("trader", {"T0": 1.0, "T1": 1.0})
     with pytest.raises(InsufficientLiquidity, match="nothing"):
         pool.remove_liquidity("lp", 1.0)
-    assert snapshot(ledger) == before
+    assert ledger.snapshot() == before
 
 
 # -- refused calls change nothing ------------------------------------------------------------
@@ -476,10 +471,10 @@ def test_refused_pool_calls_raise_clearly_and_change_nothing(call, error, messag
     ledger, pool = make_pool(5.0, 10.0)
     ledger.transfer("T0", "trader", "poor", 1.0)
     ledger.transfer("T1", "trader", "poor", 1.0)
-    before = snapshot(ledger)
+    before = ledger.snapshot()
     with pytest.raises(error, match=message):
         call(pool)
-    assert snapshot(ledger) == before
+    assert ledger.snapshot() == before
 
 
 def test_burning_the_whole_supply_empties_the_pool_and_the_next_deposit_is_a_first_mint():
@@ -500,10 +495,10 @@ def test_a_swap_that_would_drain_the_pool_in_floats_is_refused():
     # 1e17 in on 1:1: R_in + g*a rounds to g*a, so the float output equals the whole reserve.
     ledger, pool = make_pool(1.0, 1.0)
     ledger.mint("T0", "whale", 1e17, by="mint")
-    before = snapshot(ledger)
+    before = ledger.snapshot()
     with pytest.raises(InsufficientLiquidity, match="drain"):
         pool.swap_exact_in("whale", "T0", "T1", 1e17)
-    assert snapshot(ledger) == before
+    assert ledger.snapshot() == before
 
 
 @pytest.mark.parametrize(
@@ -517,10 +512,10 @@ def test_a_swap_that_would_drain_the_pool_in_floats_is_refused():
 )
 def test_constructor_rejects_bad_pools_and_changes_nothing(tokens, fee, error, message):
     ledger, _ = make_pool(0.0)
-    before = snapshot(ledger)
+    before = ledger.snapshot()
     with pytest.raises(error, match=message):
         ConstantProductPool(ledger, "other", *tokens, fee)
-    assert snapshot(ledger) == before
+    assert ledger.snapshot() == before
 
 
 def test_two_pools_cannot_share_a_name():
@@ -610,7 +605,7 @@ def test_random_sequences_conserve_tokens_and_never_cheapen_lp_shares(fee, opera
     ledger, pool = make_pool(100.0, 300.0, fee)
     share_value = lp_share_value(ledger, pool)
     for kind, amount, fraction in operations:
-        before = snapshot(ledger)
+        before = ledger.snapshot()
         try:
             if kind in ("in01", "in10", "out01", "out10"):
                 path = ("T0", "T1") if kind.endswith("01") else ("T1", "T0")
@@ -624,7 +619,7 @@ def test_random_sequences_conserve_tokens_and_never_cheapen_lp_shares(fee, opera
         except (InsufficientLiquidity, InsufficientBalance):
             # buying a whole reserve, emptying the pool, or an exact-out the trader cannot
             # afford (near a drained reserve the price is astronomical): refused unchanged
-            assert snapshot(ledger) == before
+            assert ledger.snapshot() == before
             continue
         ledger.check_conservation()
         new_value = lp_share_value(ledger, pool)

@@ -1,6 +1,5 @@
 """Ledger: balances, supplies, issuer rights, and that refused operations change nothing."""
 
-import copy
 import math
 
 import pytest
@@ -15,10 +14,6 @@ from protocols.errors import (
     UnknownToken,
 )
 from protocols.ledger import Ledger
-
-
-def snapshot(ledger: Ledger) -> dict:
-    return copy.deepcopy((ledger._balances, ledger._supply))
 
 
 @pytest.fixture
@@ -59,13 +54,27 @@ def test_mint_transfer_burn_hand_checked(ledger):
     ],
 )
 def test_refused_operations_raise_clearly_and_change_nothing(ledger, operation, error, message):
-    before = snapshot(ledger)
+    before = ledger.snapshot()
     with pytest.raises(error, match=message):
         operation(ledger)
-    assert snapshot(ledger) == before
+    assert ledger.snapshot() == before
+
+
+def test_snapshot_is_a_plain_copy_that_compares_with_eq(ledger):
+    before = ledger.snapshot()
+    assert before == {
+        "balances": {"USDC": {"alice": 100.0}},
+        "supply": {"USDC": 100.0},
+        "issuer": {"USDC": "circle"},
+    }
+    ledger.transfer("USDC", "alice", "bob", 30.0)
+    assert before["balances"] == {"USDC": {"alice": 100.0}}
+    assert ledger.snapshot()["balances"] == {"USDC": {"alice": 70.0, "bob": 30.0}}
 
 
 def test_conservation_check_catches_a_corrupted_book(ledger):
+    # No public operation can break conservation (that is the ledger's promise), so the
+    # test corrupts the private book on purpose.
     ledger._balances["USDC"]["alice"] += 1.0
     with pytest.raises(LedgerError, match="conservation broken for USDC"):
         ledger.check_conservation()
@@ -102,7 +111,7 @@ def test_random_operation_sequences_conserve_and_never_go_negative(ops):
     ledger.create_token("ETH", issuer="chain")
     issuers = {"USDC": "circle", "ETH": "chain"}
     for kind, token, a, b, amount in ops:
-        before = snapshot(ledger)
+        before = ledger.snapshot()
         try:
             if kind == "mint":
                 ledger.mint(token, a, amount, by=issuers[token])
@@ -111,7 +120,7 @@ def test_random_operation_sequences_conserve_and_never_go_negative(ops):
             else:
                 ledger.transfer(token, a, b, amount)
         except (LedgerError, InvalidAmount):
-            assert snapshot(ledger) == before
+            assert ledger.snapshot() == before
         ledger.check_conservation()
         for token in ("USDC", "ETH"):
             assert all(balance >= 0 for balance in ledger.holders(token).values())

@@ -1,6 +1,5 @@
 """LendingMarket: hand-checked supply, borrow, interest and liquidation; refusals change nothing."""
 
-import copy
 import dataclasses
 import math
 from pathlib import Path
@@ -52,20 +51,17 @@ def make_world(params=PARAMS, weth_price=2100.0, **market_kwargs):
 
 
 def snapshot(market: LendingMarket):
-    n = market.n_positions
-    return copy.deepcopy(
-        (
-            market.ledger._balances,
-            market.ledger._supply,
-            market._collateral[:n].tolist(),
-            market._debt[:n].tolist(),
-            market._owner[:n].tolist(),
-            market._liquidity_index.tolist(),
-            market._borrow_index.tolist(),
-            market.bad_debt,
-            market.interest_surplus,
-        )
-    )
+    """Ledger and market state, without the risk parameters (only governance changes them)."""
+    state = market.snapshot()
+    del state["liquidation_threshold"], state["ltv"]
+    return market.ledger.snapshot(), state
+
+
+def set_liquidity_index(market: LendingMarket, asset: str, value: float) -> None:
+    """Write a liquidity index directly: no public operation sets it to a round value (accrue
+    needs borrowers and time, a write-off an underwater liquidation), and these tests want
+    exact numbers with no debt outstanding."""
+    market._liquidity_index[market.assets.index(asset)] = value
 
 
 def check_accounting(market: LendingMarket) -> None:
@@ -96,7 +92,7 @@ def test_supply_and_withdraw_mint_and_burn_scaled_receipt_tokens():
     ledger, _, market = make_world()
     assert market.receipt_token("USDC") == "aave:aUSDC"
     assert market.supply("lp", "USDC", 1_000.0) == 1_000.0  # index 1: scaled == amount
-    market._liquidity_index[1] = 1.25  # as if 250 of interest had been paid in
+    set_liquidity_index(market, "USDC", 1.25)  # as if 250 of interest had been paid in
     ledger.mint("USDC", "aave", 250.0, by="bank")
     # 500 underlying at index 1.25 is 400 scaled; lp now owns 1400 scaled = 1750 underlying
     assert market.supply("lp", "USDC", 500.0) == 400.0
@@ -111,7 +107,7 @@ def test_supply_and_withdraw_mint_and_burn_scaled_receipt_tokens():
 def test_withdrawing_a_whole_balance_tolerates_rounding():
     ledger, _, market = make_world()
     market.supply("lp", "USDC", 1_000.0)
-    market._liquidity_index[1] = 0.7  # as after a socialized loss
+    set_liquidity_index(market, "USDC", 0.7)  # as after a socialized loss
     whole = market.balance_of("lp", "USDC")  # 1000 * 0.7, and whole / 0.7 > 1000 by an ulp
     assert whole / 0.7 > 1_000.0
     assert market.withdraw("lp", "USDC", whole) == 1_000.0
@@ -122,7 +118,7 @@ def test_receipt_tokens_are_composable():
     ledger, _, market = make_world()
     market.supply("lp", "USDC", 1_000.0)
     ledger.transfer("aave:aUSDC", "lp", "vault", 300.0)  # another protocol holds the claim
-    market._liquidity_index[1] = 1.1
+    set_liquidity_index(market, "USDC", 1.1)
     assert market.balance_of("vault", "USDC") == pytest.approx(330.0)
     assert market.exchange_rate("USDC") == 1.1
     market.withdraw("vault", "USDC", 330.0)
@@ -152,6 +148,21 @@ def test_position_borrow_repay_by_hand():
     market.withdraw_collateral(pid, "WETH", 10.0)
     assert ledger.balance_of("bob", "WETH") == 1_000.0
     check_accounting(market)
+
+
+def test_snapshot_is_a_plain_copy_of_book_indices_and_risk_parameters():
+    _, _, market = make_world()
+    market.supply("lp", "USDC", 100_000.0)
+    before = market.snapshot()
+    borrower(market)  # 10 WETH collateral, 16600 USDC debt, both at index 1
+    assert before["owner"] == [] and before["collateral_scaled"] == []
+    assert market.snapshot() == before | {
+        "collateral_scaled": [[10.0, 0.0]],
+        "debt_scaled": [[0.0, 16_600.0]],
+        "owner": ["bob"],
+    }
+    assert before["liquidity_index"] == before["borrow_index"] == {"WETH": 1.0, "USDC": 1.0}
+    assert before["liquidation_threshold"]["WETH"] == 0.83 and before["ltv"]["WETH"] == 0.805
 
 
 def test_withdraw_collateral_keeps_health_factor_at_least_one():
@@ -515,4 +526,5 @@ def test_configure_reserve_refuses_impossible_parameters_and_changes_nothing(cha
     params = market.reserves["WETH"]
     with pytest.raises(ConfigError, match=word):
         market.configure_reserve("WETH", **changes)
-    assert market.reserves["WETH"] is params and market._lt[0] == 0.83
+    assert market.reserves["WETH"] is params
+    assert market.snapshot()["liquidation_threshold"]["WETH"] == 0.83
