@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from protocols import names
 from protocols.errors import (
     ConfigError,
     InsufficientBalance,
@@ -101,8 +102,9 @@ class LendingMarket:
             if not isinstance(params, ReserveParams):
                 raise ConfigError(f"reserves[{asset!r}]: must be a ReserveParams, got {params!r}")
             ledger.total_supply(asset)  # UnknownToken if the underlying was never created
-            if ledger.has_token(f"{name}:a{asset}"):
-                raise ConfigError(f"name: receipt token {name}:a{asset} already exists")
+            receipt = names.receipt(name, asset)
+            if ledger.has_token(receipt):
+                raise ConfigError(f"name: receipt token {receipt} already exists")
         if set(oracles) != set(reserves):
             raise ConfigError(
                 f"oracles: need one per reserve {sorted(reserves)}, got {sorted(oracles)}"
@@ -116,7 +118,7 @@ class LendingMarket:
         ):
             if check_fraction(arg, value) == 0:
                 raise ConfigError(f"{arg}: must be > 0")
-        treasury = f"{name}:treasury" if treasury is None else treasury
+        treasury = names.sub_account(name, "treasury") if treasury is None else treasury
         _check_holder("treasury", treasury)
 
         self.ledger = ledger
@@ -127,7 +129,7 @@ class LendingMarket:
         self.close_factor = float(close_factor)
         self.close_factor_hf_threshold = float(close_factor_hf_threshold)
         self.treasury = treasury
-        self.escrow = f"{name}:collateral"
+        self.escrow = names.sub_account(name, "collateral")
         self.bad_debt: dict[str, float] = dict.fromkeys(self.assets, 0.0)
         self.interest_surplus: dict[str, float] = dict.fromkeys(self.assets, 0.0)
 
@@ -165,7 +167,7 @@ class LendingMarket:
     # -- reserve reads -----------------------------------------------------------------
     def receipt_token(self, asset: str) -> str:
         self._col(asset)
-        return f"{self.name}:a{asset}"
+        return names.receipt(self.name, asset)
 
     def exchange_rate(self, asset: str) -> float:
         """Underlying redeemable per receipt token: the liquidity index."""
