@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from protocols.amm.constant_product import (
@@ -600,12 +600,18 @@ OPERATIONS = st.lists(
 
 
 @given(fee=fees_st, operations=OPERATIONS)
+# Found by hypothesis: a pool drained to 0.05 % of its liquidity, then swapped through at
+# fee 0 - each swap shrinks a reserve ~10^4-fold, and k carries its ulps at the old size.
+@example(fee=0.0, operations=[("in01", 1.0, 0.5), ("remove", 1.0, 0.96875),
+                              ("remove", 1.0, 0.984375), ("in01", 891.0, 0.5),
+                              ("in10", 221.0, 0.5)])
 @HYPOTHESIS
 def test_random_sequences_conserve_tokens_and_never_cheapen_lp_shares(fee, operations):
     ledger, pool = make_pool(100.0, 300.0, fee)
     share_value = lp_share_value(ledger, pool)
     for kind, amount, fraction in operations:
         before = ledger.snapshot()
+        reserves = pool.reserves()
         try:
             if kind in ("in01", "in10", "out01", "out10"):
                 path = ("T0", "T1") if kind.endswith("01") else ("T1", "T0")
@@ -623,5 +629,8 @@ def test_random_sequences_conserve_tokens_and_never_cheapen_lp_shares(fee, opera
             continue
         ledger.check_conservation()
         new_value = lp_share_value(ledger, pool)
-        assert new_value >= share_value * (1 - 1e-9)
+        # Float rounding only: the few ulps of each reserve, relative to its size before the
+        # operation (as in swap_checking_k), on top of a fixed 1e-9.
+        shrink = max(reserves[t] / r for t, r in pool.reserves().items() if r > 0)
+        assert new_value >= share_value * (1 - 1e-9 - 1e-15 * shrink)
         share_value = new_value
