@@ -33,6 +33,7 @@ from typing import Any
 import mesa
 import numpy as np
 
+from agents import event_kinds
 from agents.policies import as_decision, make_policy
 from agents.policies.base import Decision, TreasuryView
 from agents.routing import Quote, Router, slippage
@@ -103,7 +104,7 @@ class Allocator(mesa.Agent):
         self.price_history[t] = [self.book.prices[a] for a in self.assets]
         decision = as_decision(self.policy.decide(self.view(t)), "treasury.policy.decide")
         for kind, fields in decision.events:
-            self.model.record(kind, node=self.holder, **fields)
+            self.model.record(kind, actor=self.holder, **fields)
         if decision.debt_usd is None and self._pending_debt is not None:
             decision = Decision(decision.weights, self._pending_debt)
         self._pending_debt = None
@@ -232,9 +233,9 @@ class Allocator(mesa.Agent):
             self._fail("borrow_refused", market=market.name, asset=asset, error=str(exc))
             return
         self._gas()
-        self.model.record("treasury_borrow", node=self.holder, market=market.name, asset=asset,
-                          amount=amount, collateral=collateral, collateral_posted=posted,
-                          health_factor=market.health_factor_of(pid))
+        self.model.record(event_kinds.TREASURY_BORROW, actor=self.holder, market=market.name,
+                          asset=asset, amount=amount, collateral=collateral,
+                          collateral_posted=posted, health_factor=market.health_factor_of(pid))
 
     def _repay(self, market: Any, asset: str, amount: float) -> None:
         ledger = self.model.world.ledger
@@ -250,8 +251,8 @@ class Allocator(mesa.Agent):
             return
         repaid = market.repay(pid, asset, pay)
         self._gas()
-        self.model.record("treasury_repay", node=self.holder, market=market.name, asset=asset,
-                          amount=repaid)
+        self.model.record(event_kinds.TREASURY_REPAY, actor=self.holder, market=market.name,
+                          asset=asset, amount=repaid)
         if not market.debt_of(pid).any():  # closed: take the collateral back
             for a, c in zip(market.assets, market.collateral_of(pid), strict=True):
                 if c > 0:
@@ -442,7 +443,7 @@ class Allocator(mesa.Agent):
         return ticks_around(pool.sqrt_price**2, self.config.policy.v3_width, pool.tick_spacing)
 
     def _venue_event(self, action: str, venue: str, value_usd: float) -> None:
-        self.model.record("rebalance", node=self.holder, action=action, venue=venue,
+        self.model.record(event_kinds.REBALANCE, actor=self.holder, action=action, venue=venue,
                           value_usd=value_usd)
 
     # -- swaps ---------------------------------------------------------------------------
@@ -480,7 +481,8 @@ class Allocator(mesa.Agent):
         self.turnover_usd += value_in
         self.costs_usd["slippage"] += value_in - value_out
         self.model.record(
-            "rebalance", node=self.holder, action="swap", reason=reason, sell=sell, buy=buy,
+            event_kinds.REBALANCE, actor=self.holder, action="swap", reason=reason, sell=sell,
+            buy=buy,
             amount_in=quote.amount_in, amount_out=out, value_in_usd=value_in,
             value_out_usd=value_out, slippage=slippage(Quote(quote.route, quote.amount_in, out),
                                                       p_in, p_out),
@@ -506,7 +508,7 @@ class Allocator(mesa.Agent):
     def _fail(self, reason: str, **fields: Any) -> None:
         entry = {"reason": reason, **fields}
         self._failures.append(entry)
-        self.model.record("allocator_failed", node=self.holder, **entry)
+        self.model.record(event_kinds.ALLOCATOR_FAILED, actor=self.holder, **entry)
 
     def apply(self, decision: Decision) -> None:
         """Move debts, then the free portfolio, toward `decision`'s targets (weights are of

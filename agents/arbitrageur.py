@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mesa
 
+from agents import event_kinds
 from agents.trading import Trade, best_arbitrage, capped
 from protocols import names
 from protocols.validation import check_amount
@@ -61,8 +62,8 @@ class Arbitrageur(mesa.Agent):
         )
         world.trade_offchain(self.holder, trade.token_out, received, trade.token_in)
         self.model.record(
-            "arbitrage",
-            agent=self.holder,
+            event_kinds.ARBITRAGE,
+            actor=self.holder,
             pool=name,
             token_in=trade.token_in,
             token_out=trade.token_out,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from agents import event_kinds
 from protocols import names
 from protocols.errors import ConfigError, DaosimError, InsufficientLiquidity
 from protocols.lending import CapExceeded, InsufficientCollateral
@@ -135,8 +136,8 @@ class BorrowerCohort(mesa.Agent):
         borrowed = self._borrow(*_positive(lever, (w / t - dv)[lever] / prices[d]))
         if topped[0] or repaid[0] or borrowed[0]:
             self.model.record(
-                "borrowers",
-                cohort=self.unique_id,
+                event_kinds.BORROWERS,
+                actor=self.holder,
                 market=self.market.name,
                 at_risk=int(at_risk.sum()),
                 reacting=int(reacting.size),

@@ -22,7 +22,7 @@ Collateral that is another protocol's token (a market's receipt, a pool's LP tok
 sim.composition) has no pool: it is kept and redeemed at its issuer at the start of the next
 steps, as far as that market's cash allows (an LP token always redeems).
 
-Event "liquidation" (one per call): market, pid, collateral_asset, debt_asset,
+Event "liquidation" (one per call): actor, market, pid, collateral_asset, debt_asset,
 health_factor, debt_repaid (debt units), collateral_seized and protocol_fee (collateral
 units, fee included in seized), received_a_token, pool (None: not sold), sold, debt_repaid_usd,
 profit_usd (sale proceeds - repayment - gas; buy-back trades are not charged to it) and
@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 import mesa
 import numpy as np
 
+from agents import event_kinds
 from protocols import names
 from protocols.errors import ConfigError, InsufficientLiquidity
 from protocols.lending import LendingMarket, NotLiquidatable, liquidation_amounts
@@ -225,8 +226,8 @@ class Liquidator(mesa.Agent):
             out = pool.swap_exact_in(self.holder, plan.collateral, sale.token_out, received)
             proceeds = out * world.usd(sale.token_out)
         self.model.record(
-            "liquidation",
-            liquidator=self.unique_id,
+            event_kinds.LIQUIDATION,
+            actor=self.holder,
             market=plan.market.name,
             pid=result.pid,
             collateral_asset=result.collateral_asset,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import mesa
 
+from agents import event_kinds
 from agents.trading import Pool
 from protocols.amm.concentrated import ConcentratedLiquidityPool
 from protocols.amm.v3_math import liquidity_for_amounts, tick_to_sqrt_price
@@ -99,7 +100,7 @@ class LiquidityProvider(mesa.Agent):
         fraction = check_fraction("fraction", fraction)
         received = _total(self._withdraw(pool_name, fraction))
         if received:
-            self._record("lp_withdrawal", pool_name, received, fraction=fraction)
+            self._record(event_kinds.LP_WITHDRAWAL, pool_name, received, fraction=fraction)
         return received
 
     # -- flight and return ----------------------------------------------------------------
@@ -108,7 +109,7 @@ class LiquidityProvider(mesa.Agent):
         # pay): one attempt per episode, so a failed exit is not retried every step.
         withdrawn = self._watch[name].away = self._withdraw(name, self.flight_share)
         if withdrawn:
-            self._record("lp_flight", name, _total(withdrawn), stress=stress)
+            self._record(event_kinds.LP_FLIGHT, name, _total(withdrawn), stress=stress)
 
     def _return(self, name: str) -> None:
         pool, watch = self._pool(name), self._watch[name]
@@ -126,7 +127,7 @@ class LiquidityProvider(mesa.Agent):
             else:
                 self._mint(pool, band, held)
         after = self._wallet(pool)
-        self._record("lp_return", name, {t: before[t] - after[t] for t in pool.tokens})
+        self._record(event_kinds.LP_RETURN, name, {t: before[t] - after[t] for t in pool.tokens})
 
     def _withdraw(self, name: str, fraction: float) -> Withdrawn:
         """Take `fraction` of this LP's liquidity out of a pool; {} when it holds none or the
@@ -197,7 +198,7 @@ class LiquidityProvider(mesa.Agent):
     def _record(self, kind: str, pool: str, amounts: dict[str, float], **fields) -> None:
         world = self.model.world
         value = sum(amount * world.usd(token) for token, amount in amounts.items())
-        self.model.record(kind, agent=self.holder, pool=pool, value_usd=value, **fields)
+        self.model.record(kind, actor=self.holder, pool=pool, value_usd=value, **fields)
 
 
 def _at_pool_ratio(amounts: dict[str, float], reserves: dict[str, float]) -> dict[str, float]:

@@ -96,7 +96,9 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _print_spread(events: list[dict]) -> None:
     """The distress event log of the run, one line per transition."""
-    spread = [e for e in events if e["kind"] in ("distress", "recovered")]
+    from agents import event_kinds
+
+    spread = [e for e in events if e["kind"] in event_kinds.SPREAD]
     if spread:
         print("distress transitions (step, node, cause):")
     for event in spread[:SPREAD_LINES]:

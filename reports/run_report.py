@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import Normalize
 
+from agents import event_kinds
 from reports.figures import (
     NEVER_COLOR,
     SHOCK_COLOR,
@@ -108,7 +109,7 @@ def spread_table(run: RunFolder) -> Table:
     if events.empty or "node" not in events:
         spread = pd.DataFrame(columns=["step", "day", "kind", "node", "cause"])
     else:
-        spread = events[events["kind"].isin(["distress", "recovered"])]
+        spread = events[events["kind"].isin(event_kinds.SPREAD)]
         spread = spread[["step", "kind", "node", "cause"]].copy()
         spread.insert(1, "day", [round(run.day(s), 2) for s in spread["step"]])
     note = "Every distress transition (step, node, cause), in order"

@@ -33,6 +33,7 @@ from typing import Any
 
 import networkx as nx
 
+from agents import event_kinds
 from protocols.world import World
 from sim.debtrank import graph_debtrank
 from sim.shocks import ShockSchedule, first_shock_step
@@ -78,7 +79,7 @@ def contagion_summary(
     depths = cascade_depths(graph, list(origins))
     first: dict[str, int] = {}
     for event in events:
-        if event["kind"] == "distress":
+        if event["kind"] == event_kinds.DISTRESS:
             first.setdefault(event["node"], int(event["step"]))
     at_start = {n for n, s in first.items() if s == 0}
     spread = {n: s for n, s in first.items() if s > 0}
@@ -127,7 +128,7 @@ def annotate(graph: nx.DiGraph, scenario: Scenario, world: World,
     depths = cascade_depths(out, list(origins))
     first: dict[str, int] = {}
     for event in events:
-        if event["kind"] == "distress":
+        if event["kind"] == event_kinds.DISTRESS:
             first.setdefault(event["node"], int(event["step"]))
     for node in first:
         if node not in out:

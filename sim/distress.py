@@ -28,6 +28,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agents import event_kinds
 from protocols import names
 from protocols.errors import DaosimError
 from protocols.lending.market import PINNED_UTILIZATION
@@ -37,7 +38,7 @@ from spec import Scenario
 
 @dataclass(frozen=True)
 class Transition:
-    kind: str  # "distress" or "recovered"
+    kind: str  # event_kinds.DISTRESS or event_kinds.RECOVERED
     node: str
     cause: str  # the causes, comma-separated
     value: float  # the measured figure of the first cause
@@ -95,10 +96,10 @@ class DistressMonitor:
             before = self.state.get(node)
             if causes and not before:
                 names = ",".join(c for c, _ in causes)
-                transitions.append(Transition("distress", node, names, causes[0][1]))
+                transitions.append(Transition(event_kinds.DISTRESS, node, names, causes[0][1]))
                 self.first_distress.setdefault(node, step)
             elif before and not causes:
-                transitions.append(Transition("recovered", node, ",".join(before), 0.0))
+                transitions.append(Transition(event_kinds.RECOVERED, node, ",".join(before), 0.0))
             if causes:
                 self.state[node] = tuple(c for c, _ in causes)
             elif before:

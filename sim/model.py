@@ -14,6 +14,7 @@ from typing import Any
 import mesa
 import networkx as nx
 
+from agents import event_kinds
 from agents.allocator import Allocator
 from agents.arbitrageur import Arbitrageur
 from agents.borrowers import BorrowerCohort
@@ -108,7 +109,7 @@ class TreasuryModel(mesa.Model):
     def record(self, kind: str, **fields: Any) -> None:
         """Append an event (liquidation, arbitrage, shock, distress...) to the run's log."""
         self.events.append({"step": self.steps, "kind": kind, **fields})
-        if kind == "liquidation":
+        if kind == event_kinds.LIQUIDATION:
             self.liquidations_this_step += 1
 
     def refresh_prices(self) -> None:
@@ -174,9 +175,10 @@ class TreasuryModel(mesa.Model):
                 spec = next(p for p in self.config.protocols if p.name == name)
                 asset = next(a for a in self.config.assets if a.symbol == spec.underlying)
                 implied_vol = max(asset.sigma, 0.05) * (1.0 + spec.vol_premium)
-                epoch = vault.roll(step, implied_vol, "options-desk")
+                epoch = vault.roll(step, implied_vol, names.OPTIONS_DESK)
                 if epoch is not None:
-                    self.record("vault_roll", node=name, strike=epoch.strike, iv=implied_vol)
+                    self.record(event_kinds.VAULT_ROLL, node=name, strike=epoch.strike,
+                                iv=implied_vol)
 
     def _runway_months(self) -> float:
         """The allocator's runway (sim.treasury), from the book it refreshed this step."""
@@ -253,7 +255,7 @@ class TreasuryModel(mesa.Model):
         """One row of headline figures for this run."""
         ts = self.timeseries()
         value = ts["treasury_usd"].to_numpy()
-        liquidations = [e for e in self.events if e["kind"] == "liquidation"]
+        liquidations = [e for e in self.events if e["kind"] == event_kinds.LIQUIDATION]
         bad_debt_usd = math.fsum(
             amount * self.world.usd(asset)
             for market in self.world.markets.values()

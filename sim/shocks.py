@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 from pydantic import ValidationError
 
+from agents import event_kinds
 from protocols import names
 from protocols.oracle import Oracle
 from protocols.world import World
@@ -124,7 +125,8 @@ class ExploitEffect(ShockEffect):
              providers: Sequence[Provider]) -> None:
         if step == self.step:
             drained = drain(world, self.shock.protocol, self.shock.fraction)
-            record("shock", shock=self.shock.kind, node=self.shock.protocol, amounts=drained)
+            record(event_kinds.SHOCK, shock=self.shock.kind, node=self.shock.protocol,
+                   amounts=drained)
 
     def origins(self, world: World) -> dict[str, float]:
         return {self.shock.protocol: self.shock.fraction}
@@ -141,11 +143,11 @@ class OracleFreezeEffect(ShockEffect):
         if step == s.step + s.duration:
             for oracle in self._feeds(world).values():
                 oracle.unfreeze()
-            record("shock_end", shock=s.kind, node=s.market or s.asset)
+            record(event_kinds.SHOCK_END, shock=s.kind, node=s.market or s.asset)
         if step == s.step:
             for oracle in self._feeds(world).values():
                 oracle.freeze()
-            record("shock", shock=s.kind, node=s.market or s.asset)
+            record(event_kinds.SHOCK, shock=s.kind, node=s.market or s.asset)
 
     def origins(self, world: World) -> dict[str, float]:
         return dict.fromkeys(self._feeds(world), 0.0)
@@ -169,7 +171,8 @@ class GasSpikeEffect(ShockEffect):
     def fire(self, step: int, world: World, record: Record,
              providers: Sequence[Provider]) -> None:
         if step == self.step:
-            record("shock", shock=self.shock.kind, node="gas", multiplier=self.shock.multiplier)
+            record(event_kinds.SHOCK, shock=self.shock.kind, node="gas",
+                   multiplier=self.shock.multiplier)
 
     def gas_multiplier(self, step: int) -> float:
         active = self.shock.step <= step < self.shock.step + self.shock.duration
@@ -198,9 +201,9 @@ class LiquidityWithdrawalEffect(ShockEffect):
                 amount = min(wanted, market.cash(asset))
                 if amount > 0:
                     market.withdraw(supplier, asset, amount)
-                    record("supplier_run", node=protocol, asset=asset, wanted=wanted,
+                    record(event_kinds.SUPPLIER_RUN, node=protocol, asset=asset, wanted=wanted,
                            withdrawn=amount)
-        record("shock", shock=self.shock.kind, node=protocol, fraction=fraction)
+        record(event_kinds.SHOCK, shock=self.shock.kind, node=protocol, fraction=fraction)
 
     def origins(self, world: World) -> dict[str, float]:
         return {self.shock.protocol: self.shock.fraction}
@@ -221,7 +224,7 @@ class ParameterChangeEffect(ShockEffect):
         if step == self.step:
             s = self.shock
             world.markets[s.market].configure_reserve(s.reserve, **s.changes())
-            record("shock", shock=s.kind, node=s.market, reserve=s.reserve,
+            record(event_kinds.SHOCK, shock=s.kind, node=s.market, reserve=s.reserve,
                    changes=s.changes())
 
     def problems(self, where: str, by_name: Mapping[str, Any]) -> Iterator[str]:

@@ -153,7 +153,7 @@ def test_competitors_the_first_to_act_takes_the_opportunity():
     model.step()
     by_pool = {}
     for event in model.events:
-        by_pool.setdefault(event["pool"], []).append(event["agent"])
+        by_pool.setdefault(event["pool"], []).append(event["actor"])
     assert set(by_pool) == {"uni-v2", "uni-v3"}
     assert all(len(agents) == 1 for agents in by_pool.values())
 

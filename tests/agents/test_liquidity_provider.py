@@ -145,7 +145,7 @@ def test_own_withdrawal_is_not_stress_but_a_drain_is():
         ledger.transfer(token, "uni-v2", "exploiter", 0.2 * reserve)
     assert lp.stress("uni-v2") == pytest.approx(0.2, rel=1e-9)
     model.step()
-    assert [(e["kind"], e["agent"]) for e in model.events] == [
+    assert [(e["kind"], e["actor"]) for e in model.events] == [
         ("lp_withdrawal", "lp:a"),
         ("lp_withdrawal", "lp:b"),
         ("lp_flight", "lp:b"),  # lp:a holds nothing there any more

@@ -1,0 +1,32 @@
+"""The event log's vocabulary: every kind of event the simulation records, in one place.
+
+An event is a dict `{"step": t, "kind": KIND, **fields}`, appended by the host's
+`record(kind, **fields)` and written to `events.parquet`. Two fields name who or what:
+- `actor`: the agent that acted, by its ledger holder id (`arb:3`, `liq:5`, `lp:0`,
+  `borrowers:7`, `treasury`) - on every agent's event;
+- `node`: the dependency-graph node a world event concerns (a protocol, `issuer:DAI`,
+  `treasury`, `gas`) - on shocks, supplier runs, vault rolls and distress transitions.
+A treasury policy may log events of its own kinds (`Decision.events`); they carry `actor`.
+"""
+
+# -- agents' events (field `actor`) --------------------------------------------------------
+ARBITRAGE = "arbitrage"
+LIQUIDATION = "liquidation"
+BORROWERS = "borrowers"
+LP_FLIGHT = "lp_flight"
+LP_RETURN = "lp_return"
+LP_WITHDRAWAL = "lp_withdrawal"
+REBALANCE = "rebalance"
+ALLOCATOR_FAILED = "allocator_failed"
+TREASURY_BORROW = "treasury_borrow"
+TREASURY_REPAY = "treasury_repay"
+
+# -- world events (field `node`) -----------------------------------------------------------
+SHOCK = "shock"
+SHOCK_END = "shock_end"
+SUPPLIER_RUN = "supplier_run"
+VAULT_ROLL = "vault_roll"
+DISTRESS = "distress"
+RECOVERED = "recovered"
+#: the distress transitions: the event log of the spread
+SPREAD = (DISTRESS, RECOVERED)
