@@ -22,6 +22,7 @@ from reports.figures import (
     usd_axis,
 )
 from reports.html import Table, write_report
+from sim import columns
 from sim.treasury import drawdowns
 
 DISTRIBUTION_METRICS = ("treasury_loss_usd", "bad_debt_usd", "liquidations",
@@ -149,11 +150,11 @@ def distribution_figure(cmp: CompareFolder) -> ReportFigure | None:
 def treasury_figure(cmp: CompareFolder) -> ReportFigure | None:
     """Mean treasury NAV and drawdown per step under each arm, with the 10-90 % band."""
     series = cmp.series
-    if series is None or "treasury_nav_usd" not in series:
+    if series is None or columns.TREASURY_NAV not in series:
         return None
     arm_of = dict(zip(cmp.runs["run_key"], cmp.runs["variant"], strict=True))
     series = series.assign(variant=series["run_key"].map(arm_of))
-    nav = series.pivot_table(index="step", columns="run_key", values="treasury_nav_usd")
+    nav = series.pivot_table(index="step", columns="run_key", values=columns.TREASURY_NAV)
     drawdown = 100 * nav.apply(drawdowns)
     # days when the plan recorded the step length, else steps
     per_step, unit = ((cmp.plan["step_hours"] / 24.0, "time (days)")

@@ -28,6 +28,7 @@ from reports.figures import (
     usd_axis,
 )
 from reports.html import Table, write_report
+from sim import columns
 from sim.outputs import from_node_link
 from sim.treasury import drawdowns
 
@@ -123,12 +124,11 @@ def price_figure(run: RunFolder) -> ReportFigure | None:
     ts = run.timeseries
     pools: dict[str, list[str]] = {}
     for protocol in run.scenario.get("protocols", []):
-        if protocol["kind"] in POOL_KINDS and f"pool_price:{protocol['name']}" in ts:
+        if protocol["kind"] in POOL_KINDS and columns.pool_price(protocol["name"]) in ts:
             pools.setdefault(protocol["tokens"][0], []).append(protocol["name"])
-    oracles: dict[str, list[str]] = {}
-    for column in ts.columns:
-        if column.startswith("oracle:"):
-            oracles.setdefault(column.rsplit(":", 1)[1], []).append(column)
+    oracles: dict[str, list[columns.Column]] = {}
+    for column in columns.of_kind(ts.columns, columns.ORACLE):
+        oracles.setdefault(column.asset, []).append(column)
     assets = [a["symbol"] for a in run.scenario["assets"]
               if a["symbol"] in pools or a["symbol"] in oracles][:MAX_PRICE_PANELS]
     if not assets:
@@ -139,14 +139,14 @@ def price_figure(run: RunFolder) -> ReportFigure | None:
     fig, axes = new_figure(title, rows, cols, sharex=True)
     days = run.days
     for k, (ax, asset) in enumerate(zip(axes, assets, strict=False)):
-        ax.plot(days, ts[f"price:{asset}"], color="black", linewidth=1.4, label="reference")
+        ax.plot(days, ts[columns.price(asset)], color="black", linewidth=1.4,
+                label="reference")
         for pool in pools.get(asset, []):
-            ax.plot(days, ts[f"pool_price:{pool}"], linestyle="-", linewidth=1.0, alpha=0.85,
-                    label=f"pool {pool}")
+            ax.plot(days, ts[columns.pool_price(pool)], linestyle="-", linewidth=1.0,
+                    alpha=0.85, label=f"pool {pool}")
         for column in oracles.get(asset, []):
-            consumer = column.split(":")[1]
-            ax.step(days, ts[column], where="post", linestyle=":", linewidth=1.2,
-                    label=f"oracle of {consumer}")
+            ax.step(days, ts[column.name], where="post", linestyle=":", linewidth=1.2,
+                    label=f"oracle of {column.subject}")
         mark_shocks(ax, run.shocks, named=k < cols)
         label(ax, asset, TIME, "price (USD)")
         legend_if_several(ax, loc="best")
@@ -184,7 +184,7 @@ def health_figure(run: RunFolder) -> ReportFigure | None:
 def liquidation_figure(run: RunFolder) -> ReportFigure | None:
     """Liquidations per step and the bad debt each market carries, in USD."""
     ts = run.timeseries
-    bad = [c for c in ts.columns if c.startswith("bad_debt_usd:")]
+    bad = columns.of_kind(ts.columns, columns.BAD_DEBT_USD)
     if not bad:
         return None
     title = "Liquidations and bad debt over time"
@@ -192,12 +192,12 @@ def liquidation_figure(run: RunFolder) -> ReportFigure | None:
     days = run.days
     # one bar per step, drawn as a single filled outline (one artist, not one per step)
     edges = np.append(days - run.day(1), days[-1]) if len(days) else np.zeros(1)
-    top.stairs(ts["liquidations"], edges, fill=True, color="#2e86c1", label="liquidations")
+    top.stairs(ts[columns.LIQUIDATIONS], edges, fill=True, color="#2e86c1", label="liquidations")
     mark_shocks(top, run.shocks)
     label(top, "Liquidations per step", TIME, "liquidations")
     legend_if_several(top, loc="upper right")
     for column in bad:
-        bottom.plot(days, ts[column], linewidth=1.5, label=column.split(":", 1)[1])
+        bottom.plot(days, ts[column.name], linewidth=1.5, label=column.subject)
     mark_shocks(bottom, run.shocks, named=False)
     usd_axis(bottom)
     label(bottom, "Bad debt outstanding (at reference prices)", TIME, "bad debt (USD)")
@@ -261,7 +261,7 @@ def graph_figure(run: RunFolder) -> ReportFigure | None:
 def treasury_figure(run: RunFolder) -> ReportFigure | None:
     """Treasury NAV (at reference prices and at liquidation value) and its drawdown."""
     ts = run.timeseries
-    nav_column = "treasury_nav_usd" if "treasury_nav_usd" in ts else "treasury_usd"
+    nav_column = columns.TREASURY_NAV if columns.TREASURY_NAV in ts else columns.TREASURY_USD
     if nav_column not in ts:
         return None
     policy = run.scenario.get("treasury", {}).get("policy", {}).get("kind", "static")
@@ -270,8 +270,8 @@ def treasury_figure(run: RunFolder) -> ReportFigure | None:
     days = run.days
     nav = ts[nav_column].to_numpy()
     top.plot(days, nav, color="#1f618d", linewidth=1.5, label="NAV at reference prices")
-    if "treasury_nav_liq_usd" in ts:
-        top.plot(days, ts["treasury_nav_liq_usd"], color="#a04000", linewidth=1.2,
+    if columns.TREASURY_NAV_LIQ in ts:
+        top.plot(days, ts[columns.TREASURY_NAV_LIQ], color="#a04000", linewidth=1.2,
                  label="NAV at liquidation value (after selling into the pools)")
     mark_shocks(top, run.shocks)
     usd_axis(top)

@@ -35,6 +35,7 @@ import networkx as nx
 
 from agents import event_kinds
 from protocols.world import World
+from sim import columns
 from sim.debtrank import graph_debtrank
 from sim.shocks import ShockSchedule, first_shock_step
 from spec import Scenario
@@ -106,7 +107,7 @@ def contagion_summary(
         "time_to_last_distress": last_step - start if last_step is not None else None,
     }
     for name, market in world.markets.items():
-        summary[f"bad_debt_usd:{name}"] = math.fsum(
+        summary[columns.bad_debt_usd(name)] = math.fsum(
             v * world.usd(a) for a, v in market.bad_debt.items()
         )
     values = list(treasury_usd)

@@ -22,6 +22,7 @@ from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
 from protocols import names
 from protocols.world import World
+from sim import columns
 from sim.assembly import build_world
 from sim.contagion import annotate, contagion_summary
 from sim.distress import DistressMonitor
@@ -190,7 +191,7 @@ class TreasuryModel(mesa.Model):
     def _collected_vault_nav(self, name: str) -> float:
         """NAV per share of vault `name` (in its collateral) from this step's collected
         share price: marking the options once per step is the costly part of distress."""
-        usd = self.datacollector.model_vars[f"vault_share_usd:{name}"][-1]
+        usd = self.datacollector.model_vars[columns.vault_share_usd(name)][-1]
         return usd / self.world.usd(self.world.vaults[name].collateral)
 
     def _evaluate_distress(self, step: int) -> None:
@@ -215,32 +216,34 @@ class TreasuryModel(mesa.Model):
     def _reporters(self) -> dict[str, Any]:
         world = self.world
         reporters: dict[str, Any] = {
-            "gas_gwei": lambda m: m.gas_gwei,
-            "treasury_usd": lambda m: m.treasury_value_usd(),
-            "liquidations": lambda m: m.liquidations_this_step,
+            columns.GAS_GWEI: lambda m: m.gas_gwei,
+            columns.TREASURY_USD: lambda m: m.treasury_value_usd(),
+            columns.LIQUIDATIONS: lambda m: m.liquidations_this_step,
             **treasury_reporters(self.config.treasury.opex_usd_per_month),
         }
         for asset in world.assets:
-            reporters[f"price:{asset}"] = lambda m, a=asset: m.world.usd(a)
+            reporters[columns.price(asset)] = lambda m, a=asset: m.world.usd(a)
         for name, pool in world.pools.items():
             base, quote = pool.tokens[0], pool.tokens[1]
-            reporters[f"pool_price:{name}"] = (
+            reporters[columns.pool_price(name)] = (
                 lambda m, p=pool, b=base, q=quote: p.spot_price(b, q) * m.world.usd(q)
             )
         for consumer, feeds in world.oracles.items():
             for asset, oracle in feeds.items():
-                reporters[f"oracle:{consumer}:{asset}"] = lambda m, o=oracle: o.price
+                reporters[columns.oracle(consumer, asset)] = lambda m, o=oracle: o.price
         for name, market in world.markets.items():
             for asset in market.assets:
-                reporters[f"utilization:{name}:{asset}"] = (
+                reporters[columns.utilization(name, asset)] = (
                     lambda m, mk=market, a=asset: mk.utilization(a)
                 )
-                reporters[f"bad_debt:{name}:{asset}"] = lambda m, mk=market, a=asset: mk.bad_debt[a]
-            reporters[f"bad_debt_usd:{name}"] = lambda m, mk=market: math.fsum(
+                reporters[columns.bad_debt(name, asset)] = (
+                    lambda m, mk=market, a=asset: mk.bad_debt[a]
+                )
+            reporters[columns.bad_debt_usd(name)] = lambda m, mk=market: math.fsum(
                 amount * m.world.usd(a) for a, amount in mk.bad_debt.items()
             )
         for name, vault in world.vaults.items():
-            reporters[f"vault_share_usd:{name}"] = (
+            reporters[columns.vault_share_usd(name)] = (
                 lambda m, t=vault.shares: m.world.token_usd(t, m.steps)
             )
         return reporters
@@ -254,7 +257,7 @@ class TreasuryModel(mesa.Model):
     def summary(self) -> dict[str, Any]:
         """One row of headline figures for this run."""
         ts = self.timeseries()
-        value = ts["treasury_usd"].to_numpy()
+        value = ts[columns.TREASURY_USD].to_numpy()
         liquidations = [e for e in self.events if e["kind"] == event_kinds.LIQUIDATION]
         bad_debt_usd = math.fsum(
             amount * self.world.usd(asset)
@@ -273,7 +276,7 @@ class TreasuryModel(mesa.Model):
             "treasury_start_usd": float(value[0]) if value.size else 0.0,
             "treasury_end_usd": float(value[-1]) if value.size else 0.0,
             "treasury_max_drawdown": max_drawdown(value),
-            "max_gas_gwei": float(ts["gas_gwei"].max()),
+            "max_gas_gwei": float(ts[columns.GAS_GWEI].max()),
             **treasury_figures(self.allocator, ts),
             **contagion_summary(
                 self.config, self.world, self.graph_start, self.events, value

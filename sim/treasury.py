@@ -23,6 +23,7 @@ import numpy as np
 
 from agents.routing import Router
 from agents.treasury_book import Book, read_book
+from sim import columns
 
 #: Halvings tried when a full-size liquidation quote cannot be filled.
 MAX_HALVINGS = 20
@@ -113,17 +114,17 @@ def reporters(opex_usd_per_month: float) -> dict[str, Any]:
     refreshes after acting, so a step costs one liquidation quote per asset held).
     `runway_months` only with opex: without spend the runway is unbounded."""
     series = {
-        "treasury_nav_usd": lambda m: m.allocator.book.nav_usd,
-        "treasury_nav_liq_usd": lambda m: liquidation_value_usd(
+        columns.TREASURY_NAV: lambda m: m.allocator.book.nav_usd,
+        columns.TREASURY_NAV_LIQ: lambda m: liquidation_value_usd(
             m.allocator.book, m.allocator.router, m.allocator.stables, m.allocator.exit_assets
         ),
-        "treasury_debt_usd": lambda m: math.fsum(m.allocator.book.debt_usd.values()),
-        "treasury_turnover_usd": lambda m: m.allocator.turnover_usd,
-        "treasury_costs_usd": lambda m: m.allocator.costs_usd["gas"]
+        columns.TREASURY_DEBT: lambda m: math.fsum(m.allocator.book.debt_usd.values()),
+        columns.TREASURY_TURNOVER: lambda m: m.allocator.turnover_usd,
+        columns.TREASURY_COSTS: lambda m: m.allocator.costs_usd["gas"]
         + m.allocator.costs_usd["slippage"],
     }
     if opex_usd_per_month > 0:
-        series["runway_months"] = lambda m: runway_months(
+        series[columns.RUNWAY_MONTHS] = lambda m: runway_months(
             m.allocator.book, opex_usd_per_month, m.allocator.stables
         )
     return series
@@ -131,10 +132,10 @@ def reporters(opex_usd_per_month: float) -> dict[str, Any]:
 
 def summary_figures(allocator: Any, timeseries: Any) -> dict[str, float]:
     """Headline treasury numbers of a run (for `TreasuryModel.summary`)."""
-    nav = timeseries["treasury_nav_usd"].to_numpy(dtype=float)
-    liq = timeseries["treasury_nav_liq_usd"].to_numpy(dtype=float)
-    runway = (timeseries["runway_months"].to_numpy(dtype=float)
-              if "runway_months" in timeseries else np.array([]))
+    nav = timeseries[columns.TREASURY_NAV].to_numpy(dtype=float)
+    liq = timeseries[columns.TREASURY_NAV_LIQ].to_numpy(dtype=float)
+    runway = (timeseries[columns.RUNWAY_MONTHS].to_numpy(dtype=float)
+              if columns.RUNWAY_MONTHS in timeseries else np.array([]))
     return {
         "treasury_nav_end_usd": float(nav[-1]) if nav.size else 0.0,
         "treasury_nav_liq_end_usd": float(liq[-1]) if liq.size else 0.0,

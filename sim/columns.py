@@ -1,0 +1,89 @@
+"""Time-series column names: built here for the model's data collection and parsed here by
+whoever reads `timeseries.parquet`, so producer and readers cannot drift apart.
+
+Per-step columns (one row per step, `step` first): `gas_gwei`, `treasury_usd` (the
+treasury's ledger holdings at reference prices), `liquidations` (this step's count), the
+treasury's book (`treasury_nav_usd`, `treasury_nav_liq_usd`, `treasury_debt_usd`,
+`treasury_turnover_usd`, `treasury_costs_usd`, and `runway_months` when it has opex), and
+one column per thing of the world, named `<kind>:<subject>[:<asset>]`:
+`price:ASSET`, `pool_price:POOL` (its first token's price, USD), `oracle:CONSUMER:ASSET`,
+`utilization:MARKET:ASSET`, `bad_debt:MARKET:ASSET` (units), `bad_debt_usd:MARKET` and
+`vault_share_usd:VAULT`. An asset may itself contain ":" (a composed reserve such as
+`aave:aUSDC`), so a name splits at its first two colons only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+GAS_GWEI = "gas_gwei"
+TREASURY_USD = "treasury_usd"
+LIQUIDATIONS = "liquidations"
+TREASURY_NAV = "treasury_nav_usd"
+TREASURY_NAV_LIQ = "treasury_nav_liq_usd"
+TREASURY_DEBT = "treasury_debt_usd"
+TREASURY_TURNOVER = "treasury_turnover_usd"
+TREASURY_COSTS = "treasury_costs_usd"
+RUNWAY_MONTHS = "runway_months"
+
+PRICE, POOL_PRICE, ORACLE = "price", "pool_price", "oracle"
+UTILIZATION, BAD_DEBT, BAD_DEBT_USD, VAULT_SHARE_USD = (
+    "utilization", "bad_debt", "bad_debt_usd", "vault_share_usd")
+#: kinds whose name carries an asset after the subject
+_WITH_ASSET = frozenset({ORACLE, UTILIZATION, BAD_DEBT})
+
+
+class Column(NamedTuple):
+    """A per-thing column taken apart: its kind, subject (asset, pool, consumer, market or
+    vault) and, for the kinds that have one, the asset."""
+
+    name: str
+    kind: str
+    subject: str
+    asset: str | None = None
+
+
+def price(asset: str) -> str:
+    return f"{PRICE}:{asset}"
+
+
+def pool_price(pool: str) -> str:
+    return f"{POOL_PRICE}:{pool}"
+
+
+def oracle(consumer: str, asset: str) -> str:
+    return f"{ORACLE}:{consumer}:{asset}"
+
+
+def utilization(market: str, asset: str) -> str:
+    return f"{UTILIZATION}:{market}:{asset}"
+
+
+def bad_debt(market: str, asset: str) -> str:
+    return f"{BAD_DEBT}:{market}:{asset}"
+
+
+def bad_debt_usd(market: str) -> str:
+    """Per market, in USD at reference prices (also a summary key)."""
+    return f"{BAD_DEBT_USD}:{market}"
+
+
+def vault_share_usd(vault: str) -> str:
+    return f"{VAULT_SHARE_USD}:{vault}"
+
+
+def parse(name: str) -> Column | None:
+    """`name` taken apart; None for a per-step column without a subject."""
+    kind, sep, rest = name.partition(":")
+    if not sep:
+        return None
+    if kind in _WITH_ASSET:
+        subject, _, asset = rest.partition(":")
+        return Column(name, kind, subject, asset)
+    return Column(name, kind, rest)
+
+
+def of_kind(names: Iterable[str], kind: str) -> list[Column]:
+    """The columns of one kind among `names`, in their order."""
+    return [c for c in map(parse, names) if c is not None and c.kind == kind]
