@@ -34,6 +34,7 @@ import mesa
 import numpy as np
 
 from agents import event_kinds
+from agents.host import Host
 from agents.policies import as_decision, make_policy
 from agents.policies.base import Decision, TreasuryView
 from agents.routing import Quote, Router, slippage
@@ -58,7 +59,7 @@ class Allocator(mesa.Agent):
     last step (the price and NAV histories policies read are that long).
     """
 
-    def __init__(self, model: mesa.Model, holder: str, config: Treasury, *,
+    def __init__(self, model: Host, holder: str, config: Treasury, *,
                  stables: frozenset[str], step_hours: float, steps_per_year: float,
                  horizon: int) -> None:
         super().__init__(model)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import mesa
 
 from agents import event_kinds
+from agents.host import Host
 from agents.trading import Trade, best_arbitrage, capped
 from protocols import names
 from protocols.validation import check_amount
@@ -29,7 +30,7 @@ class Arbitrageur(mesa.Agent):
     the first to act closes the gap and the others find nothing left.
     """
 
-    def __init__(self, model: mesa.Model, capital_usd: float, gas_units: float) -> None:
+    def __init__(self, model: Host, capital_usd: float, gas_units: float) -> None:
         capital_usd = check_amount("capital_usd", capital_usd)
         gas_units = check_amount("gas_units", gas_units)
         super().__init__(model)

@@ -24,6 +24,7 @@ import mesa
 import numpy as np
 
 from agents import event_kinds
+from agents.host import Host
 from protocols import names
 from protocols.errors import ConfigError, DaosimError, InsufficientLiquidity
 from protocols.lending import CapExceeded, InsufficientCollateral
@@ -43,7 +44,7 @@ class BorrowerCohort(mesa.Agent):
     """`spec.positions` positions of collateral `spec.collateral` and debt `spec.debt` in
     market `spec.market`; see the module doc."""
 
-    def __init__(self, model: mesa.Model, spec: CohortSpec) -> None:
+    def __init__(self, model: Host, spec: CohortSpec) -> None:
         world = model.world
         market = world.markets.get(spec.market)
         if market is None:

@@ -38,6 +38,7 @@ import mesa
 import numpy as np
 
 from agents import event_kinds
+from agents.host import Host
 from protocols import names
 from protocols.errors import ConfigError, InsufficientLiquidity
 from protocols.lending import LendingMarket, NotLiquidatable, liquidation_amounts
@@ -81,7 +82,7 @@ class Liquidator(mesa.Agent):
 
     def __init__(
         self,
-        model: mesa.Model,
+        model: Host,
         capital_usd: float,
         gas_units: int,
         max_rounds: int = 3,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import mesa
 
 from agents import event_kinds
+from agents.host import Host
 from agents.trading import Pool
 from protocols.amm.concentrated import ConcentratedLiquidityPool
 from protocols.amm.v3_math import liquidity_for_amounts, tick_to_sqrt_price
@@ -53,7 +54,7 @@ class LiquidityProvider(mesa.Agent):
 
     def __init__(
         self,
-        model: mesa.Model,
+        model: Host,
         holder: str,
         flight_drawdown: float,
         flight_share: float,
