@@ -321,7 +321,7 @@ class Allocator(mesa.Agent):
             for asset in market.assets:
                 index[market.receipt_token(asset)] = ("lending", market, asset)
         for pool in world.pools.values():
-            if hasattr(pool, "lp_token"):
+            if pool.lp_token is not None:
                 index[pool.lp_token] = ("lp", pool, None)
             elif isinstance(pool, ConcentratedLiquidityPool):
                 index[names.v3_positions(pool.name)] = ("v3", pool, None)

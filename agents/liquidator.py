@@ -318,6 +318,6 @@ class Liquidator(mesa.Agent):
         # pool's coins (UniswapV2Pair.burn / Curve remove_liquidity), pro rata.
         ledger = self.model.world.ledger
         for pool in self.model.world.pools.values():
-            lp_token = getattr(pool, "lp_token", None)
+            lp_token = pool.lp_token
             if lp_token is not None and ledger.balance_of(self.holder, lp_token) > 0:
                 pool.remove_liquidity(self.holder, ledger.balance_of(self.holder, lp_token))

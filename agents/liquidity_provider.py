@@ -13,8 +13,8 @@ import mesa
 
 from agents import event_kinds
 from agents.host import Host
-from agents.trading import Pool
 from protocols.amm.concentrated import ConcentratedLiquidityPool
+from protocols.amm.pool import Pool
 from protocols.amm.v3_math import liquidity_for_amounts, tick_to_sqrt_price
 from protocols.errors import InsufficientLiquidity, InvalidAmount
 from protocols.validation import check_amount, check_fraction

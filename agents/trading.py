@@ -1,47 +1,40 @@
 """Profit-maximising arbitrage of an AMM pool against external (reference) USD prices.
 
 Selling x of token_in pays out(x) of token_out, worth out(x)*p_out - x*p_in at external
-prices. For all three pool kinds out(x) is concave (the marginal price falls as the trade
-walks the curve), so the profit has one maximum, where the marginal rate d(out)/d(in)
-equals p_in/p_out. The rate of the first unit is (1 - fee) * spot price (fee excluded), so
-no trade pays while the pool is within the fee band of the reference (Angeris et al. 2019,
-"An analysis of Uniswap markets", arXiv:1911.03380, section on optimal arbitrage; the same
+prices. For every pool out(x) is concave (the marginal price falls as the trade walks the
+curve), so the profit has one maximum, where the marginal rate d(out)/d(in) equals
+p_in/p_out. The rate of the first unit is (1 - fee) * spot price (fee excluded), so no trade
+pays while the pool is within the fee band of the reference (Angeris et al. 2019, "An
+analysis of Uniswap markets", arXiv:1911.03380, section on optimal arbitrage; the same
 first-order condition holds for any concave trading function).
 
-- Uniswap v2: the closed form `amount_in_to_target_price` (exact).
-- Curve StableSwap: Brent's method on the exact marginal rate (1 - fee) * marginal price
-  at the post-trade balances (the fee is a share of the output, 3pool `exchange`).
-- Uniswap v3 (and any other pool with the shared interface): Brent's method on the marginal
-  rate from central differences of `quote_exact_in`; amounts the pool cannot fill count as
-  rate 0. Within a range the optimum moves the price to p_in/p_out / (1 - fee).
+Each pool finds that point itself (`Pool.quote_to_rate` at p_in/p_out: v2's closed form,
+StableSwap's Brent solve on its exact marginal rate, v3's swap to the price limit
+p_in/p_out/(1 - fee)), so the arbitrage never switches on the pool's kind. One case is left
+here: a v3 quote reads the positions, not the balance an exploit may have drained, so when
+the swap would pay out more than the pool holds, the best amount is searched on the pool's
+own quotes.
 
 Profits are in USD at the given prices, before gas.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import permutations
 
-from scipy.optimize import brentq
-
-from protocols.amm.concentrated import ConcentratedLiquidityPool
-from protocols.amm.constant_product import ConstantProductPool, amount_in_to_target_price
-from protocols.amm.stableswap import StableSwapPool, _get_D, _marginal_price, _solve_y
+from protocols.amm.pool import Pool
+from protocols.amm.solve import root_from_below
 from protocols.errors import InsufficientLiquidity
 from protocols.validation import check_amount
-
-Pool = ConstantProductPool | StableSwapPool | ConcentratedLiquidityPool
 
 #: Relative step of the central difference quote(x +- h): quotes are exact to ~1e-16
 #: relative, so the rate is good to ~1e-12 while the O(h^2) truncation stays negligible.
 DIFF_STEP = 1e-4
-#: A v3 quote above the pool's balance by more than float rounding means a drained pool.
+#: A quote above the pool's balance by more than float rounding means a drained pool; a
+#: swap that runs off the pool's last liquidity is trimmed by this much to stay inside it.
 DRAINED_RTOL = 1e-9
-#: Brent's relative tolerance on the amount: the profit is flat at its maximum, so this
-#: leaves ~1e-14 of it on the table, and each digit less saves an evaluation or two.
-AMOUNT_RTOL = 1e-7
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +63,13 @@ def best_arbitrage(pool: Pool, price_usd: Mapping[str, float]) -> Trade | None:
     try:
         for token_in, token_out, amount_in in _optimal_inputs(pool, prices):
             price_in, price_out = prices[token_in], prices[token_out]
-            amount_out = pool.quote_exact_in(token_in, token_out, amount_in)
+            try:
+                amount_out = pool.quote_exact_in(token_in, token_out, amount_in)
+            except InsufficientLiquidity:
+                # The limit lies past the pool's last liquidity and the swap uses it all
+                # (v3): stay a hair inside, so a swap without a price limit fills.
+                amount_in *= 1.0 - DRAINED_RTOL
+                amount_out = pool.quote_exact_in(token_in, token_out, amount_in)
             profit = amount_out * price_out - amount_in * price_in
             if profit > 0 and (best is None or profit > best.profit_usd):
                 best = Trade(
@@ -98,70 +97,15 @@ def capped(trade: Trade, budget_in: float) -> Trade | None:
 
 def _optimal_inputs(pool: Pool, price_usd: Mapping[str, float]) -> Iterator[tuple[str, str, float]]:
     """(token_in, token_out, amount_in) for every ordered pair whose first unit pays, the
-    amount being where the marginal rate falls to p_in/p_out."""
-    if isinstance(pool, ConstantProductPool):
-        reserves = pool.reserves()
-    elif isinstance(pool, StableSwapPool):
-        balances = list(pool.reserves().values())
-        invariant = _get_D(balances, pool.amp)  # InsufficientLiquidity if one coin ran out
-        if invariant == 0:  # no deposits yet
-            return
-    for (i, token_in), (j, token_out) in permutations(enumerate(pool.tokens), 2):
+    amount being where the marginal rate falls to p_in/p_out (module doc)."""
+    reserves = pool.reserves()
+    for token_in, token_out in permutations(pool.tokens, 2):
         target = price_usd[token_in] / price_usd[token_out]  # token_out per token_in
-        if isinstance(pool, ConstantProductPool):
-            amount_in = float(
-                amount_in_to_target_price(reserves[token_in], reserves[token_out], target, pool.fee)
-            )
-        elif isinstance(pool, StableSwapPool):
-            amount_in = _stableswap_input(pool, i, j, balances, invariant, target)
-        else:
-            amount_in = _v3_input(pool, token_in, token_out, target)
+        amount_in, amount_out = pool.quote_to_rate(token_in, token_out, target)
+        if amount_in > 0 and amount_out > reserves[token_out] * (1.0 + DRAINED_RTOL):
+            amount_in = _quoted_input(pool, token_in, token_out, target)
         if amount_in > 0:
             yield token_in, token_out, amount_in
-
-
-def _stableswap_input(
-    pool: StableSwapPool, i: int, j: int, balances: list[float], invariant: float, target: float
-) -> float:
-    """Brent on the exact rate (1 - fee) * marginal price after selling x of coin i: the
-    derivative of 3pool `get_dy`, whose fee is a fixed share of the output. Uses the pool
-    module's unchecked kernels (the ones its `exchange` runs) on balances it just read."""
-    amp, keep = pool.amp, 1.0 - pool.fee
-    first_rate = keep * _marginal_price(i, j, balances, amp, invariant)
-    if first_rate <= target:
-        return 0.0
-
-    def excess(x: float) -> float:
-        if x == 0:
-            return first_rate - target
-        after = list(balances)
-        after[i] += x
-        after[j] = _solve_y(j, after, amp, invariant)
-        return keep * _marginal_price(i, j, after, amp, invariant) - target
-
-    # Beyond this the profit is negative, hence falling: out < reserve_out, so out*p_out < x*p_in.
-    return _root_from_below(excess, balances[j] / target)
-
-
-def _v3_input(
-    pool: ConcentratedLiquidityPool, token_in: str, token_out: str, target: float
-) -> float:
-    """Exact: sell until the marginal rate (1 - fee) * price equals `target`, i.e. swap to
-    the price limit target / (1 - fee) (`quote_to_price`). A v3 quote reads the positions,
-    not the balance an exploit may have drained: when it would pay more than the pool
-    holds, search for the best amount the balance can pay instead."""
-    amount_in, amount_out = pool.quote_to_price(token_in, token_out, target / (1.0 - pool.fee))
-    if amount_in == 0:
-        return 0.0
-    if amount_out > pool.reserves()[token_out] * (1.0 + DRAINED_RTOL):
-        return _quoted_input(pool, token_in, token_out, target)
-    try:
-        pool.quote_exact_in(token_in, token_out, amount_in)
-    except InsufficientLiquidity:
-        # The target lies past the last liquidity and the swap uses it all: stay a hair
-        # inside, so a swap without a price limit fills instead of running off the edge.
-        return amount_in * (1.0 - DRAINED_RTOL)
-    return amount_in
 
 
 def _quoted_input(pool: Pool, token_in: str, token_out: str, target: float) -> float:
@@ -184,23 +128,4 @@ def _quoted_input(pool: Pool, token_in: str, token_out: str, target: float) -> f
             return -target
         return (above - below) / (2.0 * h) - target if above <= reserve_out else -target
 
-    return _root_from_below(excess, reserve_out / target)
-
-
-
-
-def _root_from_below(excess: Callable[[float], float], upper: float) -> float:
-    """Largest evaluated x with excess(x) >= 0, for `excess` decreasing on [0, upper] from
-    >= 0 to < 0: Brent's method, keeping the bracket end on the paying side (so the amount
-    returned is one the pool can fill)."""
-    paying = 0.0
-
-    def tracked(x: float) -> float:
-        nonlocal paying
-        value = excess(x)
-        if value >= 0 and x > paying:
-            paying = x
-        return value
-
-    brentq(tracked, 0.0, upper, xtol=upper * 1e-15, rtol=AMOUNT_RTOL)
-    return paying
+    return root_from_below(excess, reserve_out / target)

@@ -69,7 +69,7 @@ def token_index(world: Any) -> TokenIndex:
     """Receipt token -> (market, asset) and LP token -> pool: fixed once a world is built,
     so callers reading books every step build it once."""
     receipts = {m.receipt_token(a): (m, a) for m in world.markets.values() for a in m.assets}
-    lp_pools = {p.lp_token: p for p in world.pools.values() if hasattr(p, "lp_token")}
+    lp_pools = {p.lp_token: p for p in world.pools.values() if p.lp_token is not None}
     return receipts, lp_pools
 
 

@@ -108,8 +108,12 @@ class ConcentratedLiquidityPool:
     """A Uniswap v3 pool of `token0` / `token1`; prices are token1 per token0.
 
     Uniswap's fee tiers (fee -> tick spacing): 0.0001 -> 1, 0.0005 -> 10, 0.003 -> 60,
-    0.01 -> 200 (/work/shared/data/uniswap_v3_fee_tiers.csv).
+    0.01 -> 200 (`v3_math.FEE_TICK_SPACING`; the data folder's uniswap_v3_fee_tiers.csv).
+    Liquidity is held as positions (the periphery's NFTs), not as a fungible token, so
+    `lp_token` is None.
     """
+
+    lp_token: str | None = None
 
     def __init__(
         self,
@@ -285,6 +289,12 @@ class ConcentratedLiquidityPool:
         amount_in = check_amount("amount_in", amount_in, allow_zero=False)
         return self._simulate(zero_for_one, amount_in, None).amount_out
 
+    def quote_exact_out(self, token_in: str, token_out: str, amount_out: float) -> float:
+        """What `swap_exact_out` would take for `amount_out`, fee included; changes nothing."""
+        zero_for_one = self._zero_for_one(token_in, token_out)
+        amount_out = check_amount("amount_out", amount_out, allow_zero=False)
+        return self._simulate(zero_for_one, -amount_out, None).amount_in
+
     def quote_to_price(self, token_in: str, token_out: str, price: float) -> tuple[float, float]:
         """(amount_in, amount_out) of the swap that brings the marginal price of `token_in`
         in `token_out` (fee excluded) down to `price`: the contract's way to trade to a
@@ -308,6 +318,12 @@ class ConcentratedLiquidityPool:
             limit = min(limit, math.nextafter(MAX_SQRT_PRICE, 0.0))
         swap = self._simulate(zero_for_one, math.inf, limit)
         return swap.amount_in, swap.amount_out
+
+    def quote_to_rate(self, token_in: str, token_out: str, rate: float) -> tuple[float, float]:
+        """(amount_in, amount_out) of the exact-input swap after which the next unit of
+        `token_in` pays `rate` of `token_out`, fee included: `quote_to_price` to
+        rate / (1 - fee), since the fee is taken from the input before the price moves."""
+        return self.quote_to_price(token_in, token_out, rate / (1.0 - self.fee))
 
     def swap_exact_in(
         self,

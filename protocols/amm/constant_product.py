@@ -222,6 +222,37 @@ class ConstantProductPool:
             )
         return amount_out
 
+    def quote_exact_out(self, token_in: str, token_out: str, amount_out: float) -> float:
+        """What `swap_exact_out` would take for `amount_out`, fee included; changes nothing."""
+        amount_out = check_amount("amount_out", amount_out, allow_zero=False)
+        reserve_in, reserve_out = self._trading_reserves(token_in, token_out)
+        if amount_out >= reserve_out:
+            raise InsufficientLiquidity(
+                f"amount_out: {amount_out!r} {token_out} is not below the whole reserve "
+                f"{reserve_out!r} of pool {self.name!r}"
+            )
+        return _amount_in(amount_out, reserve_in, reserve_out, self._gamma)
+
+    def quote_to_price(self, token_in: str, token_out: str, price: float) -> tuple[float, float]:
+        """(amount_in, amount_out) of the exact-input swap after which the marginal price of
+        `token_in` in `token_out`, fee excluded, has fallen to `price`: `quote_to_rate` at
+        (1 - fee) * price. (Unlike v3, v2 keeps the fee in the reserves, so the pool's own
+        R_out/R_in ends a little below `price`.)"""
+        price = check_amount("price", price, allow_zero=False)
+        return self.quote_to_rate(token_in, token_out, price * self._gamma)
+
+    def quote_to_rate(self, token_in: str, token_out: str, rate: float) -> tuple[float, float]:
+        """(amount_in, amount_out) of the exact-input swap after which the next unit of
+        `token_in` pays `rate` of `token_out`, fee included; (0, 0) when even the first unit
+        pays no more. Selling to the external price ratio maximises an arbitrageur's profit:
+        `amount_in_to_target_price` (ExampleSwapToPrice's closed form)."""
+        rate = check_amount("rate", rate, allow_zero=False)
+        reserve_in, reserve_out = self._trading_reserves(token_in, token_out)
+        amount_in = float(amount_in_to_target_price(reserve_in, reserve_out, rate, self.fee))
+        if amount_in == 0:
+            return 0.0, 0.0
+        return amount_in, float(_amount_out(amount_in, reserve_in, reserve_out, self._gamma))
+
     # -- swaps (UniswapV2Pair.swap via the Router) -------------------------------------
     def swap_exact_in(
         self,
@@ -253,13 +284,7 @@ class ConstantProductPool:
         amount_out = check_amount("amount_out", amount_out, allow_zero=False)
         if max_amount_in != math.inf:
             check_amount("max_amount_in", max_amount_in)
-        reserve_in, reserve_out = self._trading_reserves(token_in, token_out)
-        if amount_out >= reserve_out:
-            raise InsufficientLiquidity(
-                f"amount_out: {amount_out!r} {token_out} is not below the whole reserve "
-                f"{reserve_out!r} of pool {self.name!r}"
-            )
-        amount_in = _amount_in(amount_out, reserve_in, reserve_out, self._gamma)
+        amount_in = self.quote_exact_out(token_in, token_out, amount_out)
         if amount_in > max_amount_in:
             raise SlippageExceeded(
                 f"max_amount_in: swap would cost {amount_in!r} {token_in}, "
@@ -331,16 +356,16 @@ class ConstantProductPool:
 
     # -- internals ----------------------------------------------------------------------
     def _trading_reserves(
-        self, token_in: str, token_out: str, names: tuple[str, str] = ("token_in", "token_out")
+        self, token_in: str, token_out: str, args: tuple[str, str] = ("token_in", "token_out")
     ) -> tuple[float, float]:
         """Validate a (token_in, token_out) pair and return its reserves, both > 0."""
-        for name, token in zip(names, (token_in, token_out), strict=True):
+        for name, token in zip(args, (token_in, token_out), strict=True):
             if token not in self.tokens:
                 raise UnknownToken(
                     f"{name}: {token!r} is not a token of pool {self.name!r} {self.tokens}"
                 )
         if token_in == token_out:
-            raise InvalidAmount(f"{names[1]}: must differ from {names[0]}, both are {token_in!r}")
+            raise InvalidAmount(f"{args[1]}: must differ from {args[0]}, both are {token_in!r}")
         reserve_in = self.ledger.balance_of(self.name, token_in)
         reserve_out = self.ledger.balance_of(self.name, token_out)
         if reserve_in == 0 or reserve_out == 0:

@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from numbers import Integral
 
 from protocols import names
+from protocols.amm.solve import root_from_below
 from protocols.errors import (
     DaosimError,
     InsufficientBalance,
@@ -373,6 +374,45 @@ class StableSwapPool:
         i, j = self._pair(token_in, token_out)
         amount_out = check_amount("amount_out", amount_out, allow_zero=False)
         return _exchange_out(i, j, amount_out, self._balances(), self._amp, self.fee)[0]
+
+    def quote_to_price(self, token_in: str, token_out: str, price: float) -> tuple[float, float]:
+        """(amount_in, amount_out) of the exact-input swap after which the marginal price of
+        `token_in` in `token_out` (fee excluded, `marginal_price` at the post-trade balances)
+        has fallen to `price`: `quote_to_rate` at (1 - fee) * price, the fee being a fixed
+        share of the output (3pool `exchange`)."""
+        price = check_amount("price", price, allow_zero=False)
+        return self.quote_to_rate(token_in, token_out, price * (1.0 - self.fee))
+
+    def quote_to_rate(self, token_in: str, token_out: str, rate: float) -> tuple[float, float]:
+        """(amount_in, amount_out) of the exact-input swap after which the next unit of
+        `token_in` pays `rate` of `token_out`, fee included; (0, 0) when even the first unit
+        pays no more. Brent's method on that exact rate - (1 - fee) x the marginal price at
+        the post-trade balances, the derivative of 3pool `get_dy` - to a relative 1e-7 in
+        the amount, never past the paying side."""
+        i, j = self._pair(token_in, token_out)
+        target = check_amount("rate", rate, allow_zero=False)
+        balances, amp, keep = self._balances(), self._amp, 1.0 - self.fee
+        invariant = _get_D(balances, amp)  # InsufficientLiquidity if one coin ran out
+        if invariant == 0:  # no deposits yet
+            return 0.0, 0.0
+        first_rate = keep * _marginal_price(i, j, balances, amp, invariant)
+        if first_rate <= target:
+            return 0.0, 0.0
+
+        def excess(x: float) -> float:
+            if x == 0:
+                return first_rate - target
+            after = list(balances)
+            after[i] += x
+            after[j] = _solve_y(j, after, amp, invariant)
+            return keep * _marginal_price(i, j, after, amp, invariant) - target
+
+        # Beyond this the marginal rate is below target even on average: out < balance_out,
+        # so out * p_out < x * p_in.
+        amount_in = root_from_below(excess, balances[j] / target)
+        if amount_in == 0:
+            return 0.0, 0.0
+        return amount_in, _exchange_in(i, j, amount_in, balances, amp, self.fee)[0]
 
     def calc_withdraw_one_coin(self, lp_amount: float, coin: str) -> float:
         """Coin paid for burning `lp_amount` LP into `coin` alone (3pool view of that name)."""
