@@ -3,7 +3,6 @@ to the fee band in one step, the gas threshold, capping to holdings, competition
 books balancing over random price paths."""
 
 
-import mesa
 import pytest
 
 from agents.arbitrageur import Arbitrageur
@@ -11,6 +10,7 @@ from agents.trading import best_arbitrage
 from protocols.errors import InvalidAmount
 from sim.assembly import build_world
 from sim.scenario import parse_scenario
+from tests.conftest import FakeHost
 
 V2 = {"kind": "uniswap_v2", "name": "uni-v2", "tokens": ["WETH", "USDC"], "tvl_usd": 10e6}
 V3 = {
@@ -24,27 +24,15 @@ CURVE = {"kind": "curve", "name": "3pool", "tokens": ["USDC", "DAI", "USDT"], "t
 PRICES = {"WETH": 2000.0, "USDC": 1.0, "DAI": 1.0, "USDT": 1.0}
 
 
-class Model(mesa.Model):
-    """What the simulator's model gives agents: world, gas cost, event log, step count."""
-
-    def __init__(self, protocols, gas_usd=0.0, seed=7):
-        super().__init__(seed=seed)
-        assets = [{"symbol": "WETH", "price": 2000.0}] + [
-            {"symbol": s, "price": 1.0, "kind": "pegged"} for s in ("USDC", "DAI", "USDT")
-        ]
-        scenario = parse_scenario({"assets": assets, "protocols": protocols})
-        self.world = build_world(scenario, list(PRICES.values()), ["lp:0"])
-        self.gas_usd = gas_usd
-        self.events = []
-
-    def gas_cost_usd(self, gas_units):
-        return self.gas_usd
-
-    def record(self, kind, **fields):
-        self.events.append({"step": self.steps, "kind": kind, **fields})
-
-    def step(self):
-        self.agents.shuffle_do("step")
+def host(protocols, gas_usd=0.0, seed=7):
+    """The fake host on a WETH + three-stablecoin world at `PRICES` holding `protocols`,
+    whose pools 'lp:0' funds; gas costs `gas_usd` per trade."""
+    assets = [{"symbol": "WETH", "price": 2000.0}] + [
+        {"symbol": s, "price": 1.0, "kind": "pegged"} for s in ("USDC", "DAI", "USDT")
+    ]
+    scenario = parse_scenario({"assets": assets, "protocols": protocols})
+    world = build_world(scenario, list(PRICES.values()), ["lp:0"])
+    return FakeHost(world, seed=seed, gas_usd=gas_usd)
 
 
 def set_prices(world, **prices):
@@ -56,7 +44,7 @@ def balances(world):
 
 
 def test_capital_is_split_equally_in_usd_across_assets():
-    model = Model([V2])
+    model = host([V2])
     arb = Arbitrageur(model, capital_usd=4e6, gas_units=150_000)
     assert arb.holder == f"arb:{arb.unique_id}"
     # 4e6 USD over 4 assets = 1e6 USD each: 500 WETH at 2000, 1e6 of each stablecoin
@@ -69,7 +57,7 @@ def test_capital_is_split_equally_in_usd_across_assets():
 
 
 def test_one_step_closes_the_v2_and_v3_gaps_to_the_fee_band():
-    model = Model([V2, V3])
+    model = host([V2, V3])
     Arbitrageur(model, capital_usd=40e6, gas_units=150_000)
     set_prices(model.world, WETH=1800.0)  # pools still at 2000: 11 % too high
     model.step()
@@ -97,7 +85,7 @@ def test_one_step_closes_the_v2_and_v3_gaps_to_the_fee_band():
 def test_the_v2_trade_is_the_closed_form_optimum():
     # 2500 WETH / 5e6 USDC, WETH at 1900 outside: x* = 2500 (sqrt(0.997 * 2000 / 1900) - 1)
     # / 0.997 = 61.2794097211 WETH sold (cf. the 1000-WETH pool of test_trading, scaled 2.5x).
-    model = Model([V2])
+    model = host([V2])
     arb = Arbitrageur(model, capital_usd=4e6, gas_units=150_000)
     set_prices(model.world, WETH=1900.0)
     model.step()
@@ -113,7 +101,7 @@ def test_the_v2_trade_is_the_closed_form_optimum():
 
 
 def test_nothing_happens_when_profit_is_below_gas():
-    model = Model([V2])
+    model = host([V2])
     Arbitrageur(model, capital_usd=4e6, gas_units=150_000)
     set_prices(model.world, WETH=1990.0)
     profit = best_arbitrage(model.world.pools["uni-v2"], {"WETH": 1990.0, "USDC": 1.0}).profit_usd
@@ -130,7 +118,7 @@ def test_nothing_happens_when_profit_is_below_gas():
 
 
 def test_trades_are_capped_to_holdings():
-    model = Model([V2])
+    model = host([V2])
     arb = Arbitrageur(model, capital_usd=80_000.0, gas_units=150_000)  # holds 10 WETH
     set_prices(model.world, WETH=1800.0)
     model.step()
@@ -147,7 +135,7 @@ def test_trades_are_capped_to_holdings():
 
 
 def test_competitors_the_first_to_act_takes_the_opportunity():
-    model = Model([V2, V3, CURVE], seed=3)
+    model = host([V2, V3, CURVE], seed=3)
     Arbitrageur.create_agents(model, 3, capital_usd=40e6, gas_units=150_000)
     set_prices(model.world, WETH=1800.0)
     model.step()
@@ -160,7 +148,7 @@ def test_competitors_the_first_to_act_takes_the_opportunity():
 
 def test_same_seed_same_events():
     def run(seed):
-        model = Model([V2, V3, CURVE], seed=seed)
+        model = host([V2, V3, CURVE], seed=seed)
         Arbitrageur.create_agents(model, 2, capital_usd=10e6, gas_units=150_000)
         for step in range(20):
             weth = 2000.0 * (1 + 0.03 * ((step * 7) % 5 - 2))
@@ -173,7 +161,7 @@ def test_same_seed_same_events():
 
 
 def test_random_price_paths_keep_the_books():
-    model = Model([V2, V3, CURVE], gas_usd=20.0)
+    model = host([V2, V3, CURVE], gas_usd=20.0)
     arbs = Arbitrageur.create_agents(model, 2, capital_usd=5e6, gas_units=150_000)
     rng = model.rng
     weth = 2000.0
@@ -194,7 +182,7 @@ def test_random_price_paths_keep_the_books():
     [({"capital_usd": -1.0, "gas_units": 1}, "capital_usd"), ({"capital_usd": 1.0, "gas_units": float("nan")}, "gas_units")],
 )
 def test_bad_arguments_are_refused_and_change_nothing(kwargs, name):
-    model = Model([V2])
+    model = host([V2])
     before = balances(model.world)
     with pytest.raises(InvalidAmount, match=name):
         Arbitrageur(model, **kwargs)

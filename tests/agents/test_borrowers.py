@@ -2,7 +2,6 @@
 and lever-ups restoring the target HF, refusals, and random price paths."""
 
 
-import mesa
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,18 +12,10 @@ from protocols.errors import ConfigError, InsufficientLiquidity
 from sim.assembly import build_world
 from sim.scenario import parse_scenario
 from spec import BorrowerCohort as Spec
+from tests.conftest import FakeHost
 
 LT, LTV = 0.825, 0.8
 FLOOR = LT / LTV  # 1.03125: the HF of a position borrowing its full LTV
-
-
-class Model(mesa.Model):
-    def __init__(self, world, seed=7):
-        super().__init__(seed=seed)
-        self.world, self.events = world, []
-
-    def record(self, kind, **fields):
-        self.events.append({"kind": kind, **fields})
 
 
 def make_world(usdc_supply=2e9):
@@ -52,7 +43,7 @@ def make_world(usdc_supply=2e9):
 def cohort(n=50, world=None, seed=7, **spec):
     """A cohort of `n` positions; by default every position has 25 WETH and HF 1.6."""
     world = world or make_world()
-    model = Model(world, seed)
+    model = FakeHost(world, seed=seed)
     fields = {"size_usd_sigma": 0.0, "hf_sigma": 0.0} | spec
     agent = BorrowerCohort(
         model, Spec(market="aave", collateral="WETH", debt="USDC", positions=n, **fields)
@@ -209,7 +200,7 @@ def test_no_cash_to_lever_up_is_skipped():
 )
 def test_bad_specs_are_refused_and_change_nothing(spec, error, names):
     world = make_world()
-    model = Model(world)
+    model = FakeHost(world, seed=7)
     before = world.ledger.snapshot()["balances"]
     fields = {"market": "aave", "collateral": "WETH", "debt": "USDC"} | spec
     with pytest.raises(error, match=names):
@@ -219,7 +210,7 @@ def test_bad_specs_are_refused_and_change_nothing(spec, error, names):
 
 def test_a_market_without_enough_cash_refuses_the_cohort_and_changes_nothing():
     world = make_world(usdc_supply=1e5)
-    model = Model(world)
+    model = FakeHost(world, seed=7)
 
     def books():  # every non-zero balance and every supply
         ledger = world.ledger

@@ -2,7 +2,6 @@
 gas, capital limits, a-tokens when the market lacks cash, rounds, and random crashes."""
 
 
-import mesa
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,30 +12,21 @@ from protocols.amm.constant_product import amount_in_to_target_price, get_amount
 from protocols.errors import ConfigError, InvalidAmount
 from sim.assembly import build_world
 from sim.scenario import parse_scenario
+from tests.conftest import FakeHost
 
 LT, LTV, BONUS, PFEE = 0.825, 0.8, 0.05, 0.1
 CRASH = 1400.0  # WETH 2000 -> 1400: -30 %
 
 
-class Model(mesa.Model):
-    """The slice of the simulator's model a liquidator uses."""
+#: the step of the crash: `world_with` updates the oracles at it, and the liquidators act in it
+CRASH_STEP = 1
 
-    def __init__(self, world, gas_usd=5.0, on_refresh=None):
-        super().__init__(seed=1)
-        self.world, self.gas_usd, self.on_refresh = world, gas_usd, on_refresh
-        self.events, self.refreshes = [], 0
 
-    def gas_cost_usd(self, gas_units):
-        return self.gas_usd
-
-    def record(self, kind, **fields):
-        self.events.append({"kind": kind, **fields})
-
-    def refresh_prices(self):
-        self.refreshes += 1
-        if self.on_refresh:
-            self.on_refresh()
-        self.world.update_oracles(1)
+def host(world, gas_usd=5.0, on_refresh=None):
+    """The fake host at `CRASH_STEP`, where the model is when its liquidators act after that
+    step's oracle update, so a refresh re-runs the oracles at the same step; 5 $ gas, which
+    the hand-checked profits below assume."""
+    return FakeHost(world, seed=1, gas_usd=gas_usd, steps=CRASH_STEP, on_refresh=on_refresh)
 
 
 def scenario(weth_borrowable=False, usdc_collateral=False, pools=None):
@@ -84,7 +74,7 @@ def world_with(positions, **kw):
     world.fund("whale", "WETH", coll[:, 0].sum())
     market.open_positions(["whale"] * len(positions), coll, debt)
     world.reference["WETH"].set(CRASH)
-    world.update_oracles(1)
+    world.update_oracles(CRASH_STEP)
     if "uni" in world.pools:
         pool = world.pools["uni"]
         r = pool.reserves()
@@ -106,12 +96,12 @@ BOOK = [(10.0, 0.97), (10.0, 0.90), (10.0, 0.80), (10.0, 1.2), (0.01, 0.90)]
 
 def test_capital_is_split_over_borrowable_assets_at_reference_prices():
     world, _ = world_with(BOOK)
-    liq = Liquidator(Model(world), capital_usd=1e6, gas_units=400_000)
+    liq = Liquidator(host(world), capital_usd=1e6, gas_units=400_000)
     assert liq.holder == f"liq:{liq.unique_id}"
     assert world.ledger.balances_of(liq.holder) == {"USDC": 1e6}  # WETH is not borrowable
 
     world, _ = world_with(BOOK, weth_borrowable=True)
-    liq = Liquidator(Model(world), capital_usd=1e6, gas_units=400_000)
+    liq = Liquidator(host(world), capital_usd=1e6, gas_units=400_000)
     assert world.ledger.balances_of(liq.holder) == pytest.approx({"USDC": 5e5, "WETH": 5e5 / 1400})
 
 
@@ -119,7 +109,7 @@ def test_crash_liquidates_exactly_the_profitable_positions_with_aave_amounts():
     world, market = world_with(BOOK)
     pool = world.pools["uni"]
     reserves_before = pool.reserves()
-    model = Model(world, gas_usd=5.0)
+    model = host(world, gas_usd=5.0)
     liq = Liquidator(model, capital_usd=1e6, gas_units=400_000, max_rounds=3)
     debts = market.debt_scaled[:, 1].copy()  # borrow index is 1: no interest accrued
     liq.step()
@@ -168,7 +158,7 @@ def test_crash_liquidates_exactly_the_profitable_positions_with_aave_amounts():
 
 def test_nothing_happens_when_gas_exceeds_the_profit():
     world, _ = world_with(BOOK)
-    model = Model(world, gas_usd=1_000.0)  # best profit ~595 $
+    model = host(world, gas_usd=1_000.0)  # best profit ~595 $
     liq = Liquidator(model, capital_usd=1e6, gas_units=400_000)
     before = state(world)
     liq.step()
@@ -179,14 +169,14 @@ def test_nothing_happens_when_gas_exceeds_the_profit():
 
 def test_gas_between_the_profits_keeps_only_the_positions_that_beat_it():
     world, _ = world_with(BOOK)
-    model = Model(world, gas_usd=400.0)  # C ~595 and B ~572 beat it, A ~263 does not
+    model = host(world, gas_usd=400.0)  # C ~595 and B ~572 beat it, A ~263 does not
     Liquidator(model, capital_usd=1e6, gas_units=400_000).step()
     assert [e["pid"] for e in model.events] == [2, 1]
 
 
 def test_capital_caps_the_repayment_and_never_overdraws():
     world, market = world_with(BOOK)
-    model = Model(world)
+    model = host(world)
     liq = Liquidator(model, capital_usd=3_000.0, gas_units=400_000, max_rounds=1)
     liq.step()
     first = model.events[0]
@@ -202,7 +192,7 @@ def test_capital_caps_the_repayment_and_never_overdraws():
 
 def test_without_capital_the_round_stops_at_the_first_candidate(monkeypatch):
     world, _ = world_with(BOOK)
-    model = Model(world)
+    model = host(world)
     liq = Liquidator(model, capital_usd=0.0, gas_units=400_000)
     calls = []
     obtain = liq._obtain
@@ -216,7 +206,7 @@ def test_without_capital_the_round_stops_at_the_first_candidate(monkeypatch):
 
 def test_a_world_without_markets_is_a_no_op():
     world = build_world(parse_scenario({"assets": [{"symbol": "WETH", "price": 2.0}]}), [2.0], [])
-    model = Model(world)
+    model = host(world)
     liq = Liquidator(model, capital_usd=1e6, gas_units=400_000)
     liq.step()
     assert model.events == [] and world.ledger.balances_of(liq.holder) == {}
@@ -224,7 +214,7 @@ def test_a_world_without_markets_is_a_no_op():
 
 def test_inventory_is_sold_for_the_debt_asset_when_short():
     world, _ = world_with(BOOK[:1])
-    model = Model(world)
+    model = host(world)
     liq = Liquidator(model, capital_usd=0.0, gas_units=400_000, max_rounds=1)
     world.fund(liq.holder, "WETH", 5.0)  # A needs 5953.6 USDC ~ 4.25 WETH
     liq.step()
@@ -241,7 +231,7 @@ def test_market_without_cash_pays_in_a_tokens_which_are_redeemed_later():
     cash = market.cash("WETH")
     world.fund("drainer", "USDC", 1e6)
     (pid,) = market.open_positions(["drainer"], [[0.0, 1e6]], [[cash, 0.0]])
-    model = Model(world)
+    model = host(world)
     liq = Liquidator(model, capital_usd=1e6, gas_units=400_000, max_rounds=1)
     pool_before = world.pools["uni"].reserves()
     liq.step()
@@ -267,7 +257,7 @@ def test_rounds_rescan_after_refreshing_prices():
     def deeper_crash():  # stands for a TWAP oracle that sees the sales
         world.reference["WETH"].set(CRASH * 0.98)
 
-    model = Model(world, on_refresh=deeper_crash)
+    model = host(world, on_refresh=deeper_crash)
     Liquidator(model, capital_usd=1e6, gas_units=400_000, max_rounds=3).step()
     # Round 1: only pid 0 (HF 0.97). Refresh: HF of pid 1 -> 1.01 * 0.98 = 0.99. Round 2:
     # pid 1. Round 3 finds nothing (pid 0 was lifted to HF 1.03 by round 1, then 1.01 x 0.98).
@@ -278,7 +268,7 @@ def test_rounds_rescan_after_refreshing_prices():
 
 def test_max_rounds_bounds_the_rescans():
     world, _ = world_with([(10.0, 0.97), (10.0, 1.01)])
-    model = Model(world, on_refresh=lambda: world.reference["WETH"].set(CRASH * 0.98))
+    model = host(world, on_refresh=lambda: world.reference["WETH"].set(CRASH * 0.98))
     Liquidator(model, capital_usd=1e6, gas_units=400_000, max_rounds=1).step()
     assert [e["pid"] for e in model.events] == [0] and model.refreshes == 0
 
@@ -290,12 +280,12 @@ def test_sale_goes_to_the_pool_paying_most_debt_asset_or_stablecoin():
     ]
     world, _ = world_with(BOOK[:1], pools=pools)
     # Without DAI as a stablecoin only the shallow USDC pool is a route.
-    model = Model(world)
+    model = host(world)
     Liquidator(model, capital_usd=1e6, gas_units=400_000, max_rounds=1).step()
     assert model.events[0]["pool"] == "shallow"
 
     world, _ = world_with(BOOK[:1], pools=pools)
-    model = Model(world)
+    model = host(world)
     liq = Liquidator(model, 1e6, 400_000, max_rounds=1, stables=frozenset({"DAI"}))
     liq.step()
     assert model.events[0]["pool"] == "deep"
@@ -304,7 +294,7 @@ def test_sale_goes_to_the_pool_paying_most_debt_asset_or_stablecoin():
 
 def test_collateral_without_any_pool_is_kept_at_reference_value():
     world, _ = world_with(BOOK[:1], pools=[])
-    model = Model(world)
+    model = host(world)
     liq = Liquidator(model, capital_usd=1e6, gas_units=400_000)
     liq.step()
     (event,) = model.events
@@ -325,7 +315,7 @@ def test_collateral_without_any_pool_is_kept_at_reference_value():
 )
 def test_bad_arguments_are_refused_and_change_nothing(kwargs, error, names):
     world, _ = world_with(BOOK)
-    model = Model(world)
+    model = host(world)
     before = state(world)
     with pytest.raises(error, match=names):
         Liquidator(model, **kwargs)
@@ -343,8 +333,8 @@ def test_bad_arguments_are_refused_and_change_nothing(kwargs, error, names):
 def test_random_crashes_keep_the_books_and_the_aave_rules(hfs, crash, gas, capital):
     world, market = world_with([(10.0, hf) for hf in hfs])
     world.reference["WETH"].set(CRASH * (1 - crash))
-    world.update_oracles(1)
-    model = Model(world, gas_usd=gas)
+    world.update_oracles(CRASH_STEP)
+    model = host(world, gas_usd=gas)
     liq = Liquidator(model, capital_usd=capital, gas_units=400_000, max_rounds=5)
     debt = market.debt_scaled[:, 1].copy()
     liq.step()

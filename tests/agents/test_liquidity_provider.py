@@ -4,7 +4,6 @@ drains read as stress, `withdraw_share` moving exactly the fraction, and the boo
 
 import math
 
-import mesa
 import pytest
 
 from agents.arbitrageur import Arbitrageur
@@ -12,6 +11,7 @@ from agents.liquidity_provider import LiquidityProvider
 from protocols.errors import InvalidAmount
 from sim.assembly import build_world
 from sim.scenario import parse_scenario
+from tests.conftest import FakeHost
 
 V2 = {"kind": "uniswap_v2", "name": "uni-v2", "tokens": ["WETH", "USDC"], "tvl_usd": 10e6}
 V3 = {
@@ -26,26 +26,16 @@ PRICES = {"WETH": 2000.0, "USDC": 1.0, "DAI": 1.0, "USDT": 1.0}
 BEHAVIOUR = {"flight_drawdown": 0.15, "flight_share": 0.3, "return_after": 5}
 
 
-class Model(mesa.Model):
-    """What the simulator's model gives agents: world, gas cost, event log, step count."""
-
-    def __init__(self, protocols, seed=11):
-        super().__init__(seed=seed)
-        assets = [{"symbol": "WETH", "price": 2000.0}] + [
-            {"symbol": s, "price": 1.0, "kind": "pegged"} for s in ("USDC", "DAI", "USDT")
-        ]
-        scenario = parse_scenario({"assets": assets, "protocols": protocols})
-        self.world = build_world(scenario, list(PRICES.values()), ["lp:a", "lp:b"])
-        self.events = []
-
-    def gas_cost_usd(self, gas_units):
-        return 10.0
-
-    def record(self, kind, **fields):
-        self.events.append({"step": self.steps, "kind": kind, **fields})
-
-    def step(self):
-        self.agents.shuffle_do("step")
+def host(protocols, seed=11):
+    """The fake host on a WETH + three-stablecoin world at `PRICES` holding `protocols`,
+    whose pools 'lp:a' and 'lp:b' fund in halves; gas costs 10 $ per trade (it matters only
+    to the arbitrageurs some tests add)."""
+    assets = [{"symbol": "WETH", "price": 2000.0}] + [
+        {"symbol": s, "price": 1.0, "kind": "pegged"} for s in ("USDC", "DAI", "USDT")
+    ]
+    scenario = parse_scenario({"assets": assets, "protocols": protocols})
+    world = build_world(scenario, list(PRICES.values()), ["lp:a", "lp:b"])
+    return FakeHost(world, seed=seed, gas_usd=10.0)
 
 
 def set_prices(world, **prices):
@@ -67,7 +57,7 @@ def v3_liquidity(pool, owner):
 
 
 def test_flight_triggers_just_above_the_threshold_once_per_episode():
-    model = Model([V2])
+    model = host([V2])
     lp = LiquidityProvider(model, "lp:a", **BEHAVIOUR)
     ledger, pool = model.world.ledger, model.world.pools["uni-v2"]
     held = ledger.balance_of("lp:a", pool.lp_token)
@@ -97,7 +87,7 @@ def test_flight_triggers_just_above_the_threshold_once_per_episode():
 
 
 def test_return_after_the_calm_steps_restores_the_liquidity():
-    model = Model([V2])
+    model = host([V2])
     LiquidityProvider(model, "lp:a", **BEHAVIOUR)
     ledger, pool = model.world.ledger, model.world.pools["uni-v2"]
     held = ledger.balance_of("lp:a", pool.lp_token)
@@ -122,7 +112,7 @@ def test_return_after_the_calm_steps_restores_the_liquidity():
 
 
 def test_a_new_stress_resets_the_calm_count():
-    model = Model([V2])
+    model = host([V2])
     LiquidityProvider(model, "lp:a", **BEHAVIOUR)
     for weth in (1600, 2000, 2000, 2000, 2000, 1600, 2000, 2000, 2000, 2000):
         set_prices(model.world, WETH=float(weth))
@@ -133,7 +123,7 @@ def test_a_new_stress_resets_the_calm_count():
 
 
 def test_own_withdrawal_is_not_stress_but_a_drain_is():
-    model = Model([V2])
+    model = host([V2])
     lp = LiquidityProvider(model, "lp:a", **BEHAVIOUR)
     other = LiquidityProvider(model, "lp:b", **BEHAVIOUR)
     lp.withdraw_share("uni-v2", 1.0)
@@ -153,7 +143,7 @@ def test_own_withdrawal_is_not_stress_but_a_drain_is():
 
 
 def test_a_pool_drained_of_a_token_is_unpriceable_and_cannot_be_left():
-    model = Model([V2])
+    model = host([V2])
     lp = LiquidityProvider(model, "lp:a", **BEHAVIOUR)
     ledger, pool = model.world.ledger, model.world.pools["uni-v2"]
     ledger.transfer("USDC", "uni-v2", "exploiter", pool.reserves()["USDC"])
@@ -165,7 +155,7 @@ def test_a_pool_drained_of_a_token_is_unpriceable_and_cannot_be_left():
 
 
 def test_curve_return_deposits_at_the_current_ratio():
-    model = Model([CURVE])
+    model = host([CURVE])
     LiquidityProvider(model, "lp:a", flight_drawdown=0.01, flight_share=0.5, return_after=2)
     world, pool = model.world, model.world.pools["3pool"]
     set_prices(world, DAI=0.97)  # USDC / DAI in the pool ~1, outside 1 / 0.97: 3.1 % off
@@ -191,7 +181,7 @@ def test_curve_return_deposits_at_the_current_ratio():
 def test_a_drained_v3_pool_is_left_at_most_once_per_episode():
     # 99 % of the pool's tokens stolen: the drawdown triggers flight; the burns succeed but
     # the pool cannot pay the collect, so the tokens stay owed and no second burn follows.
-    model = Model([V3])
+    model = host([V3])
     LiquidityProvider(model, "lp:a", **BEHAVIOUR)
     ledger, pool = model.world.ledger, model.world.pools["uni-v3"]
     before, wallet = v3_liquidity(pool, "lp:a"), ledger.balances_of("lp:a")
@@ -209,7 +199,7 @@ def test_a_drained_v3_pool_is_left_at_most_once_per_episode():
 
 @pytest.mark.parametrize("spec", [V2, CURVE])
 def test_withdraw_share_moves_exactly_the_fraction_v2_curve(spec):
-    model = Model([spec])
+    model = host([spec])
     lp = LiquidityProvider(model, "lp:a", **BEHAVIOUR)
     ledger, pool = model.world.ledger, model.world.pools[spec["name"]]
     held, supply = ledger.balance_of("lp:a", pool.lp_token), ledger.total_supply(pool.lp_token)
@@ -224,7 +214,7 @@ def test_withdraw_share_moves_exactly_the_fraction_v2_curve(spec):
 
 
 def test_withdraw_share_moves_exactly_the_fraction_v3():
-    model = Model([V3])
+    model = host([V3])
     lp = LiquidityProvider(model, "lp:a", **BEHAVIOUR)
     pool = model.world.pools["uni-v3"]
     before = v3_liquidity(pool, "lp:a")
@@ -242,7 +232,7 @@ def test_withdraw_share_moves_exactly_the_fraction_v3():
 
 
 def test_v3_flight_and_return_into_the_same_ranges():
-    model = Model([V3])
+    model = host([V3])
     LiquidityProvider(model, "lp:a", **BEHAVIOUR)
     pool = model.world.pools["uni-v3"]
     before = v3_liquidity(pool, "lp:a")
@@ -262,7 +252,7 @@ def test_v3_flight_and_return_into_the_same_ranges():
 
 
 def test_markets_with_arbitrageurs_keep_the_books():
-    model = Model([V2, V3, CURVE], seed=4)
+    model = host([V2, V3, CURVE], seed=4)
     Arbitrageur.create_agents(model, 2, capital_usd=20e6, gas_units=150_000)
     lps = [LiquidityProvider(model, h, 0.05, 0.5, 3) for h in ("lp:a", "lp:b")]
     rng, weth = model.rng, 2000.0
@@ -286,14 +276,14 @@ def test_markets_with_arbitrageurs_keep_the_books():
     ],
 )
 def test_bad_arguments_are_refused(kwargs, name):
-    model = Model([V2])
+    model = host([V2])
     with pytest.raises(InvalidAmount, match=name):
         LiquidityProvider(model, "lp:a", **kwargs)
     assert len(model.agents) == 0
 
 
 def test_bad_withdrawals_are_refused_and_change_nothing():
-    model = Model([V2])
+    model = host([V2])
     lp = LiquidityProvider(model, "lp:a", **BEHAVIOUR)
     before = model.world.ledger.snapshot()["balances"]
     with pytest.raises(InvalidAmount, match="fraction"):
