@@ -52,21 +52,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from protocols import names
-from protocols.errors import (
-    ConfigError,
-    InsufficientBalance,
-    InsufficientLiquidity,
-    InvalidAmount,
-)
+from protocols.errors import ConfigError, InsufficientBalance, InvalidAmount
 from protocols.ledger import Ledger
 from protocols.lending._checks import nonnegative_array
 from protocols.lending.book import PositionBook, sum_by
 from protocols.lending.errors import (
-    CapExceeded,
     InsufficientCollateral,
     LendingError,
     NoDebt,
-    ReserveDisabled,
     UnknownPosition,
     UnknownReserve,
 )
@@ -74,6 +67,13 @@ from protocols.lending.health import ratio_or_inf
 from protocols.lending.liquidation import LiquidationResult, execute_liquidation_call
 from protocols.lending.params import ReserveParams
 from protocols.lending.rates import compounded_interest, linear_interest, supply_rate
+from protocols.lending.validation import (
+    check_borrow_cap,
+    check_cash,
+    check_holder,
+    check_supply_cap,
+    check_usable,
+)
 from protocols.validation import check_amount, check_fraction
 
 #: Relative float slack when a caller asks for a whole balance it computed as scaled * index.
@@ -95,7 +95,7 @@ class LendingMarket:
         close_factor_hf_threshold: float = 0.95,
         treasury: str | None = None,
     ) -> None:
-        _check_holder("name", name)
+        check_holder("name", name)
         if not reserves:
             raise ConfigError("reserves: need at least one asset")
         for asset, params in reserves.items():
@@ -119,7 +119,7 @@ class LendingMarket:
             if check_fraction(arg, value) == 0:
                 raise ConfigError(f"{arg}: must be > 0")
         treasury = names.sub_account(name, "treasury") if treasury is None else treasury
-        _check_holder("treasury", treasury)
+        check_holder("treasury", treasury)
 
         self.ledger = ledger
         self.name = name
@@ -291,7 +291,7 @@ class LendingMarket:
         """
         i = self._col(asset)
         amount = check_amount("amount", amount, allow_zero=False)
-        self._check_supply_cap(i, amount)
+        check_supply_cap(self, i, amount)
         scaled = self._scaled(i, amount)
         self.ledger.transfer(asset, owner, self.name, amount)
         self.ledger.mint(self.receipt_token(asset), owner, scaled, by=self.name)
@@ -305,7 +305,7 @@ class LendingMarket:
         token = self.receipt_token(asset)
         held = self.ledger.balance_of(owner, token)
         scaled = _take(held, self._scaled(i, amount), f"withdraw: {owner!r} holds {held!r} {token}")
-        self._check_cash(asset, amount)
+        check_cash(self, asset, amount)
         self.ledger.burn(token, owner, scaled, by=self.name)
         self.ledger.transfer(asset, self.name, owner, amount)
         return scaled
@@ -313,7 +313,7 @@ class LendingMarket:
     # -- positions --------------------------------------------------------------------------
     def open_position(self, owner: str) -> int:
         """A new, empty position of `owner`; returns its id."""
-        _check_holder("owner", owner)
+        check_holder("owner", owner)
         return self._book.open(owner)
 
     def open_positions(
@@ -336,9 +336,9 @@ class LendingMarket:
                 f"{coll.shape} and {debt.shape}"
             )
         for owner in owners:
-            _check_holder("owners", owner)
+            check_holder("owners", owner)
         coll_total, debt_total = coll.sum(axis=0), debt.sum(axis=0)
-        self._check_usable(np.flatnonzero(coll_total > 0), np.flatnonzero(debt_total > 0))
+        check_usable(self, np.flatnonzero(coll_total > 0), np.flatnonzero(debt_total > 0))
         prices = self._prices()
         power, debt_value = coll @ (prices * self._ltv), debt @ prices
         short = np.flatnonzero(debt_value > power)
@@ -350,11 +350,11 @@ class LendingMarket:
             )
         for i, asset in enumerate(self.assets):
             if coll_total[i] > 0:
-                self._check_supply_cap(i, coll_total[i])
+                check_supply_cap(self, i, coll_total[i])
                 self._scaled(i, coll_total[i])  # refuses a wiped-out reserve
             if debt_total[i] > 0:
-                self._check_borrow_cap(i, debt_total[i])
-                self._check_cash(asset, debt_total[i], incoming=coll_total[i])
+                check_borrow_cap(self, i, debt_total[i])
+                check_cash(self, asset, debt_total[i], incoming=coll_total[i])
         names, inverse = np.unique(owners.astype(str), return_inverse=True)
         paid_in = sum_by(inverse, coll, len(names))
         for k, i in np.argwhere(paid_in > 0):
@@ -382,8 +382,8 @@ class LendingMarket:
         receipt tokens credited (held by the escrow)."""
         pid, i = self._pid(pid), self._col(asset)
         amount = check_amount("amount", amount, allow_zero=False)
-        self._check_usable([i], [])
-        self._check_supply_cap(i, amount)
+        check_usable(self, [i], [])
+        check_supply_cap(self, i, amount)
         scaled = self._scaled(i, amount)
         self.ledger.transfer(asset, self._book.owner[pid], self.name, amount)
         self.ledger.mint(self.receipt_token(asset), self.escrow, scaled, by=self.name)
@@ -404,7 +404,7 @@ class LendingMarket:
             self._scaled(i, amount),
             f"withdraw_collateral: position {pid} holds {held!r} scaled {asset}",
         )
-        self._check_cash(asset, amount)
+        check_cash(self, asset, amount)
         after = self._book.collateral_scaled[pid].copy()
         after[i] = held - scaled
         if self._book.debt_scaled[pid].any():
@@ -435,9 +435,9 @@ class LendingMarket:
         """
         pid, i = self._pid(pid), self._col(asset)
         amount = check_amount("amount", amount, allow_zero=False)
-        self._check_usable([], [i])
-        self._check_borrow_cap(i, amount)
-        self._check_cash(asset, amount)
+        check_usable(self, [], [i])
+        check_borrow_cap(self, i, amount)
+        check_cash(self, asset, amount)
         prices = self._prices()
         weighted, power, debt_value = self._account(pid, prices)
         if power <= 0:
@@ -562,37 +562,6 @@ class LendingMarket:
             raise LendingError(f"{self.assets[i]}: reserve wiped out by bad debt (index 0)")
         return float(amount / index)
 
-    def _check_supply_cap(self, i: int, amount: float) -> None:
-        asset = self.assets[i]
-        claims = self.total_supplied(asset)
-        cap = self.reserves[asset].supply_cap
-        if claims + amount > cap:
-            raise CapExceeded(f"supply cap of {asset} is {cap!r}: {claims!r} supplied + {amount!r}")
-
-    def _check_borrow_cap(self, i: int, amount: float) -> None:
-        asset = self.assets[i]
-        debt = self.total_debt(asset)
-        cap = self.reserves[asset].borrow_cap
-        if debt + amount > cap:
-            raise CapExceeded(f"borrow cap of {asset} is {cap!r}: {debt!r} borrowed + {amount!r}")
-
-    def _check_cash(self, asset: str, amount: float, incoming: float = 0.0) -> None:
-        cash = self.cash(asset)
-        if cash + incoming < amount:
-            raise InsufficientLiquidity(
-                f"{self.name} holds {cash!r} {asset} in cash, cannot pay out {amount!r} "
-                f"(utilization {self.utilization(asset):.6f})"
-            )
-
-    def _check_usable(self, collateral: Sequence[int], debt: Sequence[int]) -> None:
-        """Refuse collateral in assets that cannot back a position, debt in unborrowable ones."""
-        for i in collateral:
-            if self._lt[i] == 0:
-                raise ReserveDisabled(f"asset: {self.assets[i]} is not usable as collateral")
-        for i in debt:
-            if not self.reserves[self.assets[i]].borrowable:
-                raise ReserveDisabled(f"asset: borrowing {self.assets[i]} is disabled")
-
     def _reduce_debt(self, pid: int, i: int, repaid: float, debt: float) -> None:
         remaining = self._book.debt_scaled[pid, i] - repaid / self._borrow_index[i]
         self._book.set_debt(pid, i, 0.0 if repaid >= debt else max(remaining, 0.0))
@@ -601,7 +570,6 @@ class LendingMarket:
         """`scaled`, trimmed to the escrow balance: the running ledger sum and the book's
         column sum can differ by float rounding."""
         return min(float(scaled), self.ledger.balance_of(self.escrow, token))
-
 
 
 def _utilization(cash: ArrayLike, debt: ArrayLike) -> np.ndarray:
@@ -617,8 +585,3 @@ def _take(held: float, wanted: float, what: str) -> float:
     if wanted <= held * (1.0 + DUST):
         return float(held)
     raise InsufficientBalance(f"{what}, cannot take {wanted!r}")
-
-
-def _check_holder(arg: str, holder: Any) -> None:
-    if not isinstance(holder, str) or not holder:
-        raise LendingError(f"{arg}: must be a non-empty string, got {holder!r}")

@@ -1,0 +1,71 @@
+"""The checks that refuse a lending operation: Aave's ValidationLogic for `LendingMarket`.
+
+Each `LendingMarket` operation coerces its own arguments (amounts, position ids, reserves)
+and then calls these before it changes anything, as Aave's Pool calls ValidationLogic before
+it touches storage; a refusal raises (protocols/lending/errors.py, or InsufficientBalance /
+InsufficientLiquidity) and leaves the market as it was. Like a Solidity library handed the
+Pool's reserve data, the functions take the market and read its private state (position
+book, indices, risk parameters in force, prices); they change nothing. See `market` for the
+token, sign and accounting conventions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from protocols.errors import InsufficientLiquidity
+from protocols.lending.errors import CapExceeded, LendingError, ReserveDisabled
+
+if TYPE_CHECKING:
+    from protocols.lending.market import LendingMarket
+
+
+def check_holder(arg: str, holder: Any) -> None:
+    """A ledger holder id: a non-empty string (the market's own name, its treasury, an owner)."""
+    if not isinstance(holder, str) or not holder:
+        raise LendingError(f"{arg}: must be a non-empty string, got {holder!r}")
+
+
+def check_supply_cap(market: LendingMarket, i: int, amount: float) -> None:
+    """ValidationLogic.validateSupply's cap (v3.1+): all claims on reserve `i`, treasury
+    included, plus `amount` must stay <= the supply cap."""
+    asset = market.assets[i]
+    claims = market.total_supplied(asset)
+    cap = market.reserves[asset].supply_cap
+    if claims + amount > cap:
+        raise CapExceeded(f"supply cap of {asset} is {cap!r}: {claims!r} supplied + {amount!r}")
+
+
+def check_borrow_cap(market: LendingMarket, i: int, amount: float) -> None:
+    """ValidationLogic.validateBorrow's cap: total debt of reserve `i` plus `amount` must stay
+    <= the borrow cap."""
+    asset = market.assets[i]
+    debt = market.total_debt(asset)
+    cap = market.reserves[asset].borrow_cap
+    if debt + amount > cap:
+        raise CapExceeded(f"borrow cap of {asset} is {cap!r}: {debt!r} borrowed + {amount!r}")
+
+
+def check_cash(market: LendingMarket, asset: str, amount: float, incoming: float = 0.0) -> None:
+    """The market's cash in `asset` (plus `incoming`, paid in by the same operation first)
+    must cover `amount`, else InsufficientLiquidity. Aave has no ValidationLogic check for
+    this: the transfer of underlying out of the aToken reverts the transaction instead."""
+    cash = market.cash(asset)
+    if cash + incoming < amount:
+        raise InsufficientLiquidity(
+            f"{market.name} holds {cash!r} {asset} in cash, cannot pay out {amount!r} "
+            f"(utilization {market.utilization(asset):.6f})"
+        )
+
+
+def check_usable(market: LendingMarket, collateral: Sequence[int], debt: Sequence[int]) -> None:
+    """Refuse collateral in assets that cannot back a position (liquidation threshold in force
+    0, cf. ValidationLogic.validateUseAsCollateral), debt in unborrowable ones
+    (validateBorrow's BORROWING_NOT_ENABLED)."""
+    for i in collateral:
+        if market._lt[i] == 0:
+            raise ReserveDisabled(f"asset: {market.assets[i]} is not usable as collateral")
+    for i in debt:
+        if not market.reserves[market.assets[i]].borrowable:
+            raise ReserveDisabled(f"asset: borrowing {market.assets[i]} is disabled")
