@@ -59,7 +59,6 @@ from protocols.lending.book import PositionBook, sum_by
 from protocols.lending.errors import (
     InsufficientCollateral,
     LendingError,
-    NoDebt,
     UnknownPosition,
     UnknownReserve,
 )
@@ -73,6 +72,9 @@ from protocols.lending.validation import (
     check_holder,
     check_supply_cap,
     check_usable,
+    validate_borrow,
+    validate_hf_and_ltv,
+    validate_repay,
 )
 from protocols.validation import check_amount, check_fraction
 
@@ -408,18 +410,7 @@ class LendingMarket:
         after = self._book.collateral_scaled[pid].copy()
         after[i] = held - scaled
         if self._book.debt_scaled[pid].any():
-            weighted, _, debt_value = self._account(pid, self._prices(), collateral=after)
-            if weighted < debt_value:
-                raise InsufficientCollateral(
-                    f"withdraw_collateral: position {pid} health factor would drop to "
-                    f"{weighted / debt_value:.6f} < 1"
-                )
-            zero_ltv = (after > 0) & (self._lt > 0) & (self._ltv == 0)
-            if zero_ltv.any() and self._ltv[i] != 0:
-                raise InsufficientCollateral(
-                    f"withdraw_collateral: position {pid} holds zero-LTV collateral "
-                    f"{self.assets[np.flatnonzero(zero_ltv)[0]]}; withdraw that first"
-                )
+            validate_hf_and_ltv(self, pid, i, after)
         self._book.set_collateral(pid, i, after[i])
         token = self.receipt_token(asset)
         self.ledger.burn(token, self.escrow, self._from_escrow(token, scaled), by=self.name)
@@ -435,22 +426,7 @@ class LendingMarket:
         """
         pid, i = self._pid(pid), self._col(asset)
         amount = check_amount("amount", amount, allow_zero=False)
-        check_usable(self, [], [i])
-        check_borrow_cap(self, i, amount)
-        check_cash(self, asset, amount)
-        prices = self._prices()
-        weighted, power, debt_value = self._account(pid, prices)
-        if power <= 0:
-            raise InsufficientCollateral(f"borrow: position {pid} has no collateral with LTV > 0")
-        if not weighted > debt_value:
-            raise InsufficientCollateral(
-                f"borrow: position {pid} health factor {weighted / debt_value:.6f} is not > 1"
-            )
-        if debt_value + amount * prices[i] > power:
-            raise InsufficientCollateral(
-                f"borrow: amount {amount!r} {asset} would take position {pid}'s debt value to "
-                f"{debt_value + amount * prices[i]!r}, above its borrowing power {power!r} (LTV)"
-            )
+        validate_borrow(self, pid, i, amount)
         scaled = amount / self._borrow_index[i]
         self._book.add_debt(pid, i, scaled)
         self.ledger.transfer(asset, self.name, self._book.owner[pid], amount)
@@ -463,8 +439,7 @@ class LendingMarket:
         amount = check_amount("amount", amount, allow_zero=False)
         payer = self._book.owner[pid] if payer is None else payer
         debt = float(self._book.debt_scaled[pid, i] * self._borrow_index[i])
-        if debt == 0:
-            raise NoDebt(f"repay: position {pid} owes no {asset}")
+        validate_repay(pid, asset, debt)
         repaid = min(amount, debt)
         self.ledger.transfer(asset, payer, self.name, repaid)
         self._reduce_debt(pid, i, repaid, debt)

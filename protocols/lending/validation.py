@@ -14,8 +14,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from protocols.errors import InsufficientLiquidity
-from protocols.lending.errors import CapExceeded, LendingError, ReserveDisabled
+from protocols.lending.errors import (
+    CapExceeded,
+    InsufficientCollateral,
+    LendingError,
+    NoDebt,
+    ReserveDisabled,
+)
 
 if TYPE_CHECKING:
     from protocols.lending.market import LendingMarket
@@ -69,3 +77,49 @@ def check_usable(market: LendingMarket, collateral: Sequence[int], debt: Sequenc
     for i in debt:
         if not market.reserves[market.assets[i]].borrowable:
             raise ReserveDisabled(f"asset: borrowing {market.assets[i]} is disabled")
+
+
+def validate_borrow(market: LendingMarket, pid: int, i: int, amount: float) -> None:
+    """ValidationLogic.validateBorrow: borrowing enabled, borrow cap, cash, collateral with
+    LTV > 0, health factor > 1 before, and debt + amount <= sum(collateral * LTV) in value."""
+    asset = market.assets[i]
+    check_usable(market, [], [i])
+    check_borrow_cap(market, i, amount)
+    check_cash(market, asset, amount)
+    prices = market._prices()
+    weighted, power, debt_value = market._account(pid, prices)
+    if power <= 0:
+        raise InsufficientCollateral(f"borrow: position {pid} has no collateral with LTV > 0")
+    if not weighted > debt_value:
+        raise InsufficientCollateral(
+            f"borrow: position {pid} health factor {weighted / debt_value:.6f} is not > 1"
+        )
+    if debt_value + amount * prices[i] > power:
+        raise InsufficientCollateral(
+            f"borrow: amount {amount!r} {asset} would take position {pid}'s debt value to "
+            f"{debt_value + amount * prices[i]!r}, above its borrowing power {power!r} (LTV)"
+        )
+
+
+def validate_hf_and_ltv(market: LendingMarket, pid: int, i: int, after: np.ndarray) -> None:
+    """ValidationLogic.validateHFAndLtv, for a position with debt withdrawing collateral in
+    reserve `i` down to the scaled collateral `after`: the health factor afterwards must stay
+    >= 1, and a position holding zero-LTV collateral may only withdraw zero-LTV assets."""
+    weighted, _, debt_value = market._account(pid, market._prices(), collateral=after)
+    if weighted < debt_value:
+        raise InsufficientCollateral(
+            f"withdraw_collateral: position {pid} health factor would drop to "
+            f"{weighted / debt_value:.6f} < 1"
+        )
+    zero_ltv = (after > 0) & (market._lt > 0) & (market._ltv == 0)
+    if zero_ltv.any() and market._ltv[i] != 0:
+        raise InsufficientCollateral(
+            f"withdraw_collateral: position {pid} holds zero-LTV collateral "
+            f"{market.assets[np.flatnonzero(zero_ltv)[0]]}; withdraw that first"
+        )
+
+
+def validate_repay(pid: int, asset: str, debt: float) -> None:
+    """ValidationLogic.validateRepay's NO_DEBT_OF_SELECTED_TYPE: the position owes `asset`."""
+    if debt == 0:
+        raise NoDebt(f"repay: position {pid} owes no {asset}")
