@@ -56,24 +56,20 @@ from protocols.errors import ConfigError, InsufficientBalance, InvalidAmount
 from protocols.ledger import Ledger
 from protocols.lending._checks import nonnegative_array
 from protocols.lending.book import PositionBook, sum_by
-from protocols.lending.errors import (
-    InsufficientCollateral,
-    LendingError,
-    UnknownPosition,
-    UnknownReserve,
-)
+from protocols.lending.errors import LendingError, UnknownPosition, UnknownReserve
 from protocols.lending.health import ratio_or_inf
 from protocols.lending.liquidation import LiquidationResult, execute_liquidation_call
 from protocols.lending.params import ReserveParams
 from protocols.lending.rates import compounded_interest, linear_interest, supply_rate
 from protocols.lending.validation import (
-    check_borrow_cap,
     check_cash,
     check_holder,
+    check_owner_balances,
     check_supply_cap,
     check_usable,
     validate_borrow,
     validate_hf_and_ltv,
+    validate_open_positions,
     validate_repay,
 )
 from protocols.validation import check_amount, check_fraction
@@ -337,35 +333,11 @@ class LendingMarket:
                 f"collateral_amounts, debt_amounts: must both have shape {shape}, got "
                 f"{coll.shape} and {debt.shape}"
             )
-        for owner in owners:
-            check_holder("owners", owner)
         coll_total, debt_total = coll.sum(axis=0), debt.sum(axis=0)
-        check_usable(self, np.flatnonzero(coll_total > 0), np.flatnonzero(debt_total > 0))
-        prices = self._prices()
-        power, debt_value = coll @ (prices * self._ltv), debt @ prices
-        short = np.flatnonzero(debt_value > power)
-        if short.size:
-            k = short[0]
-            raise InsufficientCollateral(
-                f"debt_amounts: row {k} borrows {debt_value[k]!r} of value, above its "
-                f"borrowing power (collateral x LTV) {power[k]!r}"
-            )
-        for i, asset in enumerate(self.assets):
-            if coll_total[i] > 0:
-                check_supply_cap(self, i, coll_total[i])
-                self._scaled(i, coll_total[i])  # refuses a wiped-out reserve
-            if debt_total[i] > 0:
-                check_borrow_cap(self, i, debt_total[i])
-                check_cash(self, asset, debt_total[i], incoming=coll_total[i])
+        validate_open_positions(self, owners, coll, debt, coll_total, debt_total)
         names, inverse = np.unique(owners.astype(str), return_inverse=True)
         paid_in = sum_by(inverse, coll, len(names))
-        for k, i in np.argwhere(paid_in > 0):
-            held = self.ledger.balance_of(str(names[k]), self.assets[i])
-            if held < paid_in[k, i]:
-                raise InsufficientBalance(
-                    f"collateral_amounts: {names[k]!r} holds {held!r} {self.assets[i]}, "
-                    f"its positions need {paid_in[k, i]!r}"
-                )
+        check_owner_balances(self, names, paid_in)
 
         scaled = coll / self._liquidity_index
         pids = self._book.append(owners, scaled, debt / self._borrow_index)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from protocols.errors import InsufficientLiquidity
+from protocols.errors import InsufficientBalance, InsufficientLiquidity
 from protocols.lending.errors import (
     CapExceeded,
     InsufficientCollateral,
@@ -123,3 +123,49 @@ def validate_repay(pid: int, asset: str, debt: float) -> None:
     """ValidationLogic.validateRepay's NO_DEBT_OF_SELECTED_TYPE: the position owes `asset`."""
     if debt == 0:
         raise NoDebt(f"repay: position {pid} owes no {asset}")
+
+
+def validate_open_positions(
+    market: LendingMarket,
+    owners: np.ndarray,
+    coll: np.ndarray,
+    debt: np.ndarray,
+    coll_total: np.ndarray,
+    debt_total: np.ndarray,
+) -> None:
+    """validateSupply then validateBorrow for every row of `LendingMarket.open_positions`,
+    vectorized: owners are holders, collateral usable and debt borrowable, every row's debt
+    value within its borrowing power (collateral x LTV), and per asset the column totals
+    (`coll_total`, `debt_total`) within the caps and the cash (collateral paid in counts)."""
+    for owner in owners:
+        check_holder("owners", owner)
+    check_usable(market, np.flatnonzero(coll_total > 0), np.flatnonzero(debt_total > 0))
+    prices = market._prices()
+    power, debt_value = coll @ (prices * market._ltv), debt @ prices
+    short = np.flatnonzero(debt_value > power)
+    if short.size:
+        k = short[0]
+        raise InsufficientCollateral(
+            f"debt_amounts: row {k} borrows {debt_value[k]!r} of value, above its "
+            f"borrowing power (collateral x LTV) {power[k]!r}"
+        )
+    for i, asset in enumerate(market.assets):
+        if coll_total[i] > 0:
+            check_supply_cap(market, i, coll_total[i])
+            market._scaled(i, coll_total[i])  # refuses a wiped-out reserve
+        if debt_total[i] > 0:
+            check_borrow_cap(market, i, debt_total[i])
+            check_cash(market, asset, debt_total[i], incoming=coll_total[i])
+
+
+def check_owner_balances(market: LendingMarket, names: np.ndarray, paid_in: np.ndarray) -> None:
+    """Each owner `names[k]` holds the underlying its new positions pay in (`paid_in[k]`, per
+    asset). No ValidationLogic counterpart (in Aave the transferFrom reverts); checked first
+    here because `open_positions` changes the book before it moves any token."""
+    for k, i in np.argwhere(paid_in > 0):
+        held = market.ledger.balance_of(str(names[k]), market.assets[i])
+        if held < paid_in[k, i]:
+            raise InsufficientBalance(
+                f"collateral_amounts: {names[k]!r} holds {held!r} {market.assets[i]}, "
+                f"its positions need {paid_in[k, i]!r}"
+            )
