@@ -40,7 +40,8 @@ the rest.
 
 Prices are read from `oracles[asset].price` once per call, never from the caller. A refused
 operation raises (a `LendingError` of protocols/lending/errors.py, or a ledger or amount
-error) before changing anything.
+error) before changing anything. Each operation coerces its arguments, then runs the checks
+that can refuse it, Aave's ValidationLogic, from protocols/lending/validation.py.
 """
 
 from collections.abc import Mapping, Sequence
@@ -285,7 +286,7 @@ class LendingMarket:
         """Deposit underlying, mint amount / index receipt tokens to `owner`; returns them.
 
         SupplyLogic.executeSupply; supply cap as ValidationLogic.validateSupply (v3.1+:
-        all claims, treasury included, plus the amount <= cap).
+        all claims, treasury included, plus the amount <= cap; `validation.check_supply_cap`).
         """
         i = self._col(asset)
         amount = check_amount("amount", amount, allow_zero=False)
@@ -320,7 +321,8 @@ class LendingMarket:
         """Open n positions at once (row k: `owners[k]` deposits collateral_amounts[k] and
         borrows debt_amounts[k], both (n x assets) underlying); returns their ids.
 
-        Same rules as deposit_collateral then borrow on each row, checked vectorized: every
+        Same rules as deposit_collateral then borrow on each row, checked vectorized
+        (`validation.validate_open_positions`, `validation.check_owner_balances`): every
         row within its LTV, caps, cash and the owners' balances (summed per owner) - all
         before anything changes. Ledger moves are aggregated per owner and asset.
         """
@@ -367,8 +369,9 @@ class LendingMarket:
     def withdraw_collateral(self, pid: int, asset: str, amount: float) -> float:
         """Pay collateral back to the position's owner; returns the scaled amount removed.
 
-        ValidationLogic.validateHFAndLtv: with debt, the health factor afterwards must stay
-        >= 1, and a position holding zero-LTV collateral may only withdraw zero-LTV assets.
+        ValidationLogic.validateHFAndLtv (`validation.validate_hf_and_ltv`): with debt, the
+        health factor afterwards must stay >= 1, and a position holding zero-LTV collateral
+        may only withdraw zero-LTV assets.
         """
         pid, i = self._pid(pid), self._col(asset)
         amount = check_amount("amount", amount, allow_zero=False)
@@ -392,9 +395,9 @@ class LendingMarket:
     def borrow(self, pid: int, asset: str, amount: float) -> float:
         """Lend `amount` of cash to the position's owner; returns the scaled debt added.
 
-        ValidationLogic.validateBorrow: borrowing enabled, borrow cap, collateral with
-        LTV > 0, health factor > 1 before, and debt + amount <= sum(collateral * LTV) in
-        value. InsufficientLiquidity when cash < amount.
+        ValidationLogic.validateBorrow (`validation.validate_borrow`): borrowing enabled,
+        borrow cap, collateral with LTV > 0, health factor > 1 before, and debt + amount <=
+        sum(collateral * LTV) in value. InsufficientLiquidity when cash < amount.
         """
         pid, i = self._pid(pid), self._col(asset)
         amount = check_amount("amount", amount, allow_zero=False)
