@@ -2,8 +2,8 @@
 
 `LendingMarket.liquidate` delegates to `execute_liquidation_call`. Like a Solidity library
 working on the Pool's storage, these functions read and change the market's private state
-(its position book and indices) and reuse its checks; see `market` for the token, sign and
-accounting conventions.
+(its position book and indices) and reuse its checks and the cash check of `validation`; see
+`market` for the token, sign and accounting conventions.
 
 Bad debt: when a liquidation leaves a position with debt but no collateral in any asset, the
 remaining debt is bad debt (Aave v3.3 calls it a "deficit"). It is recorded cumulatively in
@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike
 from protocols.errors import InsufficientBalance
 from protocols.lending.errors import NotLiquidatable
 from protocols.lending.health import ratio_or_inf
+from protocols.lending.validation import check_cash
 from protocols.validation import check_amount
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ def execute_liquidation_call(
     )
     payout = seized - fee
     if not receive_a_token:
-        market._check_cash(collateral_asset, payout)
+        check_cash(market, collateral_asset, payout)
     incoming = payout if (c == d and not receive_a_token) else 0.0
     held = market.ledger.balance_of(liquidator, debt_asset)
     if held + incoming < repaid:

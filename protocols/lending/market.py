@@ -40,7 +40,8 @@ the rest.
 
 Prices are read from `oracles[asset].price` once per call, never from the caller. A refused
 operation raises (a `LendingError` of protocols/lending/errors.py, or a ledger or amount
-error) before changing anything.
+error) before changing anything. Each operation coerces its arguments, then runs the checks
+that can refuse it, Aave's ValidationLogic, from protocols/lending/validation.py.
 """
 
 from collections.abc import Mapping, Sequence
@@ -52,28 +53,26 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from protocols import names
-from protocols.errors import (
-    ConfigError,
-    InsufficientBalance,
-    InsufficientLiquidity,
-    InvalidAmount,
-)
+from protocols.errors import ConfigError, InsufficientBalance, InvalidAmount
 from protocols.ledger import Ledger
 from protocols.lending._checks import nonnegative_array
 from protocols.lending.book import PositionBook, sum_by
-from protocols.lending.errors import (
-    CapExceeded,
-    InsufficientCollateral,
-    LendingError,
-    NoDebt,
-    ReserveDisabled,
-    UnknownPosition,
-    UnknownReserve,
-)
+from protocols.lending.errors import LendingError, UnknownPosition, UnknownReserve
 from protocols.lending.health import ratio_or_inf
 from protocols.lending.liquidation import LiquidationResult, execute_liquidation_call
 from protocols.lending.params import ReserveParams
 from protocols.lending.rates import compounded_interest, linear_interest, supply_rate
+from protocols.lending.validation import (
+    check_cash,
+    check_holder,
+    check_owner_balances,
+    check_supply_cap,
+    check_usable,
+    validate_borrow,
+    validate_hf_and_ltv,
+    validate_open_positions,
+    validate_repay,
+)
 from protocols.validation import check_amount, check_fraction
 
 #: Relative float slack when a caller asks for a whole balance it computed as scaled * index.
@@ -95,7 +94,7 @@ class LendingMarket:
         close_factor_hf_threshold: float = 0.95,
         treasury: str | None = None,
     ) -> None:
-        _check_holder("name", name)
+        check_holder("name", name)
         if not reserves:
             raise ConfigError("reserves: need at least one asset")
         for asset, params in reserves.items():
@@ -119,7 +118,7 @@ class LendingMarket:
             if check_fraction(arg, value) == 0:
                 raise ConfigError(f"{arg}: must be > 0")
         treasury = names.sub_account(name, "treasury") if treasury is None else treasury
-        _check_holder("treasury", treasury)
+        check_holder("treasury", treasury)
 
         self.ledger = ledger
         self.name = name
@@ -287,11 +286,11 @@ class LendingMarket:
         """Deposit underlying, mint amount / index receipt tokens to `owner`; returns them.
 
         SupplyLogic.executeSupply; supply cap as ValidationLogic.validateSupply (v3.1+:
-        all claims, treasury included, plus the amount <= cap).
+        all claims, treasury included, plus the amount <= cap; `validation.check_supply_cap`).
         """
         i = self._col(asset)
         amount = check_amount("amount", amount, allow_zero=False)
-        self._check_supply_cap(i, amount)
+        check_supply_cap(self, i, amount)
         scaled = self._scaled(i, amount)
         self.ledger.transfer(asset, owner, self.name, amount)
         self.ledger.mint(self.receipt_token(asset), owner, scaled, by=self.name)
@@ -305,7 +304,7 @@ class LendingMarket:
         token = self.receipt_token(asset)
         held = self.ledger.balance_of(owner, token)
         scaled = _take(held, self._scaled(i, amount), f"withdraw: {owner!r} holds {held!r} {token}")
-        self._check_cash(asset, amount)
+        check_cash(self, asset, amount)
         self.ledger.burn(token, owner, scaled, by=self.name)
         self.ledger.transfer(asset, self.name, owner, amount)
         return scaled
@@ -313,7 +312,7 @@ class LendingMarket:
     # -- positions --------------------------------------------------------------------------
     def open_position(self, owner: str) -> int:
         """A new, empty position of `owner`; returns its id."""
-        _check_holder("owner", owner)
+        check_holder("owner", owner)
         return self._book.open(owner)
 
     def open_positions(
@@ -322,7 +321,8 @@ class LendingMarket:
         """Open n positions at once (row k: `owners[k]` deposits collateral_amounts[k] and
         borrows debt_amounts[k], both (n x assets) underlying); returns their ids.
 
-        Same rules as deposit_collateral then borrow on each row, checked vectorized: every
+        Same rules as deposit_collateral then borrow on each row, checked vectorized
+        (`validation.validate_open_positions`, `validation.check_owner_balances`): every
         row within its LTV, caps, cash and the owners' balances (summed per owner) - all
         before anything changes. Ledger moves are aggregated per owner and asset.
         """
@@ -335,35 +335,11 @@ class LendingMarket:
                 f"collateral_amounts, debt_amounts: must both have shape {shape}, got "
                 f"{coll.shape} and {debt.shape}"
             )
-        for owner in owners:
-            _check_holder("owners", owner)
         coll_total, debt_total = coll.sum(axis=0), debt.sum(axis=0)
-        self._check_usable(np.flatnonzero(coll_total > 0), np.flatnonzero(debt_total > 0))
-        prices = self._prices()
-        power, debt_value = coll @ (prices * self._ltv), debt @ prices
-        short = np.flatnonzero(debt_value > power)
-        if short.size:
-            k = short[0]
-            raise InsufficientCollateral(
-                f"debt_amounts: row {k} borrows {debt_value[k]!r} of value, above its "
-                f"borrowing power (collateral x LTV) {power[k]!r}"
-            )
-        for i, asset in enumerate(self.assets):
-            if coll_total[i] > 0:
-                self._check_supply_cap(i, coll_total[i])
-                self._scaled(i, coll_total[i])  # refuses a wiped-out reserve
-            if debt_total[i] > 0:
-                self._check_borrow_cap(i, debt_total[i])
-                self._check_cash(asset, debt_total[i], incoming=coll_total[i])
+        validate_open_positions(self, owners, coll, debt, coll_total, debt_total)
         names, inverse = np.unique(owners.astype(str), return_inverse=True)
         paid_in = sum_by(inverse, coll, len(names))
-        for k, i in np.argwhere(paid_in > 0):
-            held = self.ledger.balance_of(str(names[k]), self.assets[i])
-            if held < paid_in[k, i]:
-                raise InsufficientBalance(
-                    f"collateral_amounts: {names[k]!r} holds {held!r} {self.assets[i]}, "
-                    f"its positions need {paid_in[k, i]!r}"
-                )
+        check_owner_balances(self, names, paid_in)
 
         scaled = coll / self._liquidity_index
         pids = self._book.append(owners, scaled, debt / self._borrow_index)
@@ -382,8 +358,8 @@ class LendingMarket:
         receipt tokens credited (held by the escrow)."""
         pid, i = self._pid(pid), self._col(asset)
         amount = check_amount("amount", amount, allow_zero=False)
-        self._check_usable([i], [])
-        self._check_supply_cap(i, amount)
+        check_usable(self, [i], [])
+        check_supply_cap(self, i, amount)
         scaled = self._scaled(i, amount)
         self.ledger.transfer(asset, self._book.owner[pid], self.name, amount)
         self.ledger.mint(self.receipt_token(asset), self.escrow, scaled, by=self.name)
@@ -393,8 +369,9 @@ class LendingMarket:
     def withdraw_collateral(self, pid: int, asset: str, amount: float) -> float:
         """Pay collateral back to the position's owner; returns the scaled amount removed.
 
-        ValidationLogic.validateHFAndLtv: with debt, the health factor afterwards must stay
-        >= 1, and a position holding zero-LTV collateral may only withdraw zero-LTV assets.
+        ValidationLogic.validateHFAndLtv (`validation.validate_hf_and_ltv`): with debt, the
+        health factor afterwards must stay >= 1, and a position holding zero-LTV collateral
+        may only withdraw zero-LTV assets.
         """
         pid, i = self._pid(pid), self._col(asset)
         amount = check_amount("amount", amount, allow_zero=False)
@@ -404,22 +381,11 @@ class LendingMarket:
             self._scaled(i, amount),
             f"withdraw_collateral: position {pid} holds {held!r} scaled {asset}",
         )
-        self._check_cash(asset, amount)
+        check_cash(self, asset, amount)
         after = self._book.collateral_scaled[pid].copy()
         after[i] = held - scaled
         if self._book.debt_scaled[pid].any():
-            weighted, _, debt_value = self._account(pid, self._prices(), collateral=after)
-            if weighted < debt_value:
-                raise InsufficientCollateral(
-                    f"withdraw_collateral: position {pid} health factor would drop to "
-                    f"{weighted / debt_value:.6f} < 1"
-                )
-            zero_ltv = (after > 0) & (self._lt > 0) & (self._ltv == 0)
-            if zero_ltv.any() and self._ltv[i] != 0:
-                raise InsufficientCollateral(
-                    f"withdraw_collateral: position {pid} holds zero-LTV collateral "
-                    f"{self.assets[np.flatnonzero(zero_ltv)[0]]}; withdraw that first"
-                )
+            validate_hf_and_ltv(self, pid, i, after)
         self._book.set_collateral(pid, i, after[i])
         token = self.receipt_token(asset)
         self.ledger.burn(token, self.escrow, self._from_escrow(token, scaled), by=self.name)
@@ -429,28 +395,13 @@ class LendingMarket:
     def borrow(self, pid: int, asset: str, amount: float) -> float:
         """Lend `amount` of cash to the position's owner; returns the scaled debt added.
 
-        ValidationLogic.validateBorrow: borrowing enabled, borrow cap, collateral with
-        LTV > 0, health factor > 1 before, and debt + amount <= sum(collateral * LTV) in
-        value. InsufficientLiquidity when cash < amount.
+        ValidationLogic.validateBorrow (`validation.validate_borrow`): borrowing enabled,
+        borrow cap, collateral with LTV > 0, health factor > 1 before, and debt + amount <=
+        sum(collateral * LTV) in value. InsufficientLiquidity when cash < amount.
         """
         pid, i = self._pid(pid), self._col(asset)
         amount = check_amount("amount", amount, allow_zero=False)
-        self._check_usable([], [i])
-        self._check_borrow_cap(i, amount)
-        self._check_cash(asset, amount)
-        prices = self._prices()
-        weighted, power, debt_value = self._account(pid, prices)
-        if power <= 0:
-            raise InsufficientCollateral(f"borrow: position {pid} has no collateral with LTV > 0")
-        if not weighted > debt_value:
-            raise InsufficientCollateral(
-                f"borrow: position {pid} health factor {weighted / debt_value:.6f} is not > 1"
-            )
-        if debt_value + amount * prices[i] > power:
-            raise InsufficientCollateral(
-                f"borrow: amount {amount!r} {asset} would take position {pid}'s debt value to "
-                f"{debt_value + amount * prices[i]!r}, above its borrowing power {power!r} (LTV)"
-            )
+        validate_borrow(self, pid, i, amount)
         scaled = amount / self._borrow_index[i]
         self._book.add_debt(pid, i, scaled)
         self.ledger.transfer(asset, self.name, self._book.owner[pid], amount)
@@ -463,8 +414,7 @@ class LendingMarket:
         amount = check_amount("amount", amount, allow_zero=False)
         payer = self._book.owner[pid] if payer is None else payer
         debt = float(self._book.debt_scaled[pid, i] * self._borrow_index[i])
-        if debt == 0:
-            raise NoDebt(f"repay: position {pid} owes no {asset}")
+        validate_repay(pid, asset, debt)
         repaid = min(amount, debt)
         self.ledger.transfer(asset, payer, self.name, repaid)
         self._reduce_debt(pid, i, repaid, debt)
@@ -562,37 +512,6 @@ class LendingMarket:
             raise LendingError(f"{self.assets[i]}: reserve wiped out by bad debt (index 0)")
         return float(amount / index)
 
-    def _check_supply_cap(self, i: int, amount: float) -> None:
-        asset = self.assets[i]
-        claims = self.total_supplied(asset)
-        cap = self.reserves[asset].supply_cap
-        if claims + amount > cap:
-            raise CapExceeded(f"supply cap of {asset} is {cap!r}: {claims!r} supplied + {amount!r}")
-
-    def _check_borrow_cap(self, i: int, amount: float) -> None:
-        asset = self.assets[i]
-        debt = self.total_debt(asset)
-        cap = self.reserves[asset].borrow_cap
-        if debt + amount > cap:
-            raise CapExceeded(f"borrow cap of {asset} is {cap!r}: {debt!r} borrowed + {amount!r}")
-
-    def _check_cash(self, asset: str, amount: float, incoming: float = 0.0) -> None:
-        cash = self.cash(asset)
-        if cash + incoming < amount:
-            raise InsufficientLiquidity(
-                f"{self.name} holds {cash!r} {asset} in cash, cannot pay out {amount!r} "
-                f"(utilization {self.utilization(asset):.6f})"
-            )
-
-    def _check_usable(self, collateral: Sequence[int], debt: Sequence[int]) -> None:
-        """Refuse collateral in assets that cannot back a position, debt in unborrowable ones."""
-        for i in collateral:
-            if self._lt[i] == 0:
-                raise ReserveDisabled(f"asset: {self.assets[i]} is not usable as collateral")
-        for i in debt:
-            if not self.reserves[self.assets[i]].borrowable:
-                raise ReserveDisabled(f"asset: borrowing {self.assets[i]} is disabled")
-
     def _reduce_debt(self, pid: int, i: int, repaid: float, debt: float) -> None:
         remaining = self._book.debt_scaled[pid, i] - repaid / self._borrow_index[i]
         self._book.set_debt(pid, i, 0.0 if repaid >= debt else max(remaining, 0.0))
@@ -601,7 +520,6 @@ class LendingMarket:
         """`scaled`, trimmed to the escrow balance: the running ledger sum and the book's
         column sum can differ by float rounding."""
         return min(float(scaled), self.ledger.balance_of(self.escrow, token))
-
 
 
 def _utilization(cash: ArrayLike, debt: ArrayLike) -> np.ndarray:
@@ -617,8 +535,3 @@ def _take(held: float, wanted: float, what: str) -> float:
     if wanted <= held * (1.0 + DUST):
         return float(held)
     raise InsufficientBalance(f"{what}, cannot take {wanted!r}")
-
-
-def _check_holder(arg: str, holder: Any) -> None:
-    if not isinstance(holder, str) or not holder:
-        raise LendingError(f"{arg}: must be a non-empty string, got {holder!r}")
