@@ -1,7 +1,7 @@
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from protocols.errors import (
@@ -344,6 +344,10 @@ ops = st.lists(
 
 @settings(max_examples=100, deadline=None)
 @given(kind=st.sampled_from(["call", "put"]), ops=ops)
+# Found by hypothesis: the only holder redeems everything at the roll - no share is left, so
+# NAV per share falls back to its empty-vault convention (1.0) and is not compared.
+@example(kind="call", ops=[("deposit", "alice", 1.0), ("roll", "", 1.0),
+                           ("withdraw", "alice", 1.0), ("roll", "", 1.0)])
 def test_random_histories_conserve_value_and_keep_nav_per_share_continuous(kind, ops):
     w = World(kind)
     v = w.vault
@@ -365,7 +369,8 @@ def test_random_histories_conserve_value_and_keep_nav_per_share_continuous(kind,
                 w.move(step, w.source.read())
             before = v.nav_per_share(step)
             v.roll(step, x, "mm")
-            assert v.nav_per_share(step) == pytest.approx(before, rel=1e-9)
+            if w.ledger.total_supply("v:shares") > 0.0:  # else undefined (1.0 by convention)
+                assert v.nav_per_share(step) == pytest.approx(before, rel=1e-9)
         w.ledger.check_conservation()
         assert w.bal("v:pending", v.collateral) == pytest.approx(
             v.pending_of("alice") + v.pending_of("bob"), abs=1e-9
