@@ -17,13 +17,12 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import networkx as nx
 import pandas as pd
 
-if TYPE_CHECKING:
-    from spec import Scenario
+from spec import Scenario
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ covers it.)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -28,8 +28,9 @@ from protocols.lending.health import ratio_or_inf
 from protocols.lending.validation import check_cash
 from protocols.validation import check_amount
 
-if TYPE_CHECKING:
-    from protocols.lending.market import LendingMarket
+#: The `LendingMarket` whose state these functions work on: typed loosely because the market
+#: links this library (as Aave's Pool links its libraries), never the other way round.
+Market = Any
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def liquidation_amounts(
 
 
 def execute_liquidation_call(
-    market: LendingMarket,
+    market: Market,
     liquidator: str,
     pid: int,
     collateral_asset: str,
@@ -155,7 +156,7 @@ def execute_liquidation_call(
     )
 
 
-def _write_off(market: LendingMarket, pid: int) -> dict[str, float]:
+def _write_off(market: Market, pid: int) -> dict[str, float]:
     """Bad debt of a position with no collateral left: book it, socialize it."""
     book = market._book
     if book.collateral_scaled[pid].any() or not book.debt_scaled[pid].any():

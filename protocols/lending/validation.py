@@ -12,7 +12,7 @@ token, sign and accounting conventions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +25,9 @@ from protocols.lending.errors import (
     ReserveDisabled,
 )
 
-if TYPE_CHECKING:
-    from protocols.lending.market import LendingMarket
+#: The `LendingMarket` whose state these functions read: typed loosely because the market
+#: links this library (as Aave's Pool links its libraries), never the other way round.
+Market = Any
 
 
 def check_holder(arg: str, holder: Any) -> None:
@@ -35,7 +36,7 @@ def check_holder(arg: str, holder: Any) -> None:
         raise LendingError(f"{arg}: must be a non-empty string, got {holder!r}")
 
 
-def check_supply_cap(market: LendingMarket, i: int, amount: float) -> None:
+def check_supply_cap(market: Market, i: int, amount: float) -> None:
     """ValidationLogic.validateSupply's cap (v3.1+): all claims on reserve `i`, treasury
     included, plus `amount` must stay <= the supply cap."""
     asset = market.assets[i]
@@ -45,7 +46,7 @@ def check_supply_cap(market: LendingMarket, i: int, amount: float) -> None:
         raise CapExceeded(f"supply cap of {asset} is {cap!r}: {claims!r} supplied + {amount!r}")
 
 
-def check_borrow_cap(market: LendingMarket, i: int, amount: float) -> None:
+def check_borrow_cap(market: Market, i: int, amount: float) -> None:
     """ValidationLogic.validateBorrow's cap: total debt of reserve `i` plus `amount` must stay
     <= the borrow cap."""
     asset = market.assets[i]
@@ -55,7 +56,7 @@ def check_borrow_cap(market: LendingMarket, i: int, amount: float) -> None:
         raise CapExceeded(f"borrow cap of {asset} is {cap!r}: {debt!r} borrowed + {amount!r}")
 
 
-def check_cash(market: LendingMarket, asset: str, amount: float, incoming: float = 0.0) -> None:
+def check_cash(market: Market, asset: str, amount: float, incoming: float = 0.0) -> None:
     """The market's cash in `asset` (plus `incoming`, paid in by the same operation first)
     must cover `amount`, else InsufficientLiquidity. Aave has no ValidationLogic check for
     this: the transfer of underlying out of the aToken reverts the transaction instead."""
@@ -67,7 +68,7 @@ def check_cash(market: LendingMarket, asset: str, amount: float, incoming: float
         )
 
 
-def check_usable(market: LendingMarket, collateral: Sequence[int], debt: Sequence[int]) -> None:
+def check_usable(market: Market, collateral: Sequence[int], debt: Sequence[int]) -> None:
     """Refuse collateral in assets that cannot back a position (liquidation threshold in force
     0, cf. ValidationLogic.validateUseAsCollateral), debt in unborrowable ones
     (validateBorrow's BORROWING_NOT_ENABLED)."""
@@ -79,7 +80,7 @@ def check_usable(market: LendingMarket, collateral: Sequence[int], debt: Sequenc
             raise ReserveDisabled(f"asset: borrowing {market.assets[i]} is disabled")
 
 
-def validate_borrow(market: LendingMarket, pid: int, i: int, amount: float) -> None:
+def validate_borrow(market: Market, pid: int, i: int, amount: float) -> None:
     """ValidationLogic.validateBorrow: borrowing enabled, borrow cap, cash, collateral with
     LTV > 0, health factor > 1 before, and debt + amount <= sum(collateral * LTV) in value."""
     asset = market.assets[i]
@@ -101,7 +102,7 @@ def validate_borrow(market: LendingMarket, pid: int, i: int, amount: float) -> N
         )
 
 
-def validate_hf_and_ltv(market: LendingMarket, pid: int, i: int, after: np.ndarray) -> None:
+def validate_hf_and_ltv(market: Market, pid: int, i: int, after: np.ndarray) -> None:
     """ValidationLogic.validateHFAndLtv, for a position with debt withdrawing collateral in
     reserve `i` down to the scaled collateral `after`: the health factor afterwards must stay
     >= 1, and a position holding zero-LTV collateral may only withdraw zero-LTV assets."""
@@ -126,7 +127,7 @@ def validate_repay(pid: int, asset: str, debt: float) -> None:
 
 
 def validate_open_positions(
-    market: LendingMarket,
+    market: Market,
     owners: np.ndarray,
     coll: np.ndarray,
     debt: np.ndarray,
@@ -158,7 +159,7 @@ def validate_open_positions(
             check_cash(market, asset, debt_total[i], incoming=coll_total[i])
 
 
-def check_owner_balances(market: LendingMarket, names: np.ndarray, paid_in: np.ndarray) -> None:
+def check_owner_balances(market: Market, names: np.ndarray, paid_in: np.ndarray) -> None:
     """Each owner `names[k]` holds the underlying its new positions pay in (`paid_in[k]`, per
     asset). No ValidationLogic counterpart (in Aave the transferFrom reverts); checked first
     here because `open_positions` changes the book before it moves any token."""
