@@ -18,7 +18,6 @@ from numbers import Integral
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.signal import lfilter
 
 from protocols.errors import ConfigError, InvalidAmount
 from protocols.validation import check_amount, check_fraction
@@ -152,6 +151,8 @@ def ar1(inputs: Array, keep: float, x0: float) -> Array:
     process (Gillespie 1996, Phys. Rev. E 54, 2084) when `inputs` carries
     (1 - keep) * target + Gaussian noise; it runs as one linear filter, not a Python loop.
     """
+    from scipy.signal import lfilter  # 0.4 s to import: validating a scenario never needs it
+
     tail, _ = lfilter([1.0], [1.0, -keep], inputs, zi=[keep * x0])
     return np.concatenate(([x0], tail))
 

@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from pydantic import ValidationError
 
 from agents import event_kinds
 from protocols import names
-from protocols.oracle import Oracle
-from protocols.world import World
 from sim import prices
 from sim.problems import describe
 from spec import (
@@ -46,6 +44,10 @@ from spec import (
     Scenario,
     Shock,
 )
+
+if TYPE_CHECKING:  # for annotations only: scenario checks import this module, and stay fast
+    from protocols.oracle import Oracle
+    from protocols.world import World
 
 Record = Callable[..., None]
 
