@@ -37,7 +37,6 @@ from sim.treasury import runway_months as treasury_runway
 from sim.treasury import summary_figures as treasury_figures
 from spec import Scenario
 
-TREASURY = names.TREASURY
 #: ETH price used for gas when a scenario has no ETH asset.
 DEFAULT_ETH_USD = 2000.0
 
@@ -77,9 +76,9 @@ class TreasuryModel(mesa.Model):
             BorrowerCohort(self, cohort)
         for asset, amount in config.treasury.holdings.items():
             if amount > 0:
-                self.world.fund(TREASURY, asset, amount)
+                self.world.fund(names.TREASURY, asset, amount)
         self.allocator = Allocator(
-            self, TREASURY, config.treasury, stables=config.usd_stables,
+            self, names.TREASURY, config.treasury, stables=config.usd_stables,
             step_hours=config.step_hours, steps_per_year=config.steps_per_year,
             horizon=config.steps,
         )
@@ -89,7 +88,7 @@ class TreasuryModel(mesa.Model):
         # Distress at the start (reported apart from the cascade) and the step-0 dependency
         # graph the cascade depth and DebtRank are measured on (sim.contagion).
         self.distress = DistressMonitor(
-            self.world, config, TREASURY, runway=self._runway_months,
+            self.world, config, names.TREASURY, runway=self._runway_months,
             value=lambda: self.allocator.book.nav_usd, vault_nav=self._collected_vault_nav,
         )
         self._evaluate_distress(0)
@@ -204,14 +203,14 @@ class TreasuryModel(mesa.Model):
             cohort.holder: names.borrower_group(cohort.market.name)
             for cohort in self.agents_by_type.get(BorrowerCohort, [])
         }
-        return dependency_graph(self.world, self.steps, groups=groups, treasury=TREASURY)
+        return dependency_graph(self.world, self.steps, groups=groups, treasury=names.TREASURY)
 
     def contagion_graph(self) -> nx.DiGraph:
         """The step-0 graph annotated with origins, depths and distress steps (graph.json)."""
         return annotate(self.graph_start, self.config, self.world, self.events)
 
     def treasury_value_usd(self) -> float:
-        return self.world.holder_usd(TREASURY, self.steps)
+        return self.world.holder_usd(names.TREASURY, self.steps)
 
     def _reporters(self) -> dict[str, Any]:
         world = self.world

@@ -11,8 +11,8 @@ import pytest
 
 from agents.allocator import HOURS_PER_MONTH, Allocator
 from agents.policies import Decision
-from protocols.names import PAYEES
-from sim.model import TREASURY, TreasuryModel
+from protocols.names import PAYEES, TREASURY
+from sim.model import TreasuryModel
 from sim.scenario import parse_scenario
 
 GOV_RESERVE = {"ltv": 0.55, "liquidation_threshold": 0.65, "liquidation_bonus": 0.1,

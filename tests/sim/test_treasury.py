@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.model import TREASURY
+from protocols.names import TREASURY
 from sim.treasury import (
     exposures,
     liquidation_value_usd,
