@@ -303,7 +303,7 @@ class StableSwapPool:
 
     Defaults fee=0.0004, admin_fee=0.5 are the 3pool-era deployment values (curve-contract
     contracts/pools/{aave,seth,link,...}/pooldata.json: fee 4000000 and admin_fee 5000000000
-    over 1e10; see /work/shared/data/curve_stableswap_pool_params.csv). 3pool itself now runs
+    over 1e10; see curve_stableswap_pool_params.csv in the data folder). 3pool itself now runs
     fee=0.0001, amp=2000.
     """
 

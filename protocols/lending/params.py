@@ -1,7 +1,8 @@
 """Risk parameters of one reserve, validated like Aave v3's PoolConfigurator does.
 
-The real values come from /work/shared/data/aave_v3_ethereum_risk_params_2023-10-31.csv
-(fractions; see that folder's README, section 2): `load_aave_params(path, symbols)`.
+The real values come from aave_v3_ethereum_risk_params_2023-10-31.csv in the data folder
+(`sim.historical.default_data_dir`; fractions, see that folder's README, section 2):
+`load_aave_params(path, symbols)`.
 """
 
 import csv
