@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +11,8 @@ from hypothesis import strategies as st
 
 from protocols.errors import ConfigError, InvalidAmount
 from protocols.lending import KinkedRate, ReserveParams, health_factor, load_aave_params
-from sim.historical import default_data_dir
 
-AAVE_CSV = default_data_dir() / "aave_v3_ethereum_risk_params_2023-10-31.csv"
+AAVE_CSV = Path("/work/shared/data/aave_v3_ethereum_risk_params_2023-10-31.csv")
 RATE = KinkedRate(base=0.0, slope1=0.028, slope2=0.8, optimal=0.8)
 
 

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -30,9 +31,8 @@ from protocols.lending import (
     health_factor,
     load_aave_params,
 )
-from sim.historical import default_data_dir
 
-AAVE_CSV = default_data_dir() / "aave_v3_ethereum_risk_params_2023-10-31.csv"
+AAVE_CSV = Path("/work/shared/data/aave_v3_ethereum_risk_params_2023-10-31.csv")
 PARAMS = load_aave_params(AAVE_CSV, ["WETH", "USDC"])
 ASSETS = ("WETH", "USDC")
 
