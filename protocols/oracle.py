@@ -1,6 +1,7 @@
 """Chainlink-style push oracle fed by a price source (off-chain reference or AMM TWAP).
 
-A *source* is any object with `read() -> float` (the current raw price); a source that also
+A *source* is any object with `read() -> float` (the current raw price: the off-chain market
+of `protocols.offchain`, or a pool's TWAP); a source that also
 has `observe(step)` (a TWAP) is observed by the oracle once per step before it is read.
 The `Oracle` turns the raw price into on-chain rounds with Chainlink OCR's trigger rules
 (deviation threshold, heartbeat) and delays each round's visibility by a fixed latency, so
@@ -30,19 +31,6 @@ def _check_step(name: str, value: int, minimum: int = 0) -> int:
     if value < minimum:
         raise InvalidAmount(f"{name}: must be >= {minimum}, got {value}")
     return value
-
-
-class ReferenceSource:
-    """The off-chain reference price; the simulator writes it with `set` each step."""
-
-    def __init__(self, price: float) -> None:
-        self._price = _check_price("price", price)
-
-    def set(self, price: float) -> None:
-        self._price = _check_price("price", price)
-
-    def read(self) -> float:
-        return self._price
 
 
 class TwapSource:

@@ -26,7 +26,8 @@ from protocols.amm.pool import Pool
 from protocols.errors import ConfigError
 from protocols.ledger import Ledger
 from protocols.lending import LendingMarket
-from protocols.oracle import Oracle, ReferenceSource
+from protocols.offchain import OffchainMarket
+from protocols.oracle import Oracle
 from protocols.vaults import OptionVault
 
 
@@ -34,7 +35,9 @@ from protocols.vaults import OptionVault
 class World:
     ledger: Ledger
     assets: tuple[str, ...]
-    reference: dict[str, ReferenceSource]
+    #: each base asset's off-chain market (fundamental and traded price, finite or
+    #: unlimited depth)
+    reference: dict[str, OffchainMarket]
     pools: dict[str, Pool] = field(default_factory=dict)
     markets: dict[str, LendingMarket] = field(default_factory=dict)
     vaults: dict[str, OptionVault] = field(default_factory=dict)
@@ -53,7 +56,7 @@ class World:
 
     # -- valuation ----------------------------------------------------------------------
     def usd(self, asset: str) -> float:
-        """Off-chain reference price of `asset` in USD; a protocol-issued token (a lending
+        """Traded off-chain price of `asset` in USD; a protocol-issued token (a lending
         receipt or LP token used as collateral elsewhere) is valued through its issuer's
         state (`token_usd`). KeyError for a name that is neither."""
         source = self.reference.get(asset)
@@ -133,12 +136,24 @@ class World:
         else:
             raise ConfigError(f"fund: cannot obtain {asset!r} from outside the simulation")
 
+    def quote_offchain(self, sell: str, amount: float, buy: str) -> float:
+        """Amount of `buy` that selling `amount` of `sell` off-chain would receive now: the
+        sale and the purchase each pay the average price over their own impact
+        (`protocols.offchain`). Changes nothing."""
+        if sell == buy:
+            return amount
+        return self.reference[buy].quote_buy(self.reference[sell].quote_sell(amount))
+
     def trade_offchain(self, holder: str, sell: str, amount: float, buy: str) -> float:
-        """Swap `amount` of `sell` for `buy` at reference prices on the off-chain market,
-        which has unlimited depth (it stands for the rest of the world's liquidity) and
-        draws new `buy` from outside when its own inventory runs short. Returns the amount
-        of `buy` received."""
-        bought = amount * self.usd(sell) / self.usd(buy)
+        """Swap `amount` of `sell` for `buy` on the off-chain markets: `sell` is sold for USD
+        and the USD spent on `buy`, each moving its market's traded price by its impact
+        (unlimited depth: at the reference prices, moving nothing). The off-chain side stands
+        for the rest of the world's liquidity and draws new `buy` from outside when its own
+        inventory runs short. Returns the amount of `buy` received."""
+        if sell == buy:
+            return amount
+        usd = self.reference[sell].sell(amount)
+        bought = self.reference[buy].buy(usd)
         self.ledger.transfer(sell, holder, names.OFFCHAIN, amount)
         held = self.ledger.balance_of(names.OFFCHAIN, buy)
         if held < bought:
@@ -149,9 +164,14 @@ class World:
 
     # -- advancing ----------------------------------------------------------------------
     def set_prices(self, prices: Any) -> None:
-        """Write one row of reference prices (in `assets` order)."""
+        """Write one row of fundamental prices (in `assets` order); impacts carry over."""
         for asset, price in zip(self.assets, prices, strict=True):
             self.reference[asset].set(float(price))
+
+    def decay_impact(self, hours: float) -> None:
+        """Let every off-chain market's impact relax for `hours`."""
+        for market in self.reference.values():
+            market.decay(hours)
 
     def update_oracles(self, step: int) -> None:
         self.step = step

@@ -25,7 +25,8 @@ from protocols.amm.v3_math import FEE_TICK_SPACING, ticks_around
 from protocols.errors import ConfigError
 from protocols.ledger import Ledger
 from protocols.lending import JumpRate, KinkedRate, LendingMarket, ReserveParams
-from protocols.oracle import Oracle, ReferenceSource, TwapSource
+from protocols.offchain import OffchainMarket
+from protocols.oracle import Oracle, TwapSource
 from protocols.vaults import OptionVault
 from protocols.world import World
 from sim.composition import build_order
@@ -45,7 +46,11 @@ def build_world(scenario: Scenario, initial_prices: Any, lp_holders: list[str]) 
     for asset in assets:
         ledger.create_token(asset, issuer=names.issuer(asset))
     reference = {
-        a: ReferenceSource(float(p)) for a, p in zip(assets, initial_prices, strict=True)
+        spec.symbol: OffchainMarket(
+            float(p), getattr(spec, "external_depth_usd", None),
+            getattr(spec, "external_half_life_hours", 1.0),
+        )
+        for spec, p in zip(scenario.assets, initial_prices, strict=True)
     }
     world = World(ledger, assets, reference)
     holders = lp_holders or [names.agent(names.LIQUIDITY_PROVIDER, "passive")]

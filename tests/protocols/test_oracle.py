@@ -5,10 +5,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols.errors import DaosimError, InvalidAmount
-from protocols.oracle import Oracle, ReferenceSource, TwapSource
+from protocols.offchain import OffchainMarket
+from protocols.oracle import Oracle, TwapSource
 
 
-def run(oracle: Oracle, source: ReferenceSource, prices: list[float]) -> list[bool]:
+def run(oracle: Oracle, source: OffchainMarket, prices: list[float]) -> list[bool]:
     """Feed prices[t] at step t; return which steps created a round."""
     created = []
     for step, price in enumerate(prices):
@@ -19,7 +20,7 @@ def run(oracle: Oracle, source: ReferenceSource, prices: list[float]) -> list[bo
 
 # -- sources ---------------------------------------------------------------------------------
 def test_reference_source_reads_what_was_set_and_rejects_bad_prices():
-    src = ReferenceSource(100.0)
+    src = OffchainMarket(100.0)
     src.set(101.5)
     assert src.read() == 101.5
     for bad in (0.0, -1.0, math.nan, math.inf, "1", True):
@@ -27,7 +28,7 @@ def test_reference_source_reads_what_was_set_and_rejects_bad_prices():
             src.set(bad)
         assert src.read() == 101.5
     with pytest.raises(InvalidAmount, match="price"):
-        ReferenceSource(0.0)
+        OffchainMarket(0.0)
 
 
 def test_twap_of_known_sequence_is_mean_of_last_window_samples():
@@ -96,7 +97,7 @@ def test_twap_rejects_bad_arguments_and_bad_spot():
 
 # -- oracle trigger rules -------------------------------------------------------------------
 def test_first_update_creates_a_round():
-    src = ReferenceSource(2_000.0)
+    src = OffchainMarket(2_000.0)
     oracle = Oracle("ETH", src)
     with pytest.raises(DaosimError, match="no round visible"):
         _ = oracle.price
@@ -114,7 +115,7 @@ def test_first_update_creates_a_round():
 def test_deviation_threshold_is_exact(move, fires):
     # last round 100, threshold 0.5 %: a 0.49 % move stays, a 0.51 % move (either way) reports;
     # exactly 0.5 % (0.5/100 == 0.005 in floats) stays: libocr `deviates` is a strict >
-    src = ReferenceSource(100.0)
+    src = OffchainMarket(100.0)
     oracle = Oracle("ETH", src, heartbeat=1_000, deviation=0.005)
     assert run(oracle, src, [100.0, move]) == [True, fires]
     assert oracle.price == (move if fires else 100.0)
@@ -122,13 +123,13 @@ def test_deviation_threshold_is_exact(move, fires):
 
 def test_deviation_is_measured_against_the_last_round_not_the_last_raw_price():
     # creeping 0.3 % per step: 100 -> 100.3 (0.3 %) -> 100.6009 (0.6009 % from 100) fires
-    src = ReferenceSource(100.0)
+    src = OffchainMarket(100.0)
     oracle = Oracle("ETH", src, heartbeat=1_000, deviation=0.005)
     assert run(oracle, src, [100.0, 100.3, 100.3 * 1.003]) == [True, False, True]
 
 
 def test_heartbeat_fires_on_a_flat_price():
-    src = ReferenceSource(1.0)
+    src = OffchainMarket(1.0)
     oracle = Oracle("USDC", src, heartbeat=24)
     created = run(oracle, src, [1.0] * 60)
     assert [t for t, c in enumerate(created) if c] == [0, 24, 48]
@@ -136,7 +137,7 @@ def test_heartbeat_fires_on_a_flat_price():
 
 
 def test_deviation_round_resets_the_heartbeat():
-    src = ReferenceSource(100.0)
+    src = OffchainMarket(100.0)
     oracle = Oracle("ETH", src, heartbeat=10, deviation=0.01)
     prices = [100.0] * 5 + [103.0] * 20  # jump at step 5 -> next heartbeat at 15, then 25
     created = run(oracle, src, prices)
@@ -145,7 +146,7 @@ def test_deviation_round_resets_the_heartbeat():
 
 @pytest.mark.parametrize("latency", [1, 3])
 def test_latency_delays_visibility_by_exactly_n_steps(latency):
-    src = ReferenceSource(100.0)
+    src = OffchainMarket(100.0)
     oracle = Oracle("ETH", src, heartbeat=1_000, latency=latency)
     oracle.update(0)
     for step in range(1, latency):
@@ -166,14 +167,14 @@ def test_latency_delays_visibility_by_exactly_n_steps(latency):
 
 
 def test_in_flight_round_is_not_re_reported_every_step():
-    src = ReferenceSource(100.0)
+    src = OffchainMarket(100.0)
     oracle = Oracle("ETH", src, heartbeat=1_000, latency=3)
     src.set(100.0)
     assert [oracle.update(t) for t in range(4)] == [True, False, False, False]
 
 
 def test_freeze_keeps_the_stale_price_and_unfreeze_catches_up():
-    src = ReferenceSource(100.0)
+    src = OffchainMarket(100.0)
     oracle = Oracle("ETH", src, heartbeat=24, deviation=0.005)
     oracle.update(0)
     oracle.freeze()
@@ -188,7 +189,7 @@ def test_freeze_keeps_the_stale_price_and_unfreeze_catches_up():
 
 
 def test_in_flight_round_lands_during_a_freeze():
-    src = ReferenceSource(100.0)
+    src = OffchainMarket(100.0)
     oracle = Oracle("ETH", src, latency=2)
     oracle.update(0)
     oracle.freeze()
@@ -225,15 +226,15 @@ def test_twap_backed_oracle_observes_once_per_step():
 )
 def test_bad_oracle_arguments_name_the_argument(kwargs, name):
     with pytest.raises(InvalidAmount, match=name):
-        Oracle("ETH", ReferenceSource(1.0), **kwargs)
+        Oracle("ETH", OffchainMarket(1.0), **kwargs)
 
 
 def test_bad_asset_source_and_step_are_rejected_without_changes():
     with pytest.raises(InvalidAmount, match="asset"):
-        Oracle("", ReferenceSource(1.0))
+        Oracle("", OffchainMarket(1.0))
     with pytest.raises(InvalidAmount, match="source"):
         Oracle("ETH", 1.0)  # type: ignore[arg-type]
-    src = ReferenceSource(100.0)
+    src = OffchainMarket(100.0)
     oracle = Oracle("ETH", src)
     oracle.update(10)
     src.set(200.0)
@@ -258,7 +259,7 @@ def test_visible_price_is_bounded_in_age_and_deviation(moves, heartbeat, deviati
     prices = [100.0]
     for m in moves:
         prices.append(prices[-1] * (1.0 + m))
-    src = ReferenceSource(prices[0])
+    src = OffchainMarket(prices[0])
     oracle = Oracle("ETH", src, heartbeat=heartbeat, deviation=deviation, latency=latency)
     for step, price in enumerate(prices):
         src.set(price)

@@ -13,8 +13,9 @@ from protocols.errors import (
     UnknownToken,
 )
 from protocols.ledger import Ledger
+from protocols.offchain import OffchainMarket
 from protocols.options import black_scholes
-from protocols.oracle import Oracle, ReferenceSource
+from protocols.oracle import Oracle
 from protocols.vaults import OptionVault
 
 WEEK = 168
@@ -37,7 +38,7 @@ class World:
         for who in ("alice", "bob", "mm"):
             self.ledger.mint("ETH", who, 100.0, by="mint")
             self.ledger.mint("USDC", who, 1_000_000.0, by="mint")
-        self.source = ReferenceSource(price)
+        self.source = OffchainMarket(price)
         self.oracle = Oracle("ETH", self.source, heartbeat=1, deviation=0.0)
         self.oracle.update(0)
         self.vault = OptionVault(self.ledger, "v", "ETH", "USDC", self.oracle, kind=kind)
@@ -212,7 +213,7 @@ def test_roll_with_no_collateral_opens_no_epoch_and_needs_no_price():
     ledger = Ledger()
     for token in ("ETH", "USDC"):
         ledger.create_token(token, "mint")
-    oracle = Oracle("ETH", ReferenceSource(2_000.0), latency=5)  # nothing visible yet
+    oracle = Oracle("ETH", OffchainMarket(2_000.0), latency=5)  # nothing visible yet
     v = OptionVault(ledger, "v", "ETH", "USDC", oracle)
     assert v.roll(3, IV, "mm") is None
     assert v.epoch is None and v.step_due(4)
