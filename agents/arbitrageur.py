@@ -10,7 +10,7 @@ import mesa
 
 from agents import event_kinds
 from agents.host import Host
-from agents.trading import Trade, best_arbitrage, capped
+from agents.trading import Trade, best_hedged_arbitrage, capped
 from protocols import names
 from protocols.validation import check_amount
 
@@ -20,10 +20,12 @@ class Arbitrageur(mesa.Agent):
     (`world.fund`) with `capital_usd` split equally in USD across the world's assets at
     reference prices. Like a CEX-DEX arbitrageur it hedges every pool trade at once on the
     off-chain market (`world.trade_offchain`): it sells what it bought and buys back what it
-    sold, at reference prices, so its inventory is restored and its profit is kept in the
-    token it sold. Its inventory caps the size of any single trade.
+    sold, so its inventory is restored and its profit is kept in the token it sold; where
+    off-chain depth is finite the hedge moves the off-chain prices and the trade is sized
+    for it (`agents.trading.best_hedged_arbitrage`). Its inventory caps the size of any
+    single trade.
 
-    Each step it visits the pools in an order shuffled by the model's RNG and makes, in each,
+    Each round it visits the pools in an order shuffled by the model's RNG and makes, in each,
     the profit-maximising swap (`agents.trading.best_arbitrage`) scaled to its holdings of
     the token it sells, if the profit at reference prices exceeds this step's gas cost for
     `gas_units`. Several arbitrageurs compete through the model's shuffled activation order:
@@ -42,12 +44,11 @@ class Arbitrageur(mesa.Agent):
 
     def step(self) -> None:
         world = self.model.world
-        prices = {asset: world.usd(asset) for asset in world.assets}
         gas_usd = self.model.gas_cost_usd(self.gas_units)
         names = list(world.pools)
         self.model.random.shuffle(names)
         for name in names:
-            trade = self._affordable(best_arbitrage(world.pools[name], prices))
+            trade = self._affordable(best_hedged_arbitrage(world.pools[name], world))
             if trade is not None and trade.profit_usd > gas_usd:
                 self._execute(name, trade, gas_usd)
 

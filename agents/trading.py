@@ -16,18 +16,27 @@ the swap would pay out more than the pool holds, the best amount is searched on 
 own quotes.
 
 Profits are in USD at the given prices, before gas.
+
+When the arbitrage is hedged on off-chain markets of finite depth (`protocols.offchain`),
+the hedge moves the off-chain prices too, so the best trade is smaller: profit (in
+token_in kept) = hedge(out(x)) - x is maximal where the pool's marginal rate equals the
+off-chain marginal rate after the hedge, P_in'/P_out' (`best_hedged_arbitrage`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import permutations
+
+from scipy.optimize import brentq
 
 from protocols.amm.pool import Pool
 from protocols.amm.solve import root_from_below
 from protocols.errors import InsufficientLiquidity
 from protocols.validation import check_amount
+from protocols.world import World
 
 #: Relative step of the central difference quote(x +- h): quotes are exact to ~1e-16
 #: relative, so the rate is good to ~1e-12 while the O(h^2) truncation stays negligible.
@@ -78,6 +87,47 @@ def best_arbitrage(pool: Pool, price_usd: Mapping[str, float]) -> Trade | None:
     except InsufficientLiquidity:  # an empty or drained pool: nothing to trade against
         return None
     return best
+
+
+def best_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
+    """The most profitable swap in `pool` when its output is sold, and its input bought
+    back, on `world`'s off-chain markets, whose finite depth moves their prices (module
+    doc); `best_arbitrage` at the traded prices when both markets have unlimited depth.
+
+    The direction is the unhedged best's; the size solves rho = P_in'(rho) / P_out'(rho)
+    for the pool rate rho reached by the swap (`Pool.quote_to_rate`), P' being the
+    off-chain prices after hedging that swap. The gap rho - P_in'/P_out' rises with rho (a
+    higher rate is a smaller trade, a smaller hedge): negative at the unhedged target
+    P_in/P_out, positive at the first unit's rate, so Brent brackets its one root.
+    Profit is the hedge's proceeds in token_in less the input, in USD at today's price."""
+    prices = {t: world.usd(t) for t in pool.tokens}
+    plain = best_arbitrage(pool, prices)
+    if plain is None:
+        return None
+    sell_off, buy_off = world.reference[plain.token_out], world.reference[plain.token_in]
+    if sell_off.unlimited and buy_off.unlimited:
+        return plain
+    token_in, token_out = plain.token_in, plain.token_out
+    reserve_out = pool.reserves()[token_out]
+
+    def gap(log_rate: float) -> float:
+        _, amount_out = pool.quote_to_rate(token_in, token_out, math.exp(log_rate))
+        usd = sell_off.quote_sell(amount_out)
+        return log_rate - math.log(buy_off.price_after(usd) / sell_off.price_after(-usd))
+
+    low = math.log(plain.price_in / plain.price_out)
+    high = math.log((1.0 - pool.fee) * pool.spot_price(token_in, token_out))
+    if not high > low or gap(low) >= 0:
+        return plain  # float rounding at the edge of the band, or a drained pool's quote
+    rate = math.exp(brentq(gap, low, high, xtol=1e-12, rtol=1e-10))
+    amount_in, amount_out = pool.quote_to_rate(token_in, token_out, rate)
+    if amount_in <= 0 or amount_out > reserve_out:
+        return None
+    back = world.quote_offchain(token_out, amount_out, token_in)
+    profit = (back - amount_in) * plain.price_in
+    if profit <= 0:
+        return None
+    return replace(plain, amount_in=amount_in, amount_out=amount_out, profit_usd=profit)
 
 
 def capped(trade: Trade, budget_in: float) -> Trade | None:

@@ -140,6 +140,19 @@ class Oracle:
     def unfreeze(self) -> None:
         self._frozen = False
 
+    def prime(self, step: int) -> None:
+        """Start the feed at `step` with the round it would have published before the run:
+        the source's price now, created `latency` steps earlier and so visible at once (the
+        run's history before `step` is taken as flat at that price). Without it a feed with
+        latency N would have no answer for its first N steps."""
+        step = _check_step("step", step)
+        observe = getattr(self.source, "observe", None)
+        if observe is not None:
+            observe(step)
+        raw = _check_price(f"oracle {self.asset}: source price", self.source.read())
+        self._last_round = self._visible = (step - self.latency, raw)
+        self._last_step = step
+
     def update(self, step: int) -> bool:
         """Advance the feed to `step`; return True if a new round was created.
 

@@ -173,8 +173,11 @@ class World:
         for market in self.reference.values():
             market.decay(hours)
 
-    def update_oracles(self, step: int) -> None:
+    def update_oracles(self, step: int, clock: int | None = None) -> None:
+        """Advance the world to `step` and every feed to `clock` (the model's round clock,
+        `step` when there is one round per step)."""
         self.step = step
+        clock = step if clock is None else clock
         for feeds in self.oracles.values():
             for oracle in feeds.values():
-                oracle.update(step)
+                oracle.update(clock)

@@ -68,10 +68,9 @@ def build_world(scenario: Scenario, initial_prices: Any, lp_holders: list[str]) 
     # no composed reserves; sim.scenario has rejected cycles).
     index = {spec.name: i for i, spec in enumerate(scenario.protocols)}
     for name in build_order(scenario.protocols):
-        i = index[name]
-        spec, where = scenario.protocols[i], f"protocols[{i}]"
+        spec = scenario.protocols[index[name]]
         if isinstance(spec, Lending):
-            world.markets[spec.name] = _lending(world, spec, where)
+            world.markets[spec.name] = _lending(world, spec, scenario.rounds_per_step)
         elif isinstance(spec, OptionVaultSpec):
             world.vaults[spec.name] = _vault(world, spec, scenario)
     return world
@@ -137,7 +136,12 @@ def _curve(world: World, spec: Curve, holders: list[str], where: str) -> StableS
 
 
 # -- lending -----------------------------------------------------------------------------
-def _oracle(world: World, asset: str, spec: OracleSpec, consumer: str) -> Oracle:
+def _oracle(
+    world: World, asset: str, spec: OracleSpec, consumer: str, rounds: int
+) -> Oracle:
+    """The feed of `asset` for `consumer`. It runs on the model's round clock (`rounds`
+    per step), so the spec's heartbeat, latency and TWAP window, counted in steps, are
+    multiplied by it; it starts primed (`Oracle.prime`), readable from step 0."""
     if spec.source == "reference" and asset in world.reference:
         source: Any = world.reference[asset]
     elif spec.source == "reference":
@@ -151,9 +155,11 @@ def _oracle(world: World, asset: str, spec: OracleSpec, consumer: str) -> Oracle
         quote = next(t for t in pool.tokens if t != asset)
         # The pool prices `asset` in `quote`; the quote leg is valued at its reference price.
         source = TwapSource(
-            lambda: pool.spot_price(asset, quote) * world.usd(quote), spec.window
+            lambda: pool.spot_price(asset, quote) * world.usd(quote), spec.window * rounds
         )
-    return Oracle(asset, source, spec.heartbeat, spec.deviation, spec.latency)
+    return Oracle(
+        asset, source, spec.heartbeat * rounds, spec.deviation, spec.latency * rounds
+    )
 
 
 def _rate_model(rate: RateModel) -> KinkedRate | JumpRate:
@@ -163,7 +169,7 @@ def _rate_model(rate: RateModel) -> KinkedRate | JumpRate:
     return JumpRate(rate.base, rate.slope1, rate.slope2, rate.optimal)
 
 
-def _lending(world: World, spec: Lending, where: str) -> LendingMarket:
+def _lending(world: World, spec: Lending, rounds: int) -> LendingMarket:
     reserves = {}
     for asset, r in spec.reserves.items():
         collateral = r.liquidation_threshold > 0
@@ -180,10 +186,11 @@ def _lending(world: World, spec: Lending, where: str) -> LendingMarket:
             usable_as_collateral=collateral,
         )
     oracles = {
-        asset: _oracle(world, asset, r.oracle, spec.name) for asset, r in spec.reserves.items()
+        asset: _oracle(world, asset, r.oracle, spec.name, rounds)
+        for asset, r in spec.reserves.items()
     }
     for oracle in oracles.values():
-        oracle.update(0)
+        oracle.prime(0)
     market = LendingMarket(
         world.ledger, spec.name, reserves, oracles, close_factor=spec.close_factor,
         close_factor_hf_threshold=spec.close_factor_hf_threshold,

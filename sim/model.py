@@ -58,6 +58,7 @@ class TreasuryModel(mesa.Model):
         self.events: list[dict[str, Any]] = []
         self.shocks = ShockSchedule(config.shocks)
         self.gas_gwei = float(self.paths.gas_gwei[0])
+        self.rounds_per_step = getattr(config, "rounds_per_step", 1)
         self.liquidations_this_step = 0
 
         lp = config.agents.liquidity_providers
@@ -112,50 +113,58 @@ class TreasuryModel(mesa.Model):
         if kind == event_kinds.LIQUIDATION:
             self.liquidations_this_step += 1
 
-    def refresh_prices(self) -> None:
-        """Re-run the oracles within the step, so pool-TWAP feeds see trades just made."""
-        self.world.update_oracles(self.steps)
+    def refresh_prices(self) -> None:  # TEMP until the liquidator rework lands
+        self.world.update_oracles(self.steps, self._row)
 
     # -- the step ----------------------------------------------------------------------
     def step(self) -> None:
         t = self.steps
         if t == self._shock_step:
             self.health.take(self.world, BEFORE, t - 1)
-        # 1. exogenous reference prices and gas advance
-        self.world.set_prices(self.paths.prices[t])
-        # Gas rises with the previous step's liquidation load (competition for block space).
+        # 1. gas advances: it rises with the previous step's liquidation load (competition
+        # for block space); scheduled shocks fire
         load = self.liquidations_this_step
         self.liquidations_this_step = 0
         gas = gas_with_load_scalar(
             float(self.paths.gas_gwei[t]), load, self.config.gas.load_sensitivity
         )
         self.gas_gwei = min(gas * self.shocks.gas_multiplier(t), self.config.gas.max_gwei)
-        # 2. scheduled shocks
         self.shocks.fire(
             t, self.world, self.record, self.agents_by_type.get(LiquidityProvider, [])
         )
-        # 3. oracles
-        self.world.update_oracles(t)
-        if t == self._shock_step:
-            self.health.take(self.world, AFTER, t)
-        # 4. arbitrage
-        self._do(Arbitrageur)
-        # 5. interest
+        # 2. rounds along the intra-step price path: fundamentals move and off-chain impact
+        # relaxes, oracles update, arbitrageurs then liquidators act
+        self._rounds(t)
+        # 3. interest
         for market in self.world.markets.values():
             market.accrue(self.config.dt_years)
-        # 6. borrowers, 7. liquidators, 8. liquidity providers
+        # 4. borrowers, 5. liquidity providers
         self._do(BorrowerCohort)
-        self._do(Liquidator)
         self._do(LiquidityProvider)
-        # 9. option vaults roll at epoch ends
+        # 6. option vaults roll at epoch ends
         self._roll_vaults(t)
-        # 10. the allocator applies the DAO policy (opex, debts, rebalancing)
+        # 7. the allocator applies the DAO policy (opex, debts, rebalancing)
         self._do(Allocator)
-        # 11. record, then distress transitions (reading the vault NAV just collected)
+        # 8. record, then distress transitions (reading the vault NAV just collected)
         self.datacollector.collect(self)
         self._evaluate_distress(t)
         if t >= self.config.steps:
             self.running = False
+
+    def _rounds(self, t: int) -> None:
+        """The step's `rounds_per_step` rounds. Round k of step t is row (t - 1) R + k of
+        the intra-step paths, which is also the oracles' clock (sim.assembly)."""
+        rounds = self.rounds_per_step
+        hours = self.config.step_hours / rounds
+        for row in range((t - 1) * rounds + 1, t * rounds + 1):
+            self._row = row
+            self.world.set_prices(getattr(self.paths, "rounds", self.paths.prices)[row])
+            self.world.decay_impact(hours)
+            self.world.update_oracles(t, row)
+            if t == self._shock_step and row == (t - 1) * rounds + 1:
+                self.health.take(self.world, AFTER, t)
+            self._do(Arbitrageur)
+            self._do(Liquidator)
 
     def run(self) -> None:
         """Run every step of the scenario's horizon."""

@@ -109,7 +109,9 @@ class LendingMarket:
                 f"oracles: need one per reserve {sorted(reserves)}, got {sorted(oracles)}"
             )
         for asset, oracle in oracles.items():
-            if not hasattr(oracle, "price"):
+            # dir(), not hasattr(): hasattr would read the price, and a feed may not have
+            # an answer yet.
+            if "price" not in dir(oracle):
                 raise ConfigError(f"oracles[{asset!r}]: has no .price attribute")
         for arg, value in (
             ("close_factor", close_factor),
