@@ -42,6 +42,7 @@ class Scenario(Strict):
     seed: Annotated[int, Field(ge=0)] = 0
     steps: Annotated[int, Field(ge=1, le=10_000_000)] = 720
     step_hours: Annotated[float, Field(gt=0.0, le=24.0 * 30)] = 1.0
+    rounds_per_step: Annotated[int, Field(ge=1, strict=True)] = 1
     market: Market = Market()
     gas: Gas = Gas()
     assets: Annotated[list[Asset], Field(min_length=1)]
