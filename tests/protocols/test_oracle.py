@@ -271,3 +271,20 @@ def test_visible_price_is_bounded_in_age_and_deviation(moves, heartbeat, deviati
         assert abs(prices[step - latency] - oracle.price) / oracle.price <= deviation
         assert 0 <= oracle.age(step) < heartbeat
         assert oracle.price in prices[: step - latency + 1]
+
+
+def test_a_primed_feed_with_latency_is_readable_from_its_first_step():
+    # The run's history before step 0 is taken as flat: the round the feed would have
+    # published before the run (created at 0 - latency = -3) is visible at once. A 10 % move
+    # at step 1 creates a round (deviation > 1 %) that lands latency = 3 steps later, at 4;
+    # the heartbeat of 10 counts from the last created round, so step 11 reports again.
+    src = OffchainMarket(100.0)
+    oracle = Oracle("ETH", src, heartbeat=10, deviation=0.01, latency=3)
+    oracle.prime(0)
+    assert oracle.price == 100.0 and oracle.age(0) == 3
+    src.set(90.0)
+    created = [oracle.update(t) for t in range(1, 4)]
+    assert created == [True, False, False] and oracle.price == 100.0  # in flight
+    oracle.update(4)
+    assert oracle.price == 90.0 and oracle.last_update_step == 4
+    assert [oracle.update(t) for t in range(5, 12)] == [False] * 6 + [True]
