@@ -12,11 +12,18 @@ log price, so a price can never be pushed to or below zero:
 
     traded = fundamental * exp(I),   dI = k * (USD bought - USD sold),   k = 0.01 / depth
 
-so `depth_usd` of net flow moves the log price by 0.01 (about 1 %), and between trades I
-decays as I * 2^(-hours / half_life). A trade pays the average price over its own impact:
-selling x units from impact I0 receives (I0 - I1) / k USD with 1/P1 = 1/P0 + k x, i.e.
-log1p(k x P0) / k; spending q USD receives (1 - exp(-k q)) / (k P0) units. Unlimited depth
-(k = 0) is a purely exogenous price at which any amount trades.
+so `depth_usd` of net flow moves the log price by 0.01 (about 1 %). Between trades the
+impact relaxes towards a permanent part: the kernel is G(t) = 2/3 + 1/3 * 2^(-t / half_life),
+so a trade's impact decays with the given half-life to two thirds of its peak, the
+permanent impact of "fair pricing" (Farmer, Gerig, Lillo and Waelbroeck 2013, "How
+efficiency shapes market impact", Quantitative Finance 13(11); measured at about 2/3 on
+Bitcoin by Donier and Bonart 2015, "A million metaorder analysis of market impact on the
+Bitcoin", Market Microstructure and Liquidity 1(2)).
+
+A trade pays the average price over its own impact: selling x units from impact I0
+receives (I0 - I1) / k USD with 1/P1 = 1/P0 + k x, i.e. log1p(k x P0) / k; spending q USD
+receives (1 - exp(-k q)) / (k P0) units. Unlimited depth (k = 0) is a purely exogenous
+price at which any amount trades.
 
 No Mesa and no randomness: the model sets the fundamental and decays the impact, the world
 routes trades through it (`protocols.world.World.trade_offchain`).
@@ -31,6 +38,8 @@ from protocols.validation import check_amount
 
 #: Log-price move per `depth_usd` of net flow.
 IMPACT_PER_DEPTH = 0.01
+#: Share of a trade's impact that never decays (module doc).
+PERMANENT_SHARE = 2.0 / 3.0
 
 
 class OffchainMarket:
@@ -51,12 +60,14 @@ class OffchainMarket:
             self._k = IMPACT_PER_DEPTH / depth
         half_life = check_amount("half_life_hours", half_life_hours, allow_zero=False)
         self._decay_per_hour = math.log(2.0) / half_life
-        self._impact = 0.0
+        self._permanent = 0.0
+        self._transient = 0.0
 
     # -- reads ----------------------------------------------------------------------------
     def read(self) -> float:
         """The traded price: what oracles reading the reference and every valuation see."""
-        return self._fundamental * math.exp(self._impact) if self._impact else self._fundamental
+        impact = self._permanent + self._transient
+        return self._fundamental * math.exp(impact) if impact else self._fundamental
 
     @property
     def fundamental(self) -> float:
@@ -65,7 +76,7 @@ class OffchainMarket:
     @property
     def impact(self) -> float:
         """log(traded / fundamental)."""
-        return self._impact
+        return self._permanent + self._transient
 
     @property
     def unlimited(self) -> bool:
@@ -73,7 +84,7 @@ class OffchainMarket:
 
     def price_after(self, usd_flow: float) -> float:
         """The traded price once `usd_flow` more USD has been bought (< 0: sold)."""
-        return self._fundamental * math.exp(self._impact + self._k * usd_flow)
+        return self._fundamental * math.exp(self.impact + self._k * usd_flow)
 
     def quote_sell(self, units: float) -> float:
         """USD received for selling `units` now (average price over the sale's own impact)."""
@@ -97,18 +108,22 @@ class OffchainMarket:
     def sell(self, units: float) -> float:
         """Sell `units`: returns the USD received and pushes the price down by its impact."""
         usd = self.quote_sell(check_amount("units", units))
-        self._impact -= self._k * usd
+        self._push(-self._k * usd)
         return usd
 
     def buy(self, usd: float) -> float:
         """Spend `usd`: returns the units received and pushes the price up by its impact."""
         units = self.quote_buy(check_amount("usd", usd))
-        self._impact += self._k * usd
+        self._push(self._k * usd)
         return units
 
     def decay(self, hours: float) -> None:
-        """Let the impact relax for `hours` (exponential kernel, the given half-life)."""
+        """Let the transient impact relax for `hours` (the given half-life)."""
         if hours < 0:
             raise InvalidAmount(f"hours: must be >= 0, got {hours}")
-        if self._impact:
-            self._impact *= math.exp(-self._decay_per_hour * hours)
+        if self._transient:
+            self._transient *= math.exp(-self._decay_per_hour * hours)
+
+    def _push(self, move: float) -> None:
+        self._permanent += PERMANENT_SHARE * move
+        self._transient += (1.0 - PERMANENT_SHARE) * move

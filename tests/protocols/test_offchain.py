@@ -34,14 +34,18 @@ def test_depth_usd_of_flow_moves_the_log_price_by_one_hundredth():
     assert math.log(market.read() / 2_000.0) == pytest.approx(0.01, rel=1e-12)
 
 
-def test_impact_halves_every_half_life_and_the_fundamental_moves_under_it():
+def test_impact_decays_to_its_permanent_two_thirds_and_the_fundamental_moves_under_it():
+    # kernel 2/3 + 1/3 * 2^(-t / 2 h): after one half-life 2/3 + 1/6 = 5/6 of the impact is
+    # left, after a long time 2/3
     market = OffchainMarket(10.0, depth_usd=1e5, half_life_hours=2.0)
     market.sell(1_000.0)
     impact = market.impact
     market.decay(2.0)
-    assert market.impact == pytest.approx(impact / 2, rel=1e-12)
+    assert market.impact == pytest.approx(impact * 5 / 6, rel=1e-12)
     market.set(20.0)  # a new fundamental: the remaining impact carries over
-    assert market.read() == pytest.approx(20.0 * math.exp(impact / 2), rel=1e-12)
+    assert market.read() == pytest.approx(20.0 * math.exp(impact * 5 / 6), rel=1e-12)
+    market.decay(1_000.0)
+    assert market.impact == pytest.approx(impact * 2 / 3, rel=1e-12)
 
 
 def test_quotes_change_nothing():

@@ -18,6 +18,7 @@ from sim.historical import (
     load_price_series,
     replay_paths,
     resample_to_steps,
+    square_root_depth_usd,
 )
 
 DATA = default_data_dir()
@@ -234,3 +235,20 @@ def test_replay_errors(tmp_path):
 
 def test_every_error_is_a_daosim_error():
     assert issubclass(MissingDataError, DaosimError) and issubclass(DataFormatError, DaosimError)
+
+
+def test_square_root_depth_of_black_thursdays_binance_market():
+    # 8-10 March 2020 on Binance ETH/USDT: mean daily volume ~ $272.2M, daily volatility of
+    # log closes ~ 6.18 % (hourly std x sqrt(24)); the square-root law's 1 % flow is
+    # V (0.01 / sigma)^2 = 272.2M x 0.0262 = $7.1M - the depth the replay ships with.
+    depth = square_root_depth_usd(DATA / ETH_BINANCE_2020, "2020-03-08", "2020-03-11")
+    assert depth == pytest.approx(7.14e6, rel=0.01)
+
+
+def test_square_root_depth_reads_usd_volume_of_daily_files():
+    # FTT, Yahoo daily, 7 Oct - 5 Nov 2022 (before the FTX collapse): ~ $62.8M a day at a
+    # daily volatility of ~ 2.43 % -> 62.8M x (0.01 / 0.0243)^2 = $10.7M.
+    depth = square_root_depth_usd(
+        DATA / "ftt_usd_yahoo_daily_2021-12-15_2022-12-15.csv", "2022-10-07", "2022-11-06"
+    )
+    assert depth == pytest.approx(10.66e6, rel=0.01)
