@@ -7,7 +7,9 @@ treasury's book (`treasury_nav_usd`, `treasury_nav_liq_usd`, `treasury_debt_usd`
 `treasury_turnover_usd`, `treasury_costs_usd`, and `runway_months` when it has opex), and
 one column per thing of the world, named `<kind>:<subject>[:<asset>]`:
 `price:ASSET`, `pool_price:POOL` (its first token's price, USD), `oracle:CONSUMER:ASSET`,
-`utilization:MARKET:ASSET`, `bad_debt:MARKET:ASSET` (units), `bad_debt_usd:MARKET` and
+`utilization:MARKET:ASSET`, `bad_debt:MARKET:ASSET` (units), `bad_debt_usd:MARKET` (debt
+written off so far), `shortfall_usd:MARKET` (what insolvent positions' debt exceeds their
+collateral by now, at off-chain prices: `protocols.lending.health`) and
 `vault_share_usd:VAULT`. An asset may itself contain ":" (a composed reserve such as
 `aave:aUSDC`), so a name splits at its first two colons only.
 """
@@ -30,6 +32,7 @@ RUNWAY_MONTHS = "runway_months"
 PRICE, POOL_PRICE, ORACLE = "price", "pool_price", "oracle"
 UTILIZATION, BAD_DEBT, BAD_DEBT_USD, VAULT_SHARE_USD = (
     "utilization", "bad_debt", "bad_debt_usd", "vault_share_usd")
+SHORTFALL_USD = "shortfall_usd"
 #: kinds whose name carries an asset after the subject
 _WITH_ASSET = frozenset({ORACLE, UTILIZATION, BAD_DEBT})
 
@@ -67,6 +70,12 @@ def bad_debt(market: str, asset: str) -> str:
 def bad_debt_usd(market: str) -> str:
     """Per market, in USD at reference prices (also a summary key)."""
     return f"{BAD_DEBT_USD}:{market}"
+
+
+def shortfall_usd(market: str) -> str:
+    """Per market, in USD at reference prices: sum over positions of max(0, debt value -
+    collateral value), marked to market every step (not yet written off: see bad_debt_usd)."""
+    return f"{SHORTFALL_USD}:{market}"
 
 
 def vault_share_usd(vault: str) -> str:

@@ -21,6 +21,7 @@ from agents.borrowers import BorrowerCohort
 from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
 from protocols import names
+from protocols.lending.health import market_shortfall
 from protocols.world import World
 from sim import columns
 from sim.assembly import build_world
@@ -250,6 +251,10 @@ class TreasuryModel(mesa.Model):
             reporters[columns.bad_debt_usd(name)] = lambda m, mk=market: math.fsum(
                 amount * m.world.usd(a) for a, amount in mk.bad_debt.items()
             )
+            # at the off-chain prices, not the market's oracles (a stale feed hides nothing)
+            reporters[columns.shortfall_usd(name)] = lambda m, mk=market: market_shortfall(
+                mk, {a: m.world.usd(a) for a in mk.assets}
+            )
         for name, vault in world.vaults.items():
             reporters[columns.vault_share_usd(name)] = (
                 lambda m, t=vault.shares: m.world.token_usd(t, m.steps)
@@ -281,6 +286,7 @@ class TreasuryModel(mesa.Model):
                 float(e.get("debt_repaid_usd", 0.0)) for e in liquidations
             ),
             "bad_debt_usd": bad_debt_usd,
+            **shortfall_figures(ts),
             "treasury_start_usd": float(value[0]) if value.size else 0.0,
             "treasury_end_usd": float(value[-1]) if value.size else 0.0,
             "treasury_max_drawdown": max_drawdown(value),
@@ -290,3 +296,18 @@ class TreasuryModel(mesa.Model):
                 self.config, self.world, self.graph_start, self.events, value
             ),
         }
+
+
+def shortfall_figures(ts) -> dict[str, float]:
+    """`shortfall_peak_usd` / `shortfall_end_usd`: the largest and the last per-step total of
+    the `shortfall_usd:MARKET` columns, then the same per market (`:MARKET` suffix)."""
+    found = columns.of_kind(ts.columns, columns.SHORTFALL_USD)
+    frame = ts[[c.name for c in found]]
+    total = frame.sum(axis=1)
+    # the model collects step 0 at construction, so there is always a row
+    figures = {"shortfall_peak_usd": float(total.max()), "shortfall_end_usd": float(total.iloc[-1])}
+    for column in found:
+        values = frame[column.name]
+        figures[f"shortfall_peak_usd:{column.subject}"] = float(values.max())
+        figures[f"shortfall_end_usd:{column.subject}"] = float(values.iloc[-1])
+    return figures

@@ -11,7 +11,7 @@ from protocols.lending.errors import (
     UnknownPosition,
     UnknownReserve,
 )
-from protocols.lending.health import health_factor
+from protocols.lending.health import health_factor, market_shortfall, shortfalls
 from protocols.lending.liquidation import LiquidationResult, liquidation_amounts
 from protocols.lending.market import LendingMarket
 from protocols.lending.params import ReserveParams, load_aave_params
@@ -50,5 +50,7 @@ __all__ = [
     "linear_interest",
     "liquidation_amounts",
     "load_aave_params",
+    "market_shortfall",
+    "shortfalls",
     "supply_rate",
 ]

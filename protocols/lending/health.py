@@ -1,9 +1,25 @@
-"""Health factors of many positions at once: one matrix-vector product per side.
+"""Health factors and shortfalls of many positions at once: one matrix-vector product per side.
 
 GenericLogic.calculateUserAccountData: HF = sum_a(coll_a * price_a * LT_a) /
 sum_a(debt_a * price_a), and type(uint256).max (here inf) when the debt is zero. An asset
 that is not usable as collateral simply has LT 0.
+
+Shortfall (`shortfalls`, `market_shortfall`): what a position's debt exceeds ALL its
+collateral by, max(0, debt value - collateral value) - the debt that no liquidation can
+recover any more, whether or not anyone has liquidated it yet. This is the standard
+"insolvent amount" of DeFi risk monitoring: Gauntlet's risk dashboards call an account
+insolvent when the total value of its debt exceeds the total value of its collateral and
+sum debt minus collateral over the insolvent accounts (their Value at Risk is a quantile of
+that sum; risk.gauntlet.network/faq), and Risk DAO's bad-debt dashboard adds up the same
+per-account excess of debt over collateral, valued at market prices rather than the lending
+platform's own price feed (Risk DAO, "Introducing the Bad Debt Dashboard", 2022). So here
+too: collateral at full value (no liquidation threshold), interest indices applied, and the
+prices are the caller's - off-chain prices, so that a frozen or lagging oracle cannot hide
+an insolvent book.
 """
+
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -33,3 +49,33 @@ def ratio_or_inf(weighted_collateral: np.ndarray, debt_value: np.ndarray) -> np.
     debt_value = np.asarray(debt_value, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(debt_value > 0, weighted_collateral / debt_value, np.inf)
+
+
+def shortfalls(
+    collateral: ArrayLike, debt: ArrayLike, prices: ArrayLike
+) -> float | np.ndarray:
+    """max(0, debt value - collateral value) of each position (module doc): `collateral`
+    and `debt` are (positions x assets) (or (assets,)) underlying amounts, interest
+    included; `prices` (assets,) in USD. Collateral counts at full value."""
+    collateral = nonnegative_array("collateral", collateral)
+    debt = nonnegative_array("debt", debt)
+    prices = nonnegative_array("prices", prices)
+    gap = np.maximum(debt @ prices - collateral @ prices, 0.0)
+    return gap if gap.ndim else float(gap)
+
+
+def market_shortfall(market: Any, prices: Mapping[str, float]) -> float:
+    """Total shortfall of a lending market's book (module doc) at `prices` (USD per unit of
+    each of `market.assets`; the caller's off-chain prices, never the market's oracles).
+
+    Scaled balances times the market's indices, as AToken / VariableDebtToken balanceOf:
+    collateral_scaled * liquidity index, debt_scaled * borrow index. Two matrix-vector
+    products over the whole book."""
+    missing = [a for a in market.assets if a not in prices]
+    if missing:
+        raise InvalidAmount(f"prices: no price for {missing[0]!r} of market {market.name}")
+    p = nonnegative_array("prices", [prices[a] for a in market.assets])
+    liquidity = np.array([market.exchange_rate(a) for a in market.assets])
+    borrow = np.array([market.borrow_index(a) for a in market.assets])
+    gap = market.debt_scaled @ (borrow * p) - market.collateral_scaled @ (liquidity * p)
+    return float(np.maximum(gap, 0.0).sum())

@@ -1,4 +1,5 @@
-"""Health factors by hand, and reserve parameters (validation and the real Aave CSV)."""
+"""Health factors and shortfalls by hand, and reserve parameters (validation and the real
+Aave CSV)."""
 
 import dataclasses
 import math
@@ -10,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols.errors import ConfigError, InvalidAmount
-from protocols.lending import KinkedRate, ReserveParams, health_factor, load_aave_params
+from protocols.lending import (
+    KinkedRate,
+    ReserveParams,
+    health_factor,
+    load_aave_params,
+    shortfalls,
+)
 
 AAVE_CSV = Path("/work/shared/data/aave_v3_ethereum_risk_params_2023-10-31.csv")
 RATE = KinkedRate(base=0.0, slope1=0.028, slope2=0.8, optimal=0.8)
@@ -41,6 +48,37 @@ def test_health_factor_two_collaterals_one_debt_by_hand():
 def test_health_factor_refuses_bad_input(args, word):
     with pytest.raises(InvalidAmount, match=word):
         health_factor(*args)
+
+
+def test_shortfall_is_debt_over_full_collateral_value_by_hand():
+    # assets (WETH, USDC) at (2000, 1) USD
+    # row 0: 1 WETH ($2000) against 1500 USDC: solvent, shortfall 0
+    # row 1: 0.5 WETH ($1000) against 1200 USDC: 1200 - 1000 = 200
+    # row 2: 0.1 WETH + 300 USDC ($500) against 0.3 WETH ($600): 600 - 500 = 100
+    # row 3: 1 WETH ($2000) against 1900 USDC: HF = 2000 * 0.83 / 1900 = 0.87 < 1, so
+    #        liquidatable, but the collateral at FULL value still covers the debt: 0
+    coll = [[1.0, 0.0], [0.5, 0.0], [0.1, 300.0], [1.0, 0.0]]
+    debt = [[0.0, 1500.0], [0.0, 1200.0], [0.3, 0.0], [0.0, 1900.0]]
+    prices = [2000.0, 1.0]
+    assert shortfalls(coll, debt, prices) == pytest.approx([0.0, 200.0, 100.0, 0.0])
+    assert health_factor(coll[3], debt[3], prices, [0.83, 0.8]) == pytest.approx(0.87368, rel=1e-4)
+    assert shortfalls(coll[1], debt[1], prices) == pytest.approx(200.0)  # one position: a float
+    # ETH halves: row 0 becomes 1500 - 1000 = 500, row 3 1900 - 1000 = 900, row 1
+    # 1200 - 500 = 700, row 2 (0.3 - 0.1) * 1000 - 300 = -100 -> 0 (its debt fell too)
+    assert shortfalls(coll, debt, [1000.0, 1.0]) == pytest.approx([500.0, 700.0, 0.0, 900.0])
+
+
+@pytest.mark.parametrize(
+    ("args", "word"),
+    [
+        (([[-1.0, 0.0]], [[0.0, 1.0]], [1.0, 1.0]), "collateral"),
+        (([[1.0, 0.0]], [[0.0, math.inf]], [1.0, 1.0]), "debt"),
+        (([[1.0, 0.0]], [[0.0, 1.0]], [math.nan, 1.0]), "prices"),
+    ],
+)
+def test_shortfall_refuses_bad_input(args, word):
+    with pytest.raises(InvalidAmount, match=word):
+        shortfalls(*args)
 
 
 @settings(max_examples=100, deadline=None)

@@ -30,6 +30,8 @@ from protocols.lending import (
     compounded_interest,
     health_factor,
     load_aave_params,
+    market_shortfall,
+    shortfalls,
 )
 
 AAVE_CSV = Path("/work/shared/data/aave_v3_ethereum_risk_params_2023-10-31.csv")
@@ -148,6 +150,37 @@ def test_position_borrow_repay_by_hand():
     market.withdraw_collateral(pid, "WETH", 10.0)
     assert ledger.balance_of("bob", "WETH") == 1_000.0
     check_accounting(market)
+
+
+def test_market_shortfall_applies_both_indices_and_ignores_the_oracles():
+    _, oracles, market = make_world()  # oracle WETH 2100
+    market.supply("lp", "USDC", 100_000.0)
+    bob = borrower(market, "bob", weth=10.0, usdc_debt=16_600.0)
+    carol = borrower(market, "carol", weth=10.0, usdc_debt=5_000.0)
+    # Round indices written directly (see set_liquidity_index): collateral grows 10 %, debt
+    # 25 %. Off-chain WETH at 1500:
+    #   bob:   11 WETH * 1500 = 16500 against 16600 * 1.25 = 20750 -> shortfall 4250
+    #   carol: 16500 against 5000 * 1.25 = 6250 -> solvent, 0
+    # Without the indices bob's would be 16600 - 15000 = 1600: both indices count.
+    set_liquidity_index(market, "WETH", 1.1)
+    market._borrow_index[market.assets.index("USDC")] = 1.25
+    prices = {"WETH": 1500.0, "USDC": 1.0}
+    assert market_shortfall(market, prices) == pytest.approx(4250.0)
+    # the per-position form on the market's underlying amounts agrees, row by row
+    rows = [bob, carol]
+    per_position = shortfalls([market.collateral_of(p) for p in rows],
+                              [market.debt_of(p) for p in rows], [1500.0, 1.0])
+    assert per_position == pytest.approx([4250.0, 0.0])
+    # The market's oracle still says 2100 (bob's HF = 11 * 2100 * 0.83 / 20750 = 0.924): the
+    # shortfall reads only the prices it is given, so a stale feed cannot hide it.
+    oracles["WETH"].price = 1e6
+    assert market_shortfall(market, prices) == pytest.approx(4250.0)
+    # WETH back at 2100: 23100 > 20750, nobody is short
+    assert market_shortfall(market, {"WETH": 2100.0, "USDC": 1.0}) == 0.0
+    with pytest.raises(InvalidAmount, match="prices: no price for 'USDC'"):
+        market_shortfall(market, {"WETH": 1500.0})
+    with pytest.raises(InvalidAmount, match="prices"):
+        market_shortfall(market, {"WETH": -1.0, "USDC": 1.0})
 
 
 def test_snapshot_is_a_plain_copy_of_book_indices_and_risk_parameters():

@@ -15,6 +15,7 @@ from tests.sim.contagion_worlds import pair, release_models, run  # noqa: F401
     (columns.utilization("aave", "USDC"), ("utilization", "aave", "USDC")),
     (columns.bad_debt("aave", "univ2:LP"), ("bad_debt", "aave", "univ2:LP")),
     (columns.bad_debt_usd("aave"), ("bad_debt_usd", "aave", None)),
+    (columns.shortfall_usd("aave"), ("shortfall_usd", "aave", None)),
     (columns.vault_share_usd("eth-cc"), ("vault_share_usd", "eth-cc", None)),
 ])
 def test_every_column_name_parses_back_to_its_parts(name, parsed):
@@ -33,5 +34,6 @@ def test_a_run_writes_one_column_of_each_kind_per_thing_and_readers_find_them():
     world = model.world
     assert [c.subject for c in columns.of_kind(names, columns.PRICE)] == list(world.assets)
     assert [c.subject for c in columns.of_kind(names, columns.BAD_DEBT_USD)] == list(world.markets)
+    assert [c.subject for c in columns.of_kind(names, columns.SHORTFALL_USD)] == list(world.markets)
     oracles = [(c.subject, c.asset) for c in columns.of_kind(names, columns.ORACLE)]
     assert oracles == [(m, a) for m, feeds in world.oracles.items() for a in feeds]
