@@ -45,8 +45,8 @@ from sim.scenario import (
 )
 
 #: words marking metrics where lower is better / higher is better (for verdict wording).
-_LOWER_BETTER = ("bad_debt", "insolvent", "loss", "drawdown", "distress", "liquidation",
-                 "cascade", "depth", "debtrank", "var_")
+_LOWER_BETTER = ("bad_debt", "shortfall", "insolvent", "loss", "drawdown", "distress",
+                 "liquidation", "cascade", "depth", "debtrank", "var_")
 _HIGHER_BETTER = ("treasury_end", "runway", "survival", "value_end")
 #: relative changes below this are called negligible even when the CI excludes zero.
 NEGLIGIBLE = 1e-3

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-#: substrings naming a loss-like USD metric (more is worse, tails matter).
-_LOSS_WORDS = ("bad_debt", "insolvent", "loss")
+#: substrings naming a loss-like USD metric (more is worse, tails matter): debt written off
+#: (bad_debt), insolvent debt not yet written off (the shortfall's peak and end), losses.
+_LOSS_WORDS = ("bad_debt", "shortfall_peak", "shortfall_end", "insolvent", "loss")
 QUANTILES = (0.5, 0.95, 0.99)
 
 
@@ -30,7 +31,8 @@ def with_losses(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def loss_metrics(columns: Sequence[str]) -> list[str]:
-    """The loss-like USD metrics among `columns` (bad debt, insolvent debt, losses)."""
+    """The loss-like USD metrics among `columns` (bad debt, shortfall and other insolvent
+    debt, losses)."""
     return [c for c in columns if c.endswith("_usd") and any(w in c for w in _LOSS_WORDS)]
 
 

@@ -25,8 +25,8 @@ from reports.html import Table, write_report
 from sim import columns
 from sim.treasury import drawdowns
 
-DISTRIBUTION_METRICS = ("treasury_loss_usd", "bad_debt_usd", "liquidations",
-                        "protocols_distressed")
+DISTRIBUTION_METRICS = ("treasury_loss_usd", "bad_debt_usd", "shortfall_peak_usd",
+                        "liquidations", "protocols_distressed")
 VERDICT_COLOURS = {"better": "#1e8449", "worse": "#c0392b", "unclear": "#7f8c8d"}
 ARM_PALETTE = ("#5d6d7e", "#d35400")
 

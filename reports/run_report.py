@@ -1,6 +1,7 @@
 """The report of one run (`daosim run` outputs): prices with shock markers, health factors
-before and after the shock, liquidations and bad debt, the dependency graph coloured by
-time of distress, and the treasury's NAV and drawdown."""
+before and after the shock, liquidations with the bad debt written off and the shortfall
+marked to market, the dependency graph coloured by time of distress, and the treasury's NAV
+and drawdown."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from reports.figures import (
     legend_if_several,
     mark_shocks,
     new_figure,
+    usd,
     usd_axis,
 )
 from reports.html import Table, write_report
@@ -107,7 +109,8 @@ def summary_table(summary: dict[str, Any]) -> Table:
 
 def spread_table(run: RunFolder) -> Table:
     events = run.events
-    if events.empty or "node" not in events:
+    # a calm run has no distress event, so its log may lack the "cause" field altogether
+    if events.empty or not {"node", "cause"} <= set(events.columns):
         spread = pd.DataFrame(columns=["step", "day", "kind", "node", "cause"])
     else:
         spread = events[events["kind"].isin(event_kinds.SPREAD)]
@@ -182,12 +185,15 @@ def health_figure(run: RunFolder) -> ReportFigure | None:
 
 
 def liquidation_figure(run: RunFolder) -> ReportFigure | None:
-    """Liquidations per step and the bad debt each market carries, in USD."""
+    """Liquidations per step; per market, the bad debt written off so far and the shortfall
+    marked to market (what insolvent positions owe beyond their collateral now), in USD."""
     ts = run.timeseries
-    bad = columns.of_kind(ts.columns, columns.BAD_DEBT_USD)
-    if not bad:
+    bad = {c.subject: c.name for c in columns.of_kind(ts.columns, columns.BAD_DEBT_USD)}
+    short = {c.subject: c.name for c in columns.of_kind(ts.columns, columns.SHORTFALL_USD)}
+    markets = list(dict.fromkeys([*bad, *short]))
+    if not markets:
         return None
-    title = "Liquidations and bad debt over time"
+    title = "Liquidations, bad debt and shortfall over time"
     fig, (top, bottom) = new_figure(title, 2, 1, sharex=True)
     days = run.days
     # one bar per step, drawn as a single filled outline (one artist, not one per step)
@@ -196,15 +202,29 @@ def liquidation_figure(run: RunFolder) -> ReportFigure | None:
     mark_shocks(top, run.shocks)
     label(top, "Liquidations per step", TIME, "liquidations")
     legend_if_several(top, loc="upper right")
-    for column in bad:
-        bottom.plot(days, ts[column.name], linewidth=1.5, label=column.subject)
+    palette = mpl.colormaps["tab10"]
+    for k, market in enumerate(markets):
+        colour = palette(k % 10)
+        if market in bad:
+            bottom.plot(days, ts[bad[market]], color=colour, linewidth=1.6,
+                        label=f"{market}: bad debt (written off)")
+        if market in short:
+            bottom.plot(days, ts[short[market]], color=colour, linewidth=1.3, linestyle="--",
+                        label=f"{market}: shortfall (marked to market)")
     mark_shocks(bottom, run.shocks, named=False)
     usd_axis(bottom)
-    label(bottom, "Bad debt outstanding (at reference prices)", TIME, "bad debt (USD)")
+    label(bottom, "Bad debt written off and shortfall marked to market (reference prices)",
+          TIME, "USD")
     legend_if_several(bottom, loc="upper left")
-    total = run.summary.get("liquidations", 0)
-    return ReportFigure("liquidations", title,
-                        f"{run.caption} {total:,} liquidations in the run.", fig)
+    summary = run.summary
+    caption = f"{run.caption} {summary.get('liquidations', 0):,} liquidations in the run."
+    if "shortfall_peak_usd" in summary:
+        caption += (
+            f" Shortfall: sum over positions of max(0, debt - collateral at full value), at"
+            f" off-chain prices, peak {usd(summary['shortfall_peak_usd'])}, end"
+            f" {usd(summary['shortfall_end_usd'])}; bad debt (written off when a liquidation"
+            f" empties a position) {usd(summary.get('bad_debt_usd', 0.0))}.")
+    return ReportFigure("liquidations", title, caption, fig)
 
 
 def graph_figure(run: RunFolder) -> ReportFigure | None:

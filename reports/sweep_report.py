@@ -28,10 +28,12 @@ from reports.figures import (
 )
 from reports.html import Table, write_report
 
-#: what a sweep's figures show first, when the runs have them: reach, depth, cost.
+#: what a sweep's figures show first, when the runs have them: reach, depth, cost (debt
+#: written off, and the peak shortfall marked to market, which counts insolvent debt that
+#: nobody liquidated as well).
 HEADLINE_METRICS = ("protocols_distressed_share", "cascade_depth", "treasury_loss_usd",
-                    "bad_debt_usd", "debtrank", "liquidations")
-MAX_PANELS = 4
+                    "bad_debt_usd", "shortfall_peak_usd", "debtrank", "liquidations")
+MAX_PANELS = 5
 #: a continuous axis (Latin hypercube, Sobol) is cut into this many bins for a heat map.
 BINS = 6
 MAX_BOX_POINTS = 40

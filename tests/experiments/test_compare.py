@@ -70,6 +70,9 @@ def test_bootstrap_interval_is_seeded_and_verdicts_read_plainly():
     low, high = bootstrap_ci(d, idx, 0.9)
     assert low < 0 < high
     assert "no clear change" in verdict("bad_debt_usd", d, low, high, 5.0, 0.9)
+    # more insolvent debt is worse, whether or not anyone wrote it off
+    assert verdict("shortfall_peak_usd", np.array([1.0, 3.0]), 1.0, 3.0, 100.0,
+                   0.95).endswith("raises it by 2 (+2%) (95% CI 1 to 3) - worse")
     assert verdict("treasury_end_usd", np.array([-2.0, -4.0]), -4.0, -2.0, 100.0,
                    0.95).endswith("lowers it by 3 (-3%) (95% CI -4 to -2) - worse")
 

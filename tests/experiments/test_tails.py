@@ -27,3 +27,14 @@ def test_treasury_loss_is_derived_and_failed_runs_are_left_out():
     assert set(table["variant"]) == {"a"}
     loss = table.set_index("metric").loc["treasury_loss_usd"]
     assert (loss["runs"], loss["mean"], loss["p50"]) == (2, 2.0, 2.0)
+
+
+def test_the_shortfall_totals_are_loss_metrics_but_not_the_per_market_keys_or_opex():
+    # the run summary's names: totals end in _usd; per-market keys end in ":MARKET" (their
+    # tails would repeat the total's for one market); an unpaid opex is the treasury's own
+    # figure, not a lending loss
+    names = ["liquidations", "bad_debt_usd", "shortfall_peak_usd", "shortfall_end_usd",
+             "shortfall_peak_usd:aave", "shortfall_end_usd:aave", "treasury_opex_shortfall_usd",
+             "bad_debt_usd:aave", "treasury_loss_usd"]
+    assert loss_metrics(names) == ["bad_debt_usd", "shortfall_peak_usd", "shortfall_end_usd",
+                                   "treasury_loss_usd"]

@@ -135,6 +135,52 @@ def test_run_figures_are_titled_and_labelled(run_dir):
         run_report.price_figure(run).caption
 
 
+def test_run_liquidation_figure_draws_shortfall_beside_bad_debt(run_dir):
+    run = run_report.load_run(run_dir)
+    figure = run_report.liquidation_figure(run)
+    bottom = figure.figure.axes[1]
+    lines = {line.get_label(): line for line in bottom.get_lines()
+             if not line.get_label().startswith("_")}  # shock markers are unlabelled
+    # the short baseline has one lending market, "aave": one series of each kind
+    assert set(lines) == {"aave: bad debt (written off)", "aave: shortfall (marked to market)"}
+    ts = run.timeseries
+    bad, short = lines["aave: bad debt (written off)"], lines["aave: shortfall (marked to market)"]
+    assert np.array_equal(bad.get_ydata(), ts["bad_debt_usd:aave"])
+    assert np.array_equal(short.get_ydata(), ts["shortfall_usd:aave"])
+    assert short.get_linestyle() == "--" and bad.get_color() == short.get_color()
+    assert [t.get_text() for t in bottom.get_legend().get_texts()] == list(lines)
+    # the summary's peak and end are the column's largest and last values (one market)
+    summary = run.summary
+    assert summary["shortfall_peak_usd"] == ts["shortfall_usd:aave"].max()
+    assert summary["shortfall_end_usd"] == ts["shortfall_usd:aave"].iloc[-1]
+    assert f"peak {usd(summary['shortfall_peak_usd'])}" in figure.caption
+    rows = dict(first_table(html_of(run_dir)))
+    for key in ("shortfall_peak_usd", "shortfall_end_usd", "shortfall_peak_usd:aave",
+                "shortfall_end_usd:aave"):
+        assert as_number(rows[key]) == pytest.approx(summary[key], rel=1e-5, abs=0.006)
+
+
+def test_a_calm_run_still_renders_with_zero_shortfall_and_bad_debt(tmp_path):
+    # The baseline with no shocks, 6 hourly steps: positions open at HF > 1 and going
+    # insolvent needs ETH -17 % (LT 0.83), GOV -35 % (0.65) or stETH/ETH -19 % (0.81) -
+    # with hourly volatility ~0.75 % (ETH), ~1.2 % (GOV) and a 0.2 % peg noise that does
+    # not happen in 6 hours: no shortfall, no liquidation, no bad debt.
+    scenario = tmp_path / "calm.toml"
+    scenario.write_text(f'extends = "{SCENARIOS / "baseline.toml"}"\nsteps = 6\n'
+                        "[overrides]\nshocks = []\n")
+    out = tmp_path / "calm"
+    assert main(["run", str(scenario), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["shortfall_peak_usd"] == summary["shortfall_end_usd"] == 0.0
+    assert summary["bad_debt_usd"] == 0.0 and summary["liquidations"] == 0
+    run = run_report.load_run(out)
+    figure = run_report.liquidation_figure(run)
+    assert_labelled(figure)
+    for line in figure.figure.axes[1].get_lines():
+        assert not np.any(line.get_ydata())
+    assert "id='fig-liquidations'" in html_of(out)
+
+
 def test_run_spread_table_lists_the_distress_transitions(run_dir):
     run = run_report.load_run(run_dir)
     events = run.events
