@@ -30,10 +30,10 @@ CORR_TOLERANCE = 1e-10
 
 
 # -- argument checks shared with sim.gas ---------------------------------------------------
-def check_steps(steps: int) -> int:
-    """Return `steps` if it is an integer >= 1."""
+def check_steps(steps: int, name: str = "steps") -> int:
+    """Return `steps` if it is an integer >= 1 (`name` names it in the error)."""
     if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
-        raise ConfigError(f"steps: must be an integer >= 1, got {steps!r}")
+        raise ConfigError(f"{name}: must be an integer >= 1, got {steps!r}")
     return int(steps)
 
 
