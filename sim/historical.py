@@ -1,5 +1,11 @@
 """Historical prices: read the CSV formats of the shared data directory (see its README.md),
-put a series on the simulation's step grid, and stack several assets into replay paths.
+put a series on the simulation's round grid (`rounds_per_step` points per step), and stack
+several assets into replay paths.
+
+Inside a candle the price is not known, only its open, high, low and close. When a file has
+them and the replayed column is the close, the price between two closes follows a path
+through the candle's low and high (`candle_path`), so that intra-candle extremes reach the
+run (Black Thursday's 86.00 low on Binance, whose lowest hourly close is 96.62).
 
 Data files never live in the repository. They are read from `default_data_dir()`:
 $DAOSIM_DATA_DIR if set, else ../shared/data next to the repository.
@@ -74,6 +80,68 @@ def load_price_series(path: str | Path, column: str | None = None) -> pd.Series:
     sits at 2020-03-13 00:00 UTC, which keeps daily and hourly files aligned on one grid.
     """
     path = Path(path)
+    frame, fmt = _read(path)
+    name = _column(path, frame, fmt, column)
+    values = _numeric(path, frame, name)
+    times = pd.to_datetime(frame[fmt.time_column], unit=fmt.unit, utc=True)
+    if fmt.bar is not None and name in _BAR_END_COLUMNS:
+        times = times + fmt.bar
+    series = pd.Series(values, index=pd.DatetimeIndex(times, name="time_utc"), name=name)
+    series = series.dropna().sort_index(kind="stable")
+    return series[~series.index.duplicated(keep="last")]
+
+
+def load_candle_path(path: str | Path, column: str | None = None) -> pd.Series | None:
+    """The intra-candle path of a candle file's close (`candle_path`), or None when the file
+    is not a candle file with open, high, low and close (Chainlink rounds, Uniswap pool
+    state) or `column` is not its close (another column is replayed as its own series).
+    Rows missing any of the four prices (Yahoo's `null`) are dropped, repeated candles keep
+    the last."""
+    path = Path(path)
+    frame, fmt = _read(path)
+    name = _column(path, frame, fmt, column)
+    if fmt.bar is None or name != "close" or not {"open", "high", "low"} <= set(frame.columns):
+        return None
+    ohlc = np.column_stack([_numeric(path, frame, c) for c in ("open", "high", "low", "close")])
+    opened = pd.to_datetime(frame[fmt.time_column], unit=fmt.unit, utc=True)
+    candles = pd.DataFrame(ohlc, index=pd.DatetimeIndex(opened), columns=["o", "h", "l", "c"])
+    candles = candles.dropna().sort_index(kind="stable")
+    candles = candles[~candles.index.duplicated(keep="last")]
+    return candle_path(candles.index, candles.to_numpy(), fmt.bar)
+
+
+def candle_path(opened: pd.DatetimeIndex, ohlc: Array, bar: pd.Timedelta) -> pd.Series:
+    """Knots of a piecewise log-linear price path through candles: for the candle that opens
+    at T, the price is at T the previous close (its own open after a gap or for the first
+    candle), at T + bar/3 and T + 2 bar/3 the candle's two extremes, and at T + bar its close.
+    Order rule: a bullish candle (close >= open) goes open -> low -> high -> close, a bearish
+    one open -> high -> low -> close - the bar model of the MetaTrader 4 strategy tester,
+    which builds the ticks inside a bar from its OHLC the same way (MetaQuotes, "Strategy
+    Tester: Modes of Modeling during Testing", www.mql5.com/en/articles/1511; MetaTrader 5
+    Help, "Generation of Ticks"): the close is approached from the far side of the bar, so
+    both extremes are visited and a falling candle has its low late, next to its close.
+
+    The path starts at the first candle's close (as the close series does, so both cover
+    the same span). ohlc: (n, 4) open, high, low, close per candle, in `opened` order
+    (sorted, unique). Returns the knots as a Series on a UTC DatetimeIndex.
+    """
+    opened = pd.DatetimeIndex(opened).as_unit("ns")
+    start, step = opened.asi8, bar.value
+    o, hi, lo, c = (np.asarray(ohlc, dtype=float)[:, k] for k in range(4))
+    bullish = c >= o
+    after_gap = np.ones(start.size, dtype=bool)
+    after_gap[1:] = start[1:] != start[:-1] + step
+    times = np.column_stack([start, start + step // 3, start + 2 * step // 3, start + step])
+    values = np.column_stack([o, np.where(bullish, lo, hi), np.where(bullish, hi, lo), c])
+    keep = np.ones(times.shape, dtype=bool)
+    keep[:, 0] = after_gap  # a candle that follows its neighbour starts at its close knot
+    keep[0, :3] = False  # the path starts at the first close
+    index = pd.DatetimeIndex(times[keep], tz="UTC", name="time_utc")
+    return pd.Series(values[keep], index=index, name="close")
+
+
+def _read(path: Path) -> tuple[pd.DataFrame, _Format]:
+    """A data file's rows (lower-cased headers) and its detected format."""
     if not path.is_file():
         raise MissingDataError(
             f"{path}: data file not found. Put {path.name} in the data directory "
@@ -85,20 +153,21 @@ def load_price_series(path: str | Path, column: str | None = None) -> pd.Series:
     fmt = next((f for f in _FORMATS if f.time_column in frame.columns), None)
     if fmt is None:
         raise DataFormatError(f"{path.name}: unknown format, header {list(frame.columns)}")
+    return frame, fmt
+
+
+def _column(path: Path, frame: pd.DataFrame, fmt: _Format, column: str | None) -> str:
     name = fmt.default_column if column is None else column.strip().lower()
     if name not in frame.columns:
         raise ConfigError(f"column: {column!r} is not in {path.name}; it has {list(frame.columns)}")
+    return name
+
+
+def _numeric(path: Path, frame: pd.DataFrame, name: str) -> Array:
     try:
-        values = frame[name].astype(float).to_numpy()
+        return frame[name].astype(float).to_numpy()
     except ValueError:
         raise DataFormatError(f"{path.name}: column {name!r} is not numeric") from None
-
-    times = pd.to_datetime(frame[fmt.time_column], unit=fmt.unit, utc=True)
-    if fmt.bar is not None and name in _BAR_END_COLUMNS:
-        times = times + fmt.bar
-    series = pd.Series(values, index=pd.DatetimeIndex(times, name="time_utc"), name=name)
-    series = series.dropna().sort_index(kind="stable")
-    return series[~series.index.duplicated(keep="last")]
 
 
 def resample_to_steps(
@@ -106,20 +175,28 @@ def resample_to_steps(
     step_hours: float,
     start: str | pd.Timestamp | None = None,
     steps: int | None = None,
+    rounds_per_step: int = 1,
+    *,
+    path: bool = False,
 ) -> Array:
-    """The series' prices at start + k * step_hours for k = 0..steps, shape (steps + 1,).
+    """The series' prices at start + j * step_hours / R for j = 0..steps * R (R =
+    rounds_per_step): shape (steps * R + 1,), row t * R is step t (R = 1: the step grid).
 
-    - regular data coarser than the step (daily -> hourly): log-linear interpolation
-      between neighbouring observations, i.e. a constant growth rate between them, so the
-      observations themselves are kept exactly at the grid points that hit them;
+    - `path` (the knots of `candle_path`): log-linear between knots, always;
+    - regular data coarser than the grid (daily -> hourly): log-linear interpolation
+      between neighbouring observations, i.e. a constant growth rate between them;
     - everything else takes the last observation at or before each grid point: irregular
       data (Chainlink rounds: the answer holds until the next round) is forward-filled, and
       finer data (hourly -> 4 h) is sampled at its last value.
-    A series is regular when every gap is a whole multiple of its smallest gap. start
-    defaults to the first observation (naive timestamps are UTC) and steps to as many whole
-    steps as the data cover; the grid must lie inside the data's span.
+    Grid points that hit an observation take it exactly. A series is regular when every gap
+    is a whole multiple of its smallest gap; the round grid chooses its rule by the round
+    length, but the step rows (every R-th) are always what the step grid gives (R = 1), so
+    rounds never change a replay's step rows. start defaults to the first observation
+    (naive timestamps are UTC) and steps to as many whole steps as the data cover; the grid
+    must lie inside the data's span.
     """
     step = pd.Timedelta(hours=check_amount("step_hours", step_hours, allow_zero=False))
+    rounds = check_steps(rounds_per_step, "rounds_per_step")
     index, values = _checked(series)
     start = index[0] if start is None else _utc(start)
     if steps is None:
@@ -138,9 +215,28 @@ def resample_to_steps(
         )
     observed, at = index.asi8, grid.as_unit("ns").asi8
     gaps = np.diff(observed)
-    if gaps.size and np.all(gaps % gaps.min() == 0) and gaps.min() > step.value:
-        return np.exp(np.interp(at - observed[0], observed - observed[0], np.log(values)))
-    return values[np.searchsorted(observed, at, side="right") - 1]
+    regular = bool(gaps.size) and bool(np.all(gaps % gaps.min() == 0))
+    on_steps = _at(observed, values, at, path or (regular and gaps.min() > step.value))
+    if rounds == 1:
+        return on_steps
+    j = np.arange(steps * rounds + 1)
+    fine = at[0] + (j // rounds) * step.value + (j % rounds) * step.value // rounds
+    interpolate = path or (regular and gaps.min() * rounds > step.value)
+    on_rounds = _at(observed, values, fine, interpolate)
+    on_rounds[::rounds] = on_steps
+    return on_rounds
+
+
+def _at(observed: np.ndarray, values: Array, at: np.ndarray, log_linear: bool) -> Array:
+    """Values at times `at` (int ns): log-linear between observations, or the last at or
+    before; an observation's own time gives it exactly."""
+    last = np.searchsorted(observed, at, side="right") - 1
+    if not log_linear:
+        return values[last]
+    out = np.exp(np.interp(at - observed[0], observed - observed[0], np.log(values)))
+    hit = observed[last] == at
+    out[hit] = values[last[hit]]
+    return out
 
 
 #: Volume columns by unit: base-asset units (priced at the close) or USD.
@@ -190,11 +286,15 @@ def replay_paths(
     steps: int | None = None,
     data_dir: str | Path | None = None,
     columns: Mapping[str, str] | None = None,
+    rounds_per_step: int = 1,
 ) -> Array:
-    """Historical prices of several assets on one step grid, shape (steps + 1, n_assets),
-    columns in the order of `files` ({asset: file name in data_dir, or an absolute path}).
-    columns picks a non-default column per asset. start defaults to the latest first
-    observation and steps to the longest grid every series covers (see `resample_to_steps`).
+    """Historical prices of several assets on one round grid, shape (steps * R + 1, n_assets)
+    with R = rounds_per_step (row t * R is step t), columns in the order of `files` ({asset:
+    file name in data_dir, or an absolute path}). columns picks a non-default column per
+    asset. A candle file replayed at its close follows its intra-candle path
+    (`load_candle_path`); other series are resampled by `resample_to_steps`' rules. start
+    defaults to the latest first observation and steps to the longest grid every series
+    covers.
     """
     if not files:
         raise ConfigError("files: name at least one asset's data file")
@@ -202,15 +302,18 @@ def replay_paths(
     if unknown := sorted(set(columns) - set(files)):
         raise ConfigError(f"columns: assets {unknown} have no entry in files")
     root = default_data_dir() if data_dir is None else Path(data_dir)
-    series = {
-        asset: load_price_series(root / file, columns.get(asset)) for asset, file in files.items()
-    }
+    series: dict[str, tuple[pd.Series, bool]] = {}
+    for asset, file in files.items():
+        knots = load_candle_path(root / file, columns.get(asset))
+        plain = load_price_series(root / file, columns.get(asset)) if knots is None else knots
+        series[asset] = (plain, knots is not None)
     if start is None:
-        start = max(s.index[0] for s in series.values())
+        start = max(s.index[0] for s, _ in series.values())
     prices = []
-    for asset, s in series.items():
+    for asset, (s, path) in series.items():
         try:
-            prices.append(resample_to_steps(s, step_hours, start, steps))
+            prices.append(resample_to_steps(s, step_hours, start, steps, rounds_per_step,
+                                            path=path))
         except MissingDataError as exc:  # name the asset and file, not just the column
             raise MissingDataError(f"{asset} ({Path(files[asset]).name}): {exc}") from None
     rows = min(p.size for p in prices)

@@ -59,7 +59,7 @@ class TreasuryModel(mesa.Model):
         self.events: list[dict[str, Any]] = []
         self.shocks = ShockSchedule(config.shocks)
         self.gas_gwei = float(self.paths.gas_gwei[0])
-        self.rounds_per_step = getattr(config, "rounds_per_step", 1)
+        self.rounds_per_step = config.rounds_per_step
         self.liquidations_this_step = 0
 
         lp = config.agents.liquidity_providers
@@ -159,7 +159,7 @@ class TreasuryModel(mesa.Model):
         hours = self.config.step_hours / rounds
         for row in range((t - 1) * rounds + 1, t * rounds + 1):
             self._row = row
-            self.world.set_prices(getattr(self.paths, "rounds", self.paths.prices)[row])
+            self.world.set_prices(self.paths.rounds[row])
             self.world.decay_impact(hours)
             self.world.update_oracles(t, row)
             if t == self._shock_step and row == (t - 1) * rounds + 1:

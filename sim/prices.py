@@ -30,10 +30,10 @@ CORR_TOLERANCE = 1e-10
 
 
 # -- argument checks shared with sim.gas ---------------------------------------------------
-def check_steps(steps: int) -> int:
-    """Return `steps` if it is an integer >= 1."""
+def check_steps(steps: int, name: str = "steps") -> int:
+    """Return `steps` if it is an integer >= 1 (`name` names it in the error)."""
     if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
-        raise ConfigError(f"steps: must be an integer >= 1, got {steps!r}")
+        raise ConfigError(f"{name}: must be an integer >= 1, got {steps!r}")
     return int(steps)
 
 
@@ -313,6 +313,46 @@ def regime_switching_paths(
     jumps = _jump_sums(rng, rate * dt, mean, std)
     drift = _merton_drift(mu, sigma, rate, mean, std)
     return _prices(s0, drift * dt + sigma * math.sqrt(dt) * z + jumps), states
+
+
+# -- within a step ---------------------------------------------------------------------
+def brownian_bridge(
+    paths: ArrayLike, rounds: int, round_sd: ArrayLike = 0.0, z: ArrayLike | None = None
+) -> Array:
+    """Prices at `rounds` rounds inside every step, given the step rows `paths` (steps + 1, n):
+    between rows t - 1 and t the log price is a Brownian bridge, X_k = x_{t-1} + (k / R)
+    (x_t - x_{t-1}) + W_k - (k / R) W_R with W a random walk of R steps of standard deviation
+    round_sd (Glasserman 2003, Monte Carlo Methods in Financial Engineering, section 3.1:
+    conditional on both ends, Var X_k = round_sd^2 k (R - k) / R). If the step rows are the
+    exact discretisation of a diffusion with per-step variance R round_sd^2, the rounds are
+    its exact discretisation on the finer grid (the bridge does not depend on the drift).
+    round_sd: per asset (n,) or per step and asset (steps, n); z: (steps, R, n) standard
+    normals (correlated across assets as the caller wants), None with round_sd 0 (log-linear
+    interpolation). Returns (steps * R + 1, n); row t * R is paths[t], exactly.
+    """
+    rows = check_array("paths", paths, lower=0.0, strict=True)
+    if rows.ndim != 2 or rows.shape[0] < 2:
+        raise ConfigError(f"paths: expected shape (steps + 1, n), got {rows.shape}")
+    rounds = check_steps(rounds, "rounds")
+    steps, n = rows.shape[0] - 1, rows.shape[1]
+    sd = check_array("round_sd", round_sd, lower=0.0)
+    if sd.shape not in ((), (n,), (steps, n)):
+        raise ConfigError(f"round_sd: expected a scalar, ({n},) or ({steps}, {n}), got {sd.shape}")
+    out = np.empty((steps * rounds + 1, n))
+    out[::rounds] = rows
+    if rounds == 1:
+        return out
+    k = (np.arange(1, rounds) / rounds)[None, :, None]
+    log = np.log(rows)
+    interior = log[:-1, None, :] + k * (log[1:, None, :] - log[:-1, None, :])
+    if z is not None:
+        walk = np.cumsum(check_array("z", z, (steps, rounds, n)), axis=1)
+        walk *= np.broadcast_to(sd, (steps, n))[:, None, :]
+        interior += walk[:, :-1, :] - k * walk[:, -1:, :]
+    elif np.any(sd > 0):
+        raise ConfigError("z: needed when round_sd > 0")
+    out[1:].reshape(steps, rounds, n)[:, :-1, :] = np.exp(interior)
+    return out
 
 
 # -- pegged assets -------------------------------------------------------------------------

@@ -4,8 +4,8 @@ right about it.
 
 A shock in the scenario (`spec.shocks`) is pure data; `effect(shock)` gives the object of
 its kind that knows its effects:
-- `crash` multiplies its asset's reference path by (1 - size) from its step on; `depeg`
-  deepens a pegged asset's path (`sim.paths` asks every effect);
+- `crash` multiplies its asset's reference path by (1 - size) from the first round of its
+  step on; `depeg` deepens a pegged asset's path (`sim.paths` asks every effect);
 - `exploit` drains a protocol to the exploiter; `oracle_freeze` freezes an asset's feeds
   (one market's, or every consumer's) for `duration` steps; `liquidity_withdrawal` makes
   liquidity providers leave a pool, or suppliers run on a market; `gas_spike` multiplies
@@ -73,8 +73,10 @@ class ShockEffect:
         return self.shock.step
 
     # -- exogenous paths ----------------------------------------------------------------
-    def scale_path(self, asset: str, path: np.ndarray) -> None:
-        """Apply this shock to `asset`'s reference price path (row t = step t), in place."""
+    def scale_path(self, asset: str, path: np.ndarray, rounds_per_step: int = 1) -> None:
+        """Apply this shock to `asset`'s reference price path, in place. The path has a row
+        per round: row (t - 1) * R + k is round k of step t, row t * R the end of step t
+        (R = rounds_per_step; R = 1: row t = step t)."""
 
     def depegs(self, asset: str) -> list[prices.Depeg]:
         """Depeg episodes this shock adds to pegged asset `asset`'s path."""
@@ -101,9 +103,10 @@ class ShockEffect:
 class CrashEffect(ShockEffect):
     shock: Crash
 
-    def scale_path(self, asset: str, path: np.ndarray) -> None:
-        if asset == self.shock.asset:
-            path[self.shock.step :] *= 1.0 - self.shock.size
+    def scale_path(self, asset: str, path: np.ndarray, rounds_per_step: int = 1) -> None:
+        if asset == self.shock.asset:  # from round 1 of its step on
+            first = max(0, (self.shock.step - 1) * rounds_per_step + 1)
+            path[first:] *= 1.0 - self.shock.size
 
     def origins(self, world: World) -> dict[str, float]:
         return {names.issuer(self.shock.asset): self.shock.size}

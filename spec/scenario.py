@@ -36,13 +36,22 @@ class Distress(Strict):
     runway_months_floor: NonNegative = 12.0
 
 
+#: Rounds per step until the lead fixes the default by measuring where results stop changing.
+DEFAULT_ROUNDS_PER_STEP = 6
+
+
 class Scenario(Strict):
+    """`rounds_per_step`: rounds inside a step at which the off-chain price, the oracles, the
+    arbitrageurs and the liquidators move (the exogenous path has a point per round,
+    `sim.paths.ExogenousPaths.rounds`); borrowers, liquidity providers and the allocator
+    act once per step. A strict integer >= 1 (1 = one round per step)."""
+
     name: Name = "scenario"
     description: str = ""
     seed: Annotated[int, Field(ge=0)] = 0
     steps: Annotated[int, Field(ge=1, le=10_000_000)] = 720
     step_hours: Annotated[float, Field(gt=0.0, le=24.0 * 30)] = 1.0
-    rounds_per_step: Annotated[int, Field(ge=1, strict=True)] = 1
+    rounds_per_step: Annotated[int, Field(ge=1, strict=True)] = DEFAULT_ROUNDS_PER_STEP
     market: Market = Market()
     gas: Gas = Gas()
     assets: Annotated[list[Asset], Field(min_length=1)]

@@ -14,7 +14,9 @@ from protocols.errors import ConfigError, DaosimError, InvalidAmount
 from sim.historical import (
     DataFormatError,
     MissingDataError,
+    candle_path,
     default_data_dir,
+    load_candle_path,
     load_price_series,
     replay_paths,
     resample_to_steps,
@@ -201,15 +203,107 @@ def test_coarse_resampling_keeps_observations_and_stays_between_neighbours(price
         )
 
 
+# -- candle paths and the round grid ---------------------------------------------------------
+def _klines(tmp_path, rows: str) -> Path:
+    path = tmp_path / "klines.csv"
+    path.write_text("open_time_ms,open,high,low,close,volume_base\n" + rows)
+    return path
+
+
+def test_candle_path_goes_through_low_and_high_in_the_bar_model_order(tmp_path):
+    # Candle 1 (00:00-01:00) is bullish: open 100, low 90, high 120, close 110. Candle 2
+    # (01:00-02:00) is bearish: open 110, high 115, low 80, close 95. The path starts at the
+    # first close (01:00); candle 2 runs from that close 110 to its high at 01:20, its low
+    # at 01:40 and its close 95 at 02:00.
+    t0 = 1_600_000_000_000 - 1_600_000_000_000 % 3_600_000  # a whole hour, in ms
+    path = _klines(tmp_path, f"{t0},100,120,90,110,1\n{t0 + 3_600_000},110,115,80,95,1\n")
+    knots = load_candle_path(path)
+    start = pd.Timestamp(t0, unit="ms", tz="UTC")
+    minutes = [(t - start) / pd.Timedelta(minutes=1) for t in knots.index]
+    assert minutes == [60, 80, 100, 120] and knots.tolist() == [110, 115, 80, 95]
+    # on the round grid of hourly steps with R = 6 (10 minutes) from the first close:
+    grid = resample_to_steps(knots, 1.0, start + pd.Timedelta(hours=1), 1, 6, path=True)
+    assert grid[[0, 2, 4, 6]].tolist() == [110, 115, 80, 95]  # knots hit exactly
+    assert grid[1] == pytest.approx(np.sqrt(110 * 115), rel=1e-12)  # log-linear between
+    assert grid[3] == pytest.approx(np.sqrt(115 * 80), rel=1e-12)
+    # a file of one candle: the path is its close alone (it starts at the first close)
+    one = candle_path(pd.DatetimeIndex([start]), np.array([[100.0, 120, 90, 110]]),
+                      pd.Timedelta(hours=1))
+    assert one.tolist() == [110] and one.index[0] == start + pd.Timedelta(hours=1)
+
+
+def test_candle_path_after_a_gap_starts_at_the_candles_own_open_and_a_doji_is_bullish():
+    hour = pd.Timedelta(hours=1)
+    opened = pd.DatetimeIndex(["2021-01-01 00:00", "2021-01-01 01:00", "2021-01-01 03:00"],
+                              tz="UTC")
+    ohlc = np.array([[10.0, 11, 9, 10], [10, 12, 8, 10], [20, 21, 19, 20.5]])
+    knots = candle_path(opened, ohlc, hour)
+    # candle 2 is a doji (close == open): bullish, low 8 before high 12. Candle 3 follows a
+    # missing hour: its open 20 at 03:00 is a knot of its own after candle 2's close at
+    # 02:00, then low 19, high 21, close 20.5.
+    assert knots.tolist() == [10, 8, 12, 10, 20, 19, 21, 20.5]
+    assert knots.index[4] == pd.Timestamp("2021-01-01 03:00", tz="UTC")
+
+
+def test_files_without_candles_and_other_columns_have_no_candle_path():
+    assert load_candle_path(DATA / STETH_CHAINLINK) is None
+    assert load_candle_path(DATA / USDC_UNISWAP) is None
+    assert load_candle_path(DATA / ETH_BINANCE_2022, "open") is None
+    assert load_candle_path(DATA / ETH_YAHOO, "adj close") is None
+
+
+def test_daily_candles_sampled_hourly_pass_through_the_days_low_and_high():
+    # CryptoDataDownload ETH, 13 Mar 2020: the close (stamped 14 Mar 00:00) is above the
+    # open, so the day's low 86.0 sits at 08:00 (step 8 of an hourly grid from 13 Mar 00:00)
+    # and its high at 16:00 (step 16); interpolating closes never went below them.
+    day = load_price_series(DATA / ETH_CDD, "open")[utc("2020-03-13")]
+    close = load_price_series(DATA / ETH_CDD)[utc("2020-03-14")]
+    high = load_price_series(DATA / ETH_CDD, "high")[utc("2020-03-13")]
+    assert close > day
+    grid = replay_paths({"ETH": ETH_CDD}, 1.0, "2020-03-13", 24)[:, 0]
+    assert grid[8] == 86.0 and grid[16] == high and grid[24] == close
+    assert grid.min() == 86.0
+
+
+def test_rounds_keep_the_step_rows_of_files_without_candles():
+    # Chainlink rounds stay forward-filled on the round grid (an answer holds until the
+    # next round); Uniswap's hourly pool samples, coarser than 10-minute rounds, are
+    # log-linear inside the hour; the step rows (every 6th) are what R = 1 gives.
+    files = {"stETH/ETH": STETH_CHAINLINK, "ETH": ETH_BINANCE_2022}
+    steps = replay_paths(files, 1.0, "2022-06-18 09:00", 25)
+    rounds = replay_paths(files, 1.0, "2022-06-18 09:00", 25, rounds_per_step=6)
+    assert rounds.shape == (25 * 6 + 1, 2)
+    np.testing.assert_array_equal(rounds[::6], steps)
+    # the 18 Jun 09:09:38 round is seen from 09:10 (round 1 of step 1) to 19 Jun 09:00
+    # (row 24 * 6 = 144); the 19 Jun 09:09 round from 09:10 (row 145), not at 10:00 as on
+    # the step grid
+    assert np.all(rounds[1:145, 0] == 0.93501933) and rounds[0, 0] != 0.93501933
+    assert np.all(rounds[145:, 0] == pytest.approx(0.9393873532734381))
+    usdc = load_price_series(DATA / USDC_UNISWAP)
+    fine = resample_to_steps(usdc, 1.0, "2023-03-11 00:00", 12, 6)
+    np.testing.assert_array_equal(fine[::6], resample_to_steps(usdc, 1.0, "2023-03-11 00:00", 12))
+    hours = usdc[utc("2023-03-11 00:00") : utc("2023-03-11 01:00")].to_numpy()
+    assert fine[3] == pytest.approx(np.sqrt(hours[0] * hours[1]), rel=1e-12)
+    with pytest.raises(ConfigError, match="^rounds_per_step"):
+        resample_to_steps(usdc, 1.0, None, 2, 0)
+
+
 # -- replay --------------------------------------------------------------------------------
 def test_replay_stacks_assets_on_one_grid_in_file_order():
     files = {"ETH": ETH_BINANCE_2022, "stETH/ETH": STETH_CHAINLINK, "USDC": USDC_YAHOO}
     paths = replay_paths(files, 1.0, "2022-06-01", 24 * 30)
     assert paths.shape == (24 * 30 + 1, 3)
     for column, file in enumerate(files.values()):
-        expected = resample_to_steps(load_price_series(DATA / file), 1.0, "2022-06-01", 24 * 30)
+        # Hourly ETH candles sampled at their closes are the closes; the Chainlink rounds
+        # have no candles; daily USDC candles follow their intra-day path (not the
+        # interpolated closes they used to), which passes through each close at midnight.
+        knots = load_candle_path(DATA / file)
+        series = load_price_series(DATA / file) if column < 2 else knots
+        expected = resample_to_steps(series, 1.0, "2022-06-01", 24 * 30, path=column == 2)
         np.testing.assert_array_equal(paths[:, column], expected)
     assert paths[:, 1].min() == 0.93501933  # the June 2022 stETH/ETH low is in the window
+    closes = load_price_series(DATA / USDC_YAHOO)[utc("2022-06-01") : utc("2022-07-01")]
+    np.testing.assert_array_equal(paths[::24, 2], closes.to_numpy())
 
 
 def test_replay_defaults_to_the_common_span_and_takes_columns():

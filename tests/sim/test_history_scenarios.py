@@ -275,12 +275,16 @@ def terra():
 def test_terra_replays_ust_daily_and_luna_hourly(terra):
     ust, luna = terra.column("price:UST"), terra.column("price:LUNA")
     # UST daily closes sit at day ends: 8 May 0.996401 (9 May 00:00 = step 48), 9 May
-    # 0.793393 (step 72), 12 May 0.408584 (step 144); hours between interpolate
-    # log-linearly, e.g. step 60 = sqrt(0.996401 * 0.793393).
+    # 0.793393 (step 72), 12 May 0.408584 (step 144). Inside a day the price follows the
+    # candle path (sim.historical.candle_path): 9 May is bearish (open 0.995427 > close),
+    # so its high 0.999014 sits at 08:00 (step 56) and its low 0.793393 at 16:00 (step 64),
+    # log-linear between: step 60 = sqrt(0.999014 * 0.793393). (Before the candle path,
+    # step 60 interpolated the two closes: sqrt(0.996401 * 0.793393).)
     assert ust[48] == pytest.approx(0.996401, rel=1e-12)
     assert ust[72] == pytest.approx(0.793393, rel=1e-12)
     assert ust[144] == pytest.approx(0.408584, rel=1e-12)
-    assert ust[60] == pytest.approx(np.sqrt(0.996401 * 0.793393), rel=1e-12)
+    assert ust[56] == 0.999014 and ust[64] == 0.793393
+    assert ust[60] == pytest.approx(np.sqrt(0.999014 * 0.793393), rel=1e-12)
     assert luna[0] == 77.3 and luna[144] == 0.00032
 
 
@@ -387,13 +391,15 @@ def _eth_ust(steps: int = 48, start: str | None = None, depegs: list | None = No
 @needs_data
 def test_without_a_start_every_data_file_starts_at_the_latest_first_observation():
     # ETH's first hourly close is 1 May 2022 01:00; UST's daily file starts in 2020. Both
-    # columns start at 1 May 01:00, UST interpolated between its closes stamped 1 May 00:00
-    # (0.999567) and 2 May 00:00 (1.001649): 0.999567^(23/24) * 1.001649^(1/24).
+    # columns start at 1 May 01:00. UST follows its 1 May candle (bullish: open 0.999779,
+    # close 1.001649) from the 30 Apr close 0.999567 at 00:00 to its low 0.997579 at 08:00,
+    # log-linearly: at 01:00, 0.999567^(7/8) * 0.997579^(1/8). (Before the candle path it
+    # interpolated the two closes: 0.999567^(23/24) * 1.001649^(1/24).)
     paths = generate_paths(_eth_ust())
     eth = load_price_series(DATA / ETH_2022)
     assert eth.index[0] == pd.Timestamp("2022-05-01 01:00", tz="UTC")
     np.testing.assert_array_equal(paths.price("ETH"), eth.iloc[:49].to_numpy())
-    expected = 0.999567 ** (23 / 24) * 1.001649 ** (1 / 24)
+    expected = 0.999567 ** (7 / 8) * 0.997579 ** (1 / 8)
     assert paths.price("UST")[0] == pytest.approx(expected, rel=1e-12)
     assert paths.price("UST")[23] == pytest.approx(1.001649, rel=1e-12)  # 2 May 00:00
 

@@ -12,6 +12,7 @@ from protocols.errors import ConfigError, DaosimError, InvalidAmount
 from sim.prices import (
     Depeg,
     RegimeParams,
+    brownian_bridge,
     gbm_paths,
     merton_paths,
     pegged_paths,
@@ -385,6 +386,58 @@ def test_noiseless_pegged_price_stays_between_deepest_target_and_peg(theta, epis
     prices = pegged_paths(rng(), 30, 2.0, 0.0, theta, depegs)
     floor = 2.0 * (1 - max((d.depth for d in depegs), default=0.0))
     assert np.all(prices <= 2.0 * (1 + 1e-12)) and np.all(prices >= floor * (1 - 1e-12))
+
+
+# -- rounds inside a step: the Brownian bridge ------------------------------------------------
+def test_bridge_keeps_the_step_rows_exactly_and_interpolates_without_noise():
+    steps = np.array([[100.0, 1.0], [121.0, 4.0], [110.0, 2.0]])
+    fine = brownian_bridge(steps, 2)
+    assert fine.shape == (5, 2)
+    np.testing.assert_array_equal(fine[::2], steps)  # the step rows, bit for bit
+    # round 1 of 2, no noise: the geometric mean of the step's end points
+    np.testing.assert_allclose(fine[1], [110.0, 2.0], rtol=1e-14)
+    np.testing.assert_allclose(fine[3], [np.sqrt(121 * 110), np.sqrt(8.0)], rtol=1e-14)
+    np.testing.assert_array_equal(brownian_bridge(steps, 1), steps)  # R = 1: the steps
+
+
+def test_bridge_hand_computed_with_given_normals():
+    # one step from 1 to e^0.3, R = 3, sd 0.1, normals (1, -2, 0.5): walk W = 0.1 * (1, -1,
+    # -0.5); X_k = 0.3 k / 3 + W_k - (k / 3) W_3 -> X_1 = 0.1 + 0.1 + 0.05 / 3,
+    # X_2 = 0.2 - 0.1 + 0.1 / 3, X_3 = 0.3 (the end point itself).
+    z = np.array([1.0, -2.0, 0.5]).reshape(1, 3, 1)
+    fine = brownian_bridge([[1.0], [math.exp(0.3)]], 3, 0.1, z)[:, 0]
+    np.testing.assert_allclose(np.log(fine), [0.0, 0.2 + 0.05 / 3, 0.1 + 0.1 / 3, 0.3],
+                               atol=1e-14)
+
+
+def test_bridge_conditional_variance_is_k_times_r_minus_k_over_r():
+    # Between fixed end points the bridge's log deviation at round k has variance
+    # sd^2 k (R - k) / R: for R = 4, (3/4, 1, 3/4) sd^2. 20000 steps: the sample variance's
+    # relative standard error is sqrt(2 / 20000) = 1 %; 4 of them allowed.
+    n, rounds, sd = 20_000, 4, 0.02
+    z = rng(3).standard_normal((n, rounds, 1))
+    fine = brownian_bridge(np.ones((n + 1, 1)), rounds, sd, z)[:, 0]
+    deviations = np.log(fine[1:]).reshape(n, rounds)
+    assert np.all(deviations[:, -1] == 0.0)
+    variance = deviations[:, :-1].var(axis=0) / sd**2
+    np.testing.assert_allclose(variance, [0.75, 1.0, 0.75], rtol=4 * math.sqrt(2 / n))
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (([[1.0], [2.0]], 0), "rounds"),
+        (([[1.0], [2.0]], 2.0), "rounds"),
+        (([[1.0], [-2.0]], 2), "paths"),
+        (([1.0, 2.0], 2), "paths"),
+        (([[1.0], [2.0]], 2, 0.1), "z"),
+        (([[1.0], [2.0]], 2, [0.1, 0.2]), "round_sd"),
+        (([[1.0], [2.0]], 2, 0.1, np.zeros((1, 3, 1))), "z"),
+    ],
+)
+def test_bridge_rejects_bad_arguments(args, name):
+    with pytest.raises(DaosimError, match=f"^{name}"):
+        brownian_bridge(*args)
 
 
 def test_every_error_is_a_daosim_error():

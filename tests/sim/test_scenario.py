@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from protocols.errors import ConfigError
 from sim.scenario import apply_overrides, load_scenario, parse_scenario, split_path
+from spec.scenario import DEFAULT_ROUNDS_PER_STEP
 
 ASSETS = [
     {"symbol": "ETH", "price": 2000.0, "sigma": 0.8},
@@ -35,6 +36,8 @@ def test_minimal_scenario_gets_documented_defaults():
     s = parse_scenario({"assets": [{"symbol": "ETH", "price": 2000}]})
     assert (s.steps, s.step_hours, s.seed, s.market.process) == (720, 1.0, 0, "gbm")
     assert s.dt_years == pytest.approx(1 / 8760)
+    assert s.rounds_per_step == DEFAULT_ROUNDS_PER_STEP
+    assert parse_scenario({"assets": ASSETS, "rounds_per_step": 1}).rounds_per_step == 1
     assert s.agents.liquidators.max_rounds == 3
 
 
@@ -85,6 +88,13 @@ def test_the_issue_example_error_text():
             "treasury.holdings.ETH: must be >= 0.0, got -1.0",
         ),
         (scenario(market={"correlation": [[1.0, 0.5]]}), "market.correlation: must be a 1x1"),
+        # rounds_per_step is a strict integer >= 1: no bool, no float, not 0 or negative
+        (scenario(rounds_per_step=0), "rounds_per_step: must be >= 1, got 0"),
+        (scenario(rounds_per_step=-2), "rounds_per_step: must be >= 1, got -2"),
+        (scenario(rounds_per_step=True), "rounds_per_step: must be an integer, got True"),
+        (scenario(rounds_per_step=2.0), "rounds_per_step: must be an integer, got 2.0"),
+        (scenario(rounds_per_step=2.5), "rounds_per_step: must be an integer, got 2.5"),
+        (scenario(rounds_per_step="6"), "rounds_per_step: must be an integer, got '6'"),
     ],
 )
 def test_invalid_scenarios_name_the_field_and_reason(raw, expected):
