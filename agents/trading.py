@@ -11,9 +11,9 @@ first-order condition holds for any concave trading function).
 Each pool finds that point itself (`Pool.quote_to_rate` at p_in/p_out: v2's closed form,
 StableSwap's Brent solve on its exact marginal rate, v3's swap to the price limit
 p_in/p_out/(1 - fee)), so the arbitrage never switches on the pool's kind. One case is left
-here: a v3 quote reads the positions, not the balance an exploit may have drained, so when
-the swap would pay out more than the pool holds, the best amount is searched on the pool's
-own quotes.
+here: a v3 quote to a price reads the positions, not the balance an exploit may have
+drained, so when the swap would pay out more than the pool holds, the best amount is
+searched on the pool's own exact quotes (which refuse what the balance cannot pay).
 
 Profits are in USD at the given prices, before gas.
 
@@ -160,8 +160,7 @@ def _optimal_inputs(pool: Pool, price_usd: Mapping[str, float]) -> Iterator[tupl
 
 def _quoted_input(pool: Pool, token_in: str, token_out: str, target: float) -> float:
     """Brent on d(out)/d(in) from central differences of the pool's own quote; amounts the
-    pool cannot fill, or whose output exceeds its balance (a v3 quote reads the positions,
-    not the balance an exploit may have drained), count as rate 0."""
+    pool cannot fill or pay from its balance count as rate 0."""
     first_rate = (1.0 - pool.fee) * pool.spot_price(token_in, token_out)
     reserve_out = pool.reserves()[token_out]
     if first_rate <= target or reserve_out == 0:

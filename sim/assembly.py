@@ -47,8 +47,7 @@ def build_world(scenario: Scenario, initial_prices: Any, lp_holders: list[str]) 
         ledger.create_token(asset, issuer=names.issuer(asset))
     reference = {
         spec.symbol: OffchainMarket(
-            float(p), getattr(spec, "external_depth_usd", None),
-            getattr(spec, "external_half_life_hours", 1.0),
+            float(p), spec.external_depth_usd, spec.external_half_life_hours
         )
         for spec, p in zip(scenario.assets, initial_prices, strict=True)
     }

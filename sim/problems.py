@@ -56,6 +56,10 @@ def describe(error: Mapping[str, Any]) -> str:
     elif kind in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
         wanted = "an integer" if kind.startswith("int") else "a number"
         reason = f"must be {wanted}, got {value!r}"
+    elif kind == "finite_number":
+        reason = f"must be a finite number, got {value!r}"
+    elif kind == "list_type":
+        reason = f"must be a list, got {value!r}"
     elif kind == "literal_error":
         reason = f"must be one of {ctx.get('expected')}, got {value!r}"
     elif kind == "string_pattern_mismatch":

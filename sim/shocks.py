@@ -4,6 +4,7 @@ right about it.
 
 A shock in the scenario (`spec.shocks`) is pure data; `effect(shock)` gives the object of
 its kind that knows its effects:
+<<<<<<< HEAD
 - `crash` multiplies its asset's reference path by (1 - size) from the first round of its
   step on; `depeg` deepens a pegged asset's path (`sim.paths` asks every effect);
 - `exploit` drains a protocol to the exploiter; `oracle_freeze` freezes an asset's feeds
@@ -11,10 +12,34 @@ its kind that knows its effects:
   liquidity providers leave a pool, or suppliers run on a market; `gas_spike` multiplies
   gas; `parameter_change` is governance re-configuring a lending reserve
   (`ShockSchedule.fire`, in the step the shock names - several may fire in one step);
+=======
+- `crash` multiplies its asset's reference path by (1 - size) from its step on; `depeg`
+  deepens a pegged asset's path (`sim.paths` asks every effect);
+- `exploit` moves `fraction` of the protocol's ledger balances to the exploiter: of every
+  token it holds, or only of the tokens in `take` (`drain`); `oracle_freeze` freezes an
+  asset's feeds (one market's, or every consumer's) for `duration` steps;
+  `liquidity_withdrawal` makes liquidity providers leave a pool, or suppliers run on a
+  market; `gas_spike` multiplies gas; `parameter_change` is governance re-configuring a
+  lending reserve (`ShockSchedule.fire`, in the step the shock names - several may fire in
+  one step);
+>>>>>>> spec
 - origins (`sim.contagion`): a crash or depeg starts at the asset's issuer node with its
   size or depth, an exploit or a withdrawal at the protocol with its fraction, a freeze at
   every consumer whose feed froze with 0 (it destroys no value by itself); a gas spike has
   no node and a parameter change is a policy, not a shock to markets.
+
+What a drain does to a pool depends on where the pool keeps its state. Uniswap v2 and Curve
+pools read their reserves from the ledger, so taking one side moves the price at once:
+draining half the ETH of a GOV/ETH v2 pool holding x GOV and y ETH leaves the spot price of
+GOV at (y/2)/x ETH, half of what it was, and every later quote and swap uses the new
+reserves (v2 recomputes k = x*y, Curve its invariant D). A Uniswap v3 pool's price is its own
+state (slot0: sqrt price, active liquidity, ticks), not its balance, as on chain: a drain
+leaves its price where it was and the pool short of what its positions are owed. Swaps and
+quotes then refuse any output the pool can no longer pay (InsufficientLiquidity), smaller
+ones fill at the unchanged curve, and the last LPs to leave cannot collect in full. A
+lending market's cash and a vault's collateral are ledger balances too: taking them leaves
+suppliers' claims and the vault's shares larger than what backs them. (A v2 or Curve pool
+may not be emptied of a token - fraction 1 - since it would have no price: `problems`.)
 """
 
 from __future__ import annotations
@@ -32,6 +57,7 @@ from sim import prices
 from sim.problems import describe
 from spec import (
     Crash,
+    Curve,
     DepegShock,
     Exploit,
     GasSpike,
@@ -43,6 +69,7 @@ from spec import (
     Reserve,
     Scenario,
     Shock,
+    UniswapV2,
 )
 
 if TYPE_CHECKING:  # for annotations only: scenario checks import this module, and stay fast
@@ -129,12 +156,30 @@ class ExploitEffect(ShockEffect):
     def fire(self, step: int, world: World, record: Record,
              providers: Sequence[Provider]) -> None:
         if step == self.step:
-            drained = drain(world, self.shock.protocol, self.shock.fraction)
-            record(event_kinds.SHOCK, shock=self.shock.kind, node=self.shock.protocol,
-                   amounts=drained)
+            s = self.shock
+            drained = drain(world, s.protocol, s.fraction, s.take)
+            record(event_kinds.SHOCK, shock=s.kind, node=s.protocol, amounts=drained)
 
     def origins(self, world: World) -> dict[str, float]:
         return {self.shock.protocol: self.shock.fraction}
+
+    def problems(self, where: str, by_name: Mapping[str, Any]) -> Iterator[str]:
+        """Every token in `take` is one the protocol holds, named once; a v2 or Curve pool
+        keeps some of each token (emptied of one, it has no price: reserve 0 is outside the
+        constant product, and StableSwap's invariant is undefined there)."""
+        s, protocol = self.shock, by_name.get(self.shock.protocol)
+        if protocol is None:
+            return
+        held = held_tokens(protocol)
+        for j, token in enumerate(s.take or []):
+            if token not in held:
+                yield (f"{where}.take[{j}]: {s.protocol} holds no {token!r} "
+                       f"(it holds {', '.join(held)})")
+            elif s.take.index(token) != j:
+                yield f"{where}.take[{j}]: {token!r} is listed twice"
+        if s.fraction == 1 and isinstance(protocol, UniswapV2 | Curve):
+            yield (f"{where}.fraction: 1 would leave pool {s.protocol} without "
+                   f"{', '.join(s.take or held)}, and then it has no price; use a fraction below 1")
 
 
 class OracleFreezeEffect(ShockEffect):
@@ -296,13 +341,30 @@ class ShockSchedule:
         return {node: 1.0 - math.prod(1.0 - s for s in values) for node, values in sizes.items()}
 
 
-def drain(world: World, protocol: str, fraction: float) -> dict[str, float]:
-    """Move `fraction` of every token `protocol` holds to the exploiter; return the amounts."""
+def drain(world: World, protocol: str, fraction: float,
+          take: Sequence[str] | None = None) -> dict[str, float]:
+    """Move `fraction` of `protocol`'s balance of each token in `take` (None: of every token
+    it holds) to the exploiter; return the amounts taken (module doc: what that does to
+    each kind of pool)."""
+    ledger = world.ledger
+    held = (ledger.balances_of(protocol) if take is None
+            else {token: ledger.balance_of(protocol, token) for token in take})
     drained = {}
-    for token, amount in world.ledger.balances_of(protocol).items():
-        world.ledger.transfer(token, protocol, names.EXPLOITER, amount * fraction)
+    for token, amount in held.items():
+        ledger.transfer(token, protocol, names.EXPLOITER, amount * fraction)
         drained[token] = amount * fraction
     return drained
+
+
+def held_tokens(protocol: Any) -> list[str]:
+    """The tokens a protocol of the scenario holds in the ledger: a pool its tokens, a
+    lending market its reserves' assets, an option vault its collateral (the underlying of
+    a call vault, the quote of a put vault)."""
+    if isinstance(protocol, Lending):
+        return list(protocol.reserves)
+    if isinstance(protocol, OptionVault):
+        return [protocol.underlying if protocol.option == "call" else protocol.quote]
+    return list(protocol.tokens)
 
 
 def first_shock_step(scenario: Scenario) -> int | None:

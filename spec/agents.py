@@ -7,7 +7,16 @@ from typing import Annotated
 
 from pydantic import Field
 
-from spec.fields import Fraction, Name, NonNegative, Positive, Strict, Symbol, Token
+from spec.fields import (
+    Fraction,
+    Name,
+    NonNegative,
+    Positive,
+    Strict,
+    StrictFraction,
+    Symbol,
+    Token,
+)
 
 
 class Arbitrageurs(Strict):
@@ -17,8 +26,18 @@ class Arbitrageurs(Strict):
 
 
 class Liquidators(Strict):
+    """Liquidation bots: how many, their own capital, gas per liquidation, flash-loan fee.
+
+    `flash_loan_fee` is the premium a flash loan costs, a fraction of the amount borrowed
+    (0.0005 = 5 bps): by default Aave v3's `FLASHLOAN_PREMIUM_TOTAL`, which the Pool is
+    deployed with from `FlashLoanPremiums.total = 0.0005e4` (in units of 1e4 = 100 %) in
+    aave/aave-v3-deploy `markets/aave/commons.ts` (Aave docs, "Flash Loans": the premium is
+    that Pool parameter)."""
+
     count: Annotated[int, Field(ge=0)] = 3
     capital_usd: NonNegative = 20e6
+    #: flash-loan premium, a fraction of the amount borrowed (Aave v3: 0.0005).
+    flash_loan_fee: StrictFraction = 0.0005
     gas_units: Annotated[int, Field(ge=0)] = 400_000
     max_rounds: Annotated[int, Field(ge=1, le=20)] = 3
 

@@ -35,8 +35,11 @@ def field_reference(model: type[BaseModel] = Scenario, prefix: str = "") -> Iter
 
 def _describe(info: FieldInfo) -> str:
     text = _type_name(info.annotation)
-    bounds = [f"{sign} {getattr(m, attr)}" for m in info.metadata
+    metadata = [*info.metadata, *_optional_metadata(info.annotation)]
+    bounds = [f"{sign} {getattr(m, attr)}" for m in metadata
               for kind, attr, sign in _BOUNDS if isinstance(m, kind)]
+    if any(getattr(m, "allow_inf_nan", None) is False for m in metadata):
+        bounds.append("finite")
     if bounds:
         text += f" ({', '.join(bounds)})"
     if info.default is PydanticUndefined and info.default_factory is None:
@@ -47,6 +50,17 @@ def _describe(info: FieldInfo) -> str:
     if isinstance(default, list) and default and isinstance(default[0], BaseModel):
         default = [item.model_dump() for item in default]
     return f"{text} = {default!r}"
+
+
+def _optional_metadata(annotation: object) -> list[object]:
+    """The constraints of `X | None` when X is annotated (pydantic keeps them on X, not on
+    the field)."""
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return []
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if len(args) != 1 or typing.get_origin(args[0]) is not typing.Annotated:
+        return []
+    return [m for info in typing.get_args(args[0])[1:] for m in getattr(info, "metadata", [info])]
 
 
 def _type_name(annotation: object) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from spec.fields import Fraction, NonNegative, Positive, Strict, Symbol
+from spec.fields import Fraction, NonNegative, Positive, PositiveFinite, Strict, Symbol
 
 
 class Depeg(Strict):
@@ -30,6 +30,12 @@ class Asset(Strict):
     asset's file holds its USD price, a pegged asset's its ratio to `peg_to` (stETH in ETH,
     USDC in USDT taken as USD), and the asset's depegs deepen that replayed ratio. With data,
     `price` is informational: the replay starts from the file's value.
+
+    The path above is the asset's *fundamental* price. Off-chain (CEX) trades move the
+    traded price away from it: `external_depth_usd` is the USD of net off-chain flow that
+    moves the asset's off-chain log-price by 0.01 (about 1 %) - left out (None), depth is
+    unlimited and no trade moves the price; `external_half_life_hours` is the time, in hours
+    (not steps), in which that impact decays by half. Both must be finite numbers > 0.
     """
 
     symbol: Symbol
@@ -43,6 +49,10 @@ class Asset(Strict):
     depegs: list[Depeg] = []
     data: str | None = None
     column: str | None = None
+    #: USD of net off-chain flow per 0.01 of off-chain log-price move; None = unlimited depth.
+    external_depth_usd: PositiveFinite | None = None
+    #: hours for the off-chain price impact to decay by half.
+    external_half_life_hours: PositiveFinite = 1.0
 
 
 class Regime(Strict):

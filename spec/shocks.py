@@ -31,12 +31,18 @@ class DepegShock(Strict):
 
 
 class Exploit(Strict):
-    """`fraction` of every reserve `protocol` holds is drained to an exploiter."""
+    """`fraction` of `protocol`'s holdings is drained to an exploiter, at `step`.
+
+    Without `take` every token it holds loses `fraction`, in proportion; with `take` only
+    the listed tokens do - draining one side of a pool moves its price (`sim.shocks` says
+    how each pool kind takes it)."""
 
     kind: Literal["exploit"]
     step: Step
     protocol: Name
     fraction: Annotated[float, Field(gt=0.0, le=1.0)]
+    #: tokens the attacker removes; None = every token the protocol holds, in proportion.
+    take: Annotated[list[Symbol], Field(min_length=1)] | None = None
 
 
 class OracleFreeze(Strict):

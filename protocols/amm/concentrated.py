@@ -19,7 +19,10 @@ deliberate:
   pool was drained) raises InsufficientLiquidity, as the contract's transfer would revert.
 
 The pool holds its tokens in the ledger under `name`. `reserves()` is that balance, which
-includes tokens owed to positions (burned liquidity and fees) until they are collected.
+includes tokens owed to positions (burned liquidity and fees) until they are collected. The
+price is the pool's own state, not that balance: tokens taken from the pool (an exploit)
+leave the price where it was, and swaps and exact quotes refuse any output beyond what the
+pool still holds.
 """
 
 import dataclasses
@@ -284,16 +287,20 @@ class ConcentratedLiquidityPool:
 
     # -- swaps ----------------------------------------------------------------------------
     def quote_exact_in(self, token_in: str, token_out: str, amount_in: float) -> float:
-        """What `swap_exact_in` would pay out now, changing nothing."""
+        """What `swap_exact_in` would pay out now, changing nothing: InsufficientLiquidity,
+        as the swap, when the pool's balance cannot pay it (a drained pool)."""
         zero_for_one = self._zero_for_one(token_in, token_out)
         amount_in = check_amount("amount_in", amount_in, allow_zero=False)
-        return self._simulate(zero_for_one, amount_in, None).amount_out
+        return self._payable(token_out, self._simulate(zero_for_one, amount_in, None).amount_out)
 
     def quote_exact_out(self, token_in: str, token_out: str, amount_out: float) -> float:
-        """What `swap_exact_out` would take for `amount_out`, fee included; changes nothing."""
+        """What `swap_exact_out` would take for `amount_out`, fee included; changes nothing.
+        InsufficientLiquidity, as the swap, when the pool's balance cannot pay it."""
         zero_for_one = self._zero_for_one(token_in, token_out)
         amount_out = check_amount("amount_out", amount_out, allow_zero=False)
-        return self._simulate(zero_for_one, -amount_out, None).amount_in
+        amount_in = self._simulate(zero_for_one, -amount_out, None).amount_in
+        self._payable(token_out, amount_out)
+        return amount_in
 
     def quote_to_price(self, token_in: str, token_out: str, price: float) -> tuple[float, float]:
         """(amount_in, amount_out) of the swap that brings the marginal price of `token_in`
