@@ -4,17 +4,8 @@ right about it.
 
 A shock in the scenario (`spec.shocks`) is pure data; `effect(shock)` gives the object of
 its kind that knows its effects:
-<<<<<<< HEAD
 - `crash` multiplies its asset's reference path by (1 - size) from the first round of its
   step on; `depeg` deepens a pegged asset's path (`sim.paths` asks every effect);
-- `exploit` drains a protocol to the exploiter; `oracle_freeze` freezes an asset's feeds
-  (one market's, or every consumer's) for `duration` steps; `liquidity_withdrawal` makes
-  liquidity providers leave a pool, or suppliers run on a market; `gas_spike` multiplies
-  gas; `parameter_change` is governance re-configuring a lending reserve
-  (`ShockSchedule.fire`, in the step the shock names - several may fire in one step);
-=======
-- `crash` multiplies its asset's reference path by (1 - size) from its step on; `depeg`
-  deepens a pegged asset's path (`sim.paths` asks every effect);
 - `exploit` moves `fraction` of the protocol's ledger balances to the exploiter: of every
   token it holds, or only of the tokens in `take` (`drain`); `oracle_freeze` freezes an
   asset's feeds (one market's, or every consumer's) for `duration` steps;
@@ -22,7 +13,6 @@ its kind that knows its effects:
   market; `gas_spike` multiplies gas; `parameter_change` is governance re-configuring a
   lending reserve (`ShockSchedule.fire`, in the step the shock names - several may fire in
   one step);
->>>>>>> spec
 - origins (`sim.contagion`): a crash or depeg starts at the asset's issuer node with its
   size or depth, an exploit or a withdrawal at the protocol with its fraction, a freeze at
   every consumer whose feed froze with 0 (it destroys no value by itself); a gas spike has
