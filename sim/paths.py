@@ -16,7 +16,7 @@ import numpy as np
 
 from protocols.errors import ConfigError
 from sim import prices
-from sim.gas import gas_price_path
+from sim.gas import gas_price_path, hourly_abs_return
 from sim.historical import replay_paths
 from sim.shocks import ShockEffect, effect
 from spec import Asset, Scenario
@@ -70,7 +70,6 @@ def generate_paths(scenario: Scenario, data_dir: str | None = None) -> Exogenous
     _shock_paths(shocks, out, symbols, pegged)
 
     eth = symbols.index("ETH") if "ETH" in symbols else 0
-    market_vol = np.abs(np.diff(np.log(out[:, eth])))
     gas = gas_price_path(
         np.random.default_rng(streams["gas"]),
         steps,
@@ -78,7 +77,8 @@ def generate_paths(scenario: Scenario, data_dir: str | None = None) -> Exogenous
         vol=scenario.gas.vol,
         mean_reversion=scenario.gas.mean_reversion,
         spike_sensitivity=scenario.gas.vol_sensitivity,
-        market_vol=market_vol,
+        market_vol=hourly_abs_return(out[:, eth], scenario.step_hours),
+        step_hours=scenario.step_hours,
     )
     return ExogenousPaths(symbols, out, np.minimum(gas, scenario.gas.max_gwei), regime)
 
