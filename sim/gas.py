@@ -1,9 +1,24 @@
 """Gas prices: an exogenous log-OU path that rises with market volatility, the endogenous
-rise with the step's liquidation load, and the USD cost of a transaction.
+rise with the liquidation load, and the USD cost of a transaction.
 
-Defaults are typical mainnet figures, not a calibration: a 30 gwei base level; a liquidation
-(Aave/Compound liquidationCall plus collateral transfer) costs about 300k-500k gas, a single
-AMM swap about 150k.
+Every rate is per HOUR, so a run at step_hours = 0.25 with 4x the steps gives, sampled once
+an hour, the same gas statistics as an hourly run (and an hourly run the same numbers as
+before this was so): the noise's mean reversion per hour (per step (1 - theta) **
+step_hours of the gap is kept), the volatility link on the absolute return over the trailing
+hour (`hourly_abs_return`), the load in liquidations per hour over the trailing hour
+(`window_steps`, counted by the model). `gas_spike` shocks multiply gas for a number of
+steps (durations in the spec count steps).
+
+Calibration. The one episode with published gas figures at hand is Black Thursday (12-13
+March 2020): ~10 gwei on 11 Mar; daily averages 78 and 85 gwei on 12 and 13 Mar (ConsenSys,
+"How Ethereum Performed During the Global Market Shocks of the Coronavirus Pandemic", Alethio
+data); the day's mean up 6x and 80-200 gwei paid (Glassnode's March 2020 insight report on
+Maker); hourly averages over 100 gwei at the peak (news report of 13 Mar 2020); the gas spike
+in MakerDAO's post-mortem ("The Market Collapse of March 12-13, 2020", blog.makerdao.com).
+experiments/scenarios/black_thursday_2020.toml is calibrated on them (peak hour over the
+11 Mar median within 4-10x) and says where each of its values comes from; the defaults in
+`spec.Gas` say where theirs come from. A liquidation (Aave/Compound liquidationCall plus
+collateral transfer) costs about 300k-500k gas, a single AMM swap about 150k.
 """
 
 from __future__ import annotations
@@ -96,9 +111,10 @@ def gas_with_load(
 ) -> Array:
     """The step's gas after liquidations compete for block space: gas * e^(sensitivity *
     load). Exponential like EIP-1559's base fee, which compounds by up to 12.5 % per full
-    block (EIP-1559, BASE_FEE_MAX_CHANGE_DENOMINATOR = 8). The load's unit is the caller's
-    (e.g. liquidations this step); the default sensitivity makes each one cost 2 % more gas.
-    Scalars or arrays (broadcast)."""
+    block (EIP-1559, BASE_FEE_MAX_CHANGE_DENOMINATOR = 8). The load's unit is the caller's;
+    the model passes liquidations per hour over the trailing hour, so that the rise does
+    not depend on the step length (the default sensitivity: each liquidation in the last
+    hour costs 2 % more gas). Scalars or arrays (broadcast)."""
     gas = check_array("gas_gwei", gas_gwei, lower=0.0, strict=True)
     load = check_array("liquidation_load", liquidation_load, lower=0.0)
     _check_broadcast(gas_gwei=gas, liquidation_load=load)
