@@ -9,6 +9,7 @@ never share draws, so changing an agent parameter leaves the market paths untouc
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Any
 
 import mesa
@@ -27,7 +28,7 @@ from sim import columns
 from sim.assembly import build_world
 from sim.contagion import annotate, contagion_summary
 from sim.distress import DistressMonitor
-from sim.gas import GWEI, gas_with_load_scalar
+from sim.gas import GWEI, gas_with_load_scalar, window_steps
 from sim.graph import dependency_graph
 from sim.health import AFTER, BEFORE, END, START, HealthSnapshots
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
@@ -61,6 +62,8 @@ class TreasuryModel(mesa.Model):
         self.gas_gwei = float(self.paths.gas_gwei[0])
         self.rounds_per_step = config.rounds_per_step
         self.liquidations_this_step = 0
+        # Liquidations of the steps in the trailing hour (the gas load, per hour).
+        self._recent_liquidations: deque[int] = deque(maxlen=window_steps(config.step_hours))
 
         lp = config.agents.liquidity_providers
         lp_holders = [names.agent(names.LIQUIDITY_PROVIDER, k) for k in range(lp.count)]
@@ -122,10 +125,14 @@ class TreasuryModel(mesa.Model):
         t = self.steps
         if t == self._shock_step:
             self.health.take(self.world, BEFORE, t - 1)
-        # 1. gas advances: it rises with the previous step's liquidation load (competition
-        # for block space); scheduled shocks fire
-        load = self.liquidations_this_step
+        # 1. gas advances: it rises with the liquidation load of the trailing hour
+        # (competition for block space), counted per hour: the previous step's at hourly
+        # steps, the last 4 steps' at 15 minutes, the previous step's / 4 at 4 hours
+        # (sim.gas.window_steps); scheduled shocks fire
+        recent = self._recent_liquidations
+        recent.append(self.liquidations_this_step)
         self.liquidations_this_step = 0
+        load = sum(recent) / (recent.maxlen * self.config.step_hours)
         gas = gas_with_load_scalar(
             float(self.paths.gas_gwei[t]), load, self.config.gas.load_sensitivity
         )

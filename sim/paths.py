@@ -24,7 +24,7 @@ import numpy as np
 
 from protocols.errors import ConfigError
 from sim import prices
-from sim.gas import gas_price_path
+from sim.gas import gas_price_path, hourly_abs_return
 from sim.historical import replay_paths
 from sim.shocks import ShockEffect, effect
 from spec import Asset, Scenario
@@ -86,7 +86,6 @@ def generate_paths(scenario: Scenario, data_dir: str | None = None) -> Exogenous
 
     step_rows = out[::rounds]
     eth = symbols.index("ETH") if "ETH" in symbols else 0
-    market_vol = np.abs(np.diff(np.log(step_rows[:, eth])))
     gas = gas_price_path(
         np.random.default_rng(streams["gas"]),
         steps,
@@ -94,7 +93,8 @@ def generate_paths(scenario: Scenario, data_dir: str | None = None) -> Exogenous
         vol=scenario.gas.vol,
         mean_reversion=scenario.gas.mean_reversion,
         spike_sensitivity=scenario.gas.vol_sensitivity,
-        market_vol=market_vol,
+        market_vol=hourly_abs_return(step_rows[:, eth], scenario.step_hours),
+        step_hours=scenario.step_hours,
     )
     gas = np.minimum(gas, scenario.gas.max_gwei)
     return ExogenousPaths(symbols, step_rows, gas, regime, out)

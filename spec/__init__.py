@@ -9,9 +9,11 @@ also turns validation errors into one line per problem:
 
 Units: prices in USD, amounts in whole tokens, drifts, volatilities, jump intensities and
 interest rates per year, fees as fractions, times in steps unless a field name says `_days`
-or `_hours`. The mean-reverting processes (pegs, gas) are defined on the step grid:
-`mean_reversion` is the share of the gap to the target closed per step, and `peg_noise` /
-`gas.vol` the long-run standard deviation of the log deviation.
+or `_hours`. Pegs mean-revert on the step grid: an asset's `mean_reversion` is the share
+of the gap to the target closed per step. Gas is defined per hour (`gas.mean_reversion` is
+the share closed per hour, its volatility and load links look at the trailing hour), so it
+does not depend on `step_hours`. `peg_noise` / `gas.vol` are the long-run standard
+deviations of the log deviation.
 """
 
 from spec.agents import Agents, Arbitrageurs, BorrowerCohort, Liquidators, LiquidityProviders

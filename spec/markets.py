@@ -80,9 +80,40 @@ class Market(Strict):
 
 
 class Gas(Strict):
-    """Gas price in gwei: log mean-reverting around `base_gwei`, rising with market
-    volatility and with the previous step's liquidation load, capped at `max_gwei` (the
-    fee at which users give up rather than bid higher)."""
+    """Gas price in gwei (sim.gas): log mean-reverting around `base_gwei`, rising with
+    market volatility and with the liquidation load of the trailing hour, capped at
+    `max_gwei` (the fee at which users give up rather than bid higher). Rates are per hour,
+    so results do not depend on `step_hours`.
+
+    - `vol`: stationary standard deviation of log gas around the base (calm noise).
+    - `mean_reversion`: share of the noise's gap to 0 closed per hour (per step
+      1 - (1 - mean_reversion) ** step_hours).
+    - `vol_sensitivity`: log gas rises by this times the ETH absolute log return over the
+      trailing hour (per sqrt(hour) at longer steps).
+    - `load_sensitivity`: log gas rises by this per liquidation per hour in the trailing hour.
+
+    Where the defaults come from (Black Thursday, the one calibrated episode, sets its own
+    values: experiments/scenarios/black_thursday_2020.toml):
+    - base_gwei 30: mid-range of mainnet's calm level since 2021 - average gas "in the 15-30
+      gwei range since the end of May" 2021 (Coin Metrics, State of the Network, July 2021);
+      7-day median ~20 gwei after the Merge and a 43.6 gwei 10-month high in April 2023
+      (Glassnode).
+    - max_gwei 2000: the highest hourly average reported, 19 May 2021, when gas "suddenly
+      spiked from under 100 GWEI to over 2,000 GWEI in less than two hours" (Coin Metrics).
+    - vol 0.5, mean_reversion 0.1 (half-life 6.6 h): assumptions, not fitted - of the order
+      of mainnet's intraday cycle (busiest 13:00-18:00 UTC, quietest 21:00-23:00 UTC:
+      Flipside Crypto; Coin Metrics' base fee by hour of the week) and its bursts.
+    - vol_sensitivity 20: not fitted; a 10 % hourly move multiplies gas by e^2 = 7.4, the
+      order of the crash-day rises reported since 2020 (~6x Black Thursday's daily mean,
+      Glassnode; tenfold to 318 gwei on 8 Nov 2022, FTX; over 20x on 19 May 2021, Coin
+      Metrics), for scenarios where it is the only crash-to-gas link. Where a `gas_spike`
+      shock carries a crash's congestion, Black Thursday calibrates the link at 2.
+    - load_sensitivity 0.02: an assumption. A liquidation's own gas would lift an EIP-1559
+      base fee by at most e^(400k / (8 x 15M)) = e^0.0033 per hour (a 15M gas target,
+      BASE_FEE_MAX_CHANGE_DENOMINATOR = 8); bots bidding against each other for the same
+      liquidation (priority gas auctions: Daian et al. 2020, "Flash Boys 2.0", IEEE S&P)
+      raise the price far more than their gas does.
+    """
 
     base_gwei: Positive = 30.0
     max_gwei: Positive = 2000.0

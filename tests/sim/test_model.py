@@ -2,6 +2,7 @@
 exists to show (crash -> liquidations -> AMM price impact; frozen oracle -> bad debt)."""
 
 import copy
+import math
 
 import numpy as np
 import pandas as pd
@@ -176,3 +177,23 @@ def test_the_contagion_clock_starts_at_the_first_shock_not_at_a_parameter_change
     summary = run(small_world(shocks=shocks)).summary()
     assert summary["first_distress_step"] is not None
     assert summary["time_to_first_distress"] == summary["first_distress_step"] - 30
+
+
+@pytest.mark.parametrize("step_hours", [1.0, 0.25])
+def test_gas_rises_with_the_liquidations_of_the_trailing_hour_per_hour(step_hours):
+    # Gas 1 gwei with no noise and no volatility link, load_sensitivity 0.01: gas at step t
+    # is e^(0.01 * liquidations per hour over the trailing hour) = e^(0.01 * (sum of the
+    # last k steps' liquidations) / (k * step_hours)), k = 1 at hourly steps (the previous
+    # step's count), 4 at 15 minutes (the previous 4 steps', / 1 hour).
+    k = round(1 / step_hours)
+    raw = small_world(shocks=[{"kind": "crash", "step": 4 * k, "asset": "ETH", "size": 0.3}])
+    raw["step_hours"], raw["steps"] = step_hours, 12 * k
+    raw["gas"]["load_sensitivity"] = 0.01
+    ts = run(raw).timeseries()
+    liquidations = ts["liquidations"].to_numpy()
+    assert (liquidations > 0).sum() >= 2  # more than one step liquidates: the window counts
+    padded = np.concatenate((np.zeros(k), liquidations))  # none before the run
+    expected = [
+        math.exp(0.01 * padded[t : t + k].sum() / (k * step_hours)) for t in range(1, ts.shape[0])
+    ]
+    np.testing.assert_allclose(ts["gas_gwei"].to_numpy()[1:], expected, rtol=1e-12)
