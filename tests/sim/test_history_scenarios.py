@@ -447,3 +447,30 @@ def test_a_depeg_after_the_last_step_is_refused():
     scenario = _eth_ust(steps=10, depegs=[{"start": 11}])
     with pytest.raises(Exception, match=r"UST: depegs\[0\]\.start_step: 11 is after"):
         generate_paths(scenario)
+
+
+@needs_data
+@pytest.mark.parametrize(
+    ("name", "asset", "start", "end"),
+    [
+        ("black_thursday_2020", "ETH", "2020-03-08", "2020-03-11"),
+        ("ftx_week_2022", "ETH", "2022-11-01", "2022-11-06"),
+        ("ftx_week_2022", "FTT", "2022-10-07", "2022-11-06"),
+        ("terra_ust_2022", "ETH", "2022-05-01", "2022-05-07"),
+        ("terra_ust_2022", "LUNA", "2022-05-01", "2022-05-07"),
+        ("steth_discount_2022", "ETH", "2022-06-03", "2022-06-10"),
+        ("usdc_depeg_2023", "ETH", "2023-02-08", "2023-03-10"),
+    ],
+)
+def test_shipped_offchain_depths_are_the_square_root_law_on_the_replayed_file(
+    name, asset, start, end
+):
+    # Each header says which days its depth was calibrated on; the shipped value is the
+    # square-root-law depth of those days (sim.historical.square_root_depth_usd) rounded to
+    # 2-3 significant figures, so it must agree within 1 %.
+    from sim.historical import square_root_depth_usd
+
+    scenario = load_scenario(SCENARIOS / f"{name}.toml")
+    spec = next(a for a in scenario.assets if a.symbol == asset)
+    expected = square_root_depth_usd(DATA / spec.data, start, end)
+    assert spec.external_depth_usd == pytest.approx(expected, rel=0.01)
