@@ -70,7 +70,7 @@ class TreasuryModel(mesa.Model):
         arb, liq = config.agents.arbitrageurs, config.agents.liquidators
         Arbitrageur.create_agents(self, arb.count, arb.capital_usd, arb.gas_units)
         Liquidator.create_agents(
-            self, liq.count, liq.capital_usd, liq.gas_units, liq.max_rounds, config.usd_stables
+            self, liq.count, liq.capital_usd, liq.gas_units, liq.flash_loan_fee
         )
         for cohort in config.agents.borrowers:
             BorrowerCohort(self, cohort)

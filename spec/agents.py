@@ -20,7 +20,8 @@ class Liquidators(Strict):
     count: Annotated[int, Field(ge=0)] = 3
     capital_usd: NonNegative = 20e6
     gas_units: Annotated[int, Field(ge=0)] = 400_000
-    max_rounds: Annotated[int, Field(ge=1, le=20)] = 3
+    flash_loan_fee: Fraction = 0.0005
+    """Flash-loan premium, a fraction of the amount (Aave v3 FLASHLOAN_PREMIUM_TOTAL: 5 bps)."""
 
 
 class LiquidityProviders(Strict):

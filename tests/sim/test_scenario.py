@@ -35,7 +35,7 @@ def test_minimal_scenario_gets_documented_defaults():
     s = parse_scenario({"assets": [{"symbol": "ETH", "price": 2000}]})
     assert (s.steps, s.step_hours, s.seed, s.market.process) == (720, 1.0, 0, "gbm")
     assert s.dt_years == pytest.approx(1 / 8760)
-    assert s.agents.liquidators.max_rounds == 3
+    assert s.agents.liquidators.flash_loan_fee == 0.0005  # Aave v3: 5 bps
 
 
 def test_the_issue_example_error_text():
