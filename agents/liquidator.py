@@ -69,6 +69,9 @@ from protocols.validation import check_amount, check_fraction
 
 #: How many times a cover that loses money is halved before the candidate is given up.
 SIZE_HALVINGS = 8
+#: A sale must clear the flash loan by more than this share of it: the trade can land a few
+#: ulps below its quote, and the loan must still be repaid in full.
+FLOAT_SLACK = 1e-9
 
 
 class _Table(NamedTuple):
@@ -229,7 +232,7 @@ class Liquidator(mesa.Agent):
                 continue
             premium = scale * repaid * self.flash_loan_fee
             profit = (sale.out - scale * repaid - premium) * usd_d - gas_usd
-            if profit > 0:
+            if profit > FLOAT_SLACK * scale * repaid * usd_d:
                 return _Plan(scale, sale, False, scale * repaid, premium)
         return None
 
@@ -304,17 +307,22 @@ def _value(market: LendingMarket, prices: np.ndarray) -> _Table | None:
     if not pids.size:
         return None
     assets = market.assets
-    collateral = market.collateral_scaled[pids] * [market.exchange_rate(a) for a in assets]
-    debt = market.debt_scaled[pids] * [market.borrow_index(a) for a in assets]
-    rows = np.arange(pids.size)
+    # np.take rather than fancy indexing: the same rows, several times faster on big books.
+    collateral = np.take(market.collateral_scaled, pids, axis=0)
+    collateral *= [market.exchange_rate(a) for a in assets]
+    debt = np.take(market.debt_scaled, pids, axis=0)
+    debt *= [market.borrow_index(a) for a in assets]
     c = np.argmax(collateral * prices, axis=1)
     d = np.argmax(debt * prices, axis=1)
-    close = np.where(hf[pids] > market.close_factor_hf_threshold, market.close_factor, 1.0)
+    close = np.where(np.take(hf, pids) > market.close_factor_hf_threshold,
+                     market.close_factor, 1.0)
     bonus = np.array([market.reserves[a].liquidation_bonus for a in assets])[c]
     fee_share = np.array([market.reserves[a].liquidation_protocol_fee for a in assets])[c]
     seized, repaid, fee = liquidation_amounts(
-        debt[rows, d] * close, collateral[rows, c], prices[d], prices[c], bonus, fee_share
-    )
+        np.take_along_axis(debt, d[:, None], axis=1)[:, 0] * close,
+        np.take_along_axis(collateral, c[:, None], axis=1)[:, 0],
+        prices[d], prices[c], bonus, fee_share,
+    )  # fmt: skip
     keep = (seized - fee > 0) & (repaid > 0)
     if not keep.any():
         return None
