@@ -33,7 +33,3 @@ class Host(Protocol):
     def record(self, kind: str, **fields: Any) -> None:
         """Append an event (`agents.event_kinds`) to the run's log."""
         ...
-
-    def refresh_prices(self) -> None:
-        """Re-run the oracles within the step, so pool-TWAP feeds see trades just made."""
-        ...

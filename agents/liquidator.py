@@ -1,107 +1,126 @@
-"""Liquidators: repay unhealthy Aave positions for their collateral plus the bonus, and dump
-that collateral into the AMMs - the feedback loop that turns a crash into a cascade.
+"""Liquidators: repay unhealthy Aave positions with flash-borrowed money, take the collateral
+plus the bonus, and sell it where it nets the most - the feedback loop that turns a crash
+into a cascade.
 
-A liquidator holds inventory under the ledger holder f"liq:{unique_id}", funded at creation
-with `capital_usd` split equally (at reference prices) over every asset that some market lets
-borrow. Each step it runs up to `max_rounds` rounds; each round scans every market, values
-every candidate vectorized, executes the profitable ones in descending estimated profit until
-it cannot raise (at least a gas fee's worth of) any debt asset they need, and between rounds
-asks the model to refresh the oracles so that pool-TWAP feeds see the sales.
+The model calls `step()` once per round (several rounds per step, the oracles updated before
+each), so one step is one scan of every market; it never refreshes prices itself.
 
-Valuation: USD at the off-chain reference prices (`world.usd`); the liquidation itself is
-priced by the market's oracles, exactly as the contract does. Gas is an accounting cost in
-`profit_usd` (it leaves the simulated economy, so no ledger transfer pays it).
+Funding. The debt asset to repay is flash-borrowed and paid back, with the premium
+`flash_loan_fee`, from the sale of the collateral within the same liquidation
+(`agents.liquidation_routes`), as on-chain liquidation bots do: the liquidator's own capital
+never blocks a profitable liquidation. Its inventory - `capital_usd`, split equally at
+off-chain prices over every asset some market lets borrow, under the ledger holder
+f"liq:{unique_id}" - pays only for liquidations whose collateral is "kept" rather than sold:
+- collateral no route can sell (a lending receipt or an LP token accepted as collateral):
+  kept and redeemed at its issuer at the start of later scans, as far as the market's cash
+  allows (an LP token always redeems);
+- a market without cash of the collateral pays in a-tokens, redeemed the same way;
+- collateral that is the debt asset itself repays the debt, no loan needed.
+Tradeable collateral is always sold: a bot that kept it would carry its price risk, and
+valued at the mid price a kept collateral would always look better than any sale.
 
-Route: seized collateral is sold with `swap_exact_in` into the pool that pays the most USD
-for that amount among the pools trading it against the debt asset or a stablecoin (for a
-given size that is the deepest pool). Collateral that no pool trades is kept as inventory,
-valued at its reference price; collateral that a pool trades but cannot absorb
-(InsufficientLiquidity) makes the liquidation unprofitable, so it is skipped. A market
-without cash of the collateral pays in a-tokens, redeemed at the start of a later step.
-Collateral that is another protocol's token (a market's receipt, a pool's LP token: see
-sim.composition) has no pool: it is kept and redeemed at its issuer at the start of the next
-steps, as far as that market's cash allows (an LP token always redeems).
+Scan. 1. Per market, one health-factor computation finds the positions with HF < 1 and
+values them vectorized: the collateral and debt asset of largest oracle value, the close
+factor of LiquidationLogic._calculateDebt, seized, repaid and protocol fee from
+`liquidation_amounts`. The table is kept with the market's `version` and oracle prices:
+while neither changed, the next scan (by any liquidator) reuses it, so a round in which
+nothing moved costs a few comparisons, and a round without HF < 1 does no quoting.
+2. Estimated profit at off-chain prices (`world.usd`): (seized - fee) x usd(C) - repaid x
+usd(D) x (1 + flash fee) - gas. Candidates above 0 are tried in that order.
+3. Each is re-priced exactly: the market's own `quote_liquidation`, the best route quoted
+for the whole cover; if that loses money, halved covers are quoted (up to `SIZE_HALVINGS`
+times, while the estimate at that size still beats gas), since a smaller sale slips less.
+4. The first candidate of a (market, collateral, debt) that no size makes profitable ends
+that triple for the scan - the others have the same terms and prices and are no larger, so
+they are not quoted; the scan ends once every triple in the list is exhausted.
+Gas is an accounting cost in `profit_usd` (it leaves the simulated economy, no transfer).
 
-Event "liquidation" (one per call): actor, market, pid, collateral_asset, debt_asset,
+Event "liquidation" (one per liquidation): actor, market, pid, collateral_asset, debt_asset,
 health_factor, debt_repaid (debt units), collateral_seized and protocol_fee (collateral
-units, fee included in seized), received_a_token, pool (None: not sold), sold, debt_repaid_usd,
-profit_usd (sale proceeds - repayment - gas; buy-back trades are not charged to it) and
+units, fee included in seized), received_a_token, route ("pool", "offchain" or "kept"), pool
+(the pool's name for route "pool", else None), sold (collateral units sold, 0 when kept),
+debt_repaid_usd, flash_fee_usd, profit_usd (proceeds - repayment - flash fee - gas, all at
+the off-chain prices before the sale; kept collateral valued at its off-chain price) and
 bad_debt (USD value of the debt the liquidation wrote off).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any, NamedTuple
+import weakref
+from typing import NamedTuple
 
 import mesa
 import numpy as np
 
 from agents import event_kinds
 from agents.host import Host
+from agents.liquidation_routes import (
+    AAVE_V3_FLASH_LOAN_FEE,
+    KEPT,
+    POOL,
+    Sale,
+    SaleRoutes,
+    flash_borrow,
+    flash_repay,
+)
 from protocols import names
-from protocols.errors import ConfigError, InsufficientLiquidity
 from protocols.lending import LendingMarket, NotLiquidatable, liquidation_amounts
-from protocols.validation import check_amount
+from protocols.validation import check_amount, check_fraction
 
-#: Extra share of a shortfall sold when buying back the debt asset, covering the pool fee
-#: and price impact so that one swap usually suffices.
-BUYBACK_CUSHION = 0.02
+#: How many times a cover that loses money is halved before the candidate is given up.
+SIZE_HALVINGS = 8
+#: A sale must clear the flash loan by more than this share of it: the trade can land a few
+#: ulps below its quote, and the loan must still be repaid in full.
+FLOAT_SLACK = 1e-9
+
+
+class _Table(NamedTuple):
+    """The HF < 1 positions of one market at full cover, valued at its oracle prices."""
+
+    pid: np.ndarray
+    c: np.ndarray  # collateral column
+    d: np.ndarray  # debt column
+    payout: np.ndarray  # collateral to the liquidator (seized - protocol fee)
+    repaid: np.ndarray
 
 
 class _Plan(NamedTuple):
-    """One candidate liquidation, valued by the vectorized scan."""
+    """One priced liquidation: cover `scale` of the full one, along `sale` (None: kept)."""
 
-    profit_usd: float
-    market: LendingMarket
-    pid: int
-    collateral: str
-    debt: str
-    max_cover: float  # debt x close factor
-    balance: float  # collateral balance of the position, underlying
-    debt_price: float
-    collateral_price: float
-    bonus: float
-    protocol_fee: float
-    repaid: float
+    scale: float
+    sale: Sale | None
+    a_token: bool
+    repaid: float  # debt asset the market takes
+    premium: float  # flash-loan premium, debt units
 
 
-class _Sale(NamedTuple):
-    pool: Any  # None: no swap, the asset is kept
-    token_out: str
-    usd: float
+#: Each market's last table with its (version, oracle prices): a table depends on the market
+#: alone, so every liquidator of a run shares it.
+_TABLES: weakref.WeakKeyDictionary[LendingMarket, tuple[tuple, _Table | None]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class Liquidator(mesa.Agent):
-    """A liquidation bot with finite capital; see the module doc.
-
-    `stables` names the USD stablecoins seized collateral may be sold into besides the debt
-    asset. Pass it as a set or frozenset to `create_agents` (a list of length n would be
-    spread over the agents).
-    """
+    """A liquidation bot funded by flash loans; see the module doc."""
 
     def __init__(
         self,
         model: Host,
         capital_usd: float,
         gas_units: int,
-        max_rounds: int = 3,
-        stables: Collection[str] = frozenset(),
+        flash_loan_fee: float = AAVE_V3_FLASH_LOAN_FEE,
     ) -> None:
         world = model.world
         capital_usd = check_amount("capital_usd", capital_usd)
         gas_units = check_amount("gas_units", gas_units)
-        if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
-            raise ConfigError(f"max_rounds: must be an integer >= 1, got {max_rounds!r}")
-        unknown = sorted(set(stables) - set(world.assets))
-        if unknown:
-            raise ConfigError(f"stables: not assets of the world: {unknown}")
+        flash_loan_fee = check_fraction("flash_loan_fee", flash_loan_fee)
         super().__init__(model)
         self.capital_usd = capital_usd
         self.gas_units = gas_units
-        self.max_rounds = max_rounds
-        self.stables = frozenset(stables)
+        self.flash_loan_fee = flash_loan_fee
         self.holder = names.agent(names.LIQUIDATOR, self.unique_id)
+        self.routes = SaleRoutes(world)
         borrowable = [
             a
             for a in world.assets
@@ -111,125 +130,136 @@ class Liquidator(mesa.Agent):
             for asset in borrowable:
                 world.fund(self.holder, asset, capital_usd / len(borrowable) / world.usd(asset))
 
-    # -- the step ------------------------------------------------------------------------
+    # -- the step: one scan ----------------------------------------------------------------
     def step(self) -> None:
-        """Redeem a-tokens markets can pay out again, then liquidate in rounds until a round
-        finds nothing profitable; oracles are refreshed between rounds."""
+        """Redeem kept tokens their issuers can pay out again, then scan every market once."""
         self._redeem()
-        for round_ in range(self.max_rounds):
-            if round_:
-                self.model.refresh_prices()
-            if not self._round():
-                break
+        self._scan()
 
-    def _round(self) -> int:
-        """Scan every market, try the profitable candidates best first while some debt asset
-        they need can still be had; return how many liquidations went through."""
-        gas_usd = float(self.model.gas_cost_usd(self.gas_units))
-        tables = [self._candidates(m, gas_usd) for m in self.model.world.markets.values()]
-        columns = [np.concatenate(column) for column in zip(*tables, strict=True)]
-        if not columns or not columns[0].size:
+    def _scan(self) -> int:
+        """Try the candidates best estimate first (module doc); returns how many liquidations
+        went through."""
+        world = self.model.world
+        found = [(m, t) for m in world.markets.values() if (t := self._table(m)) is not None]
+        if not found:
             return 0
-        debts = columns[_Plan._fields.index("debt")]
-        needed, exhausted = set(debts), set()
-        done = 0
-        for k in np.argsort(-columns[0], kind="stable"):
-            if debts[k] in exhausted:
+        gas_usd = float(self.model.gas_cost_usd(self.gas_units))
+        estimates, refs = [], []
+        for k, (market, t) in enumerate(found):
+            usd = np.array([world.usd(a) for a in market.assets])
+            fee = np.where(t.c == t.d, 0.0, self.flash_loan_fee)
+            estimate = t.payout * usd[t.c] - t.repaid * usd[t.d] * (1.0 + fee) - gas_usd
+            rows = np.flatnonzero(estimate > 0)
+            estimates.append(estimate[rows])
+            refs.append(np.column_stack([np.full(rows.size, k), rows]))
+        estimate, ref = np.concatenate(estimates), np.concatenate(refs)
+        keys = [(int(k), int(found[k][1].c[r]), int(found[k][1].d[r])) for k, r in ref]
+        remaining, exhausted, done = len(set(keys)), set(), 0
+        for i in np.argsort(-estimate, kind="stable"):
+            if keys[i] in exhausted:
                 continue
-            plan = _Plan(*(column[k] for column in columns))
-            available = self._obtain(plan.debt, plan.repaid)
-            if available * self.model.world.usd(plan.debt) <= gas_usd:  # not worth a gas fee
-                exhausted.add(plan.debt)
-                if exhausted >= needed:
-                    break
-            elif self._execute(plan, available, gas_usd):
+            k, c, d = keys[i]
+            market, t = found[k]
+            outcome = self._liquidate(market, int(t.pid[ref[i, 1]]), c, d, gas_usd)
+            if outcome is None:
+                continue
+            if outcome:
                 done += 1
-                exhausted.clear()  # new inventory may buy what was missing
+            else:
+                exhausted.add(keys[i])
+                if len(exhausted) == remaining:
+                    break
         return done
 
-    # -- valuing candidates (vectorized) -------------------------------------------------
-    def _candidates(self, market: LendingMarket, gas_usd: float) -> list[np.ndarray]:
-        """The positions with HF < 1 whose liquidation, valued at reference prices before
-        slippage, beats gas: one array per `_Plan` field.
+    # -- valuing candidates (vectorized, cached per market) --------------------------------
+    @staticmethod
+    def _table(market: LendingMarket) -> _Table | None:
+        """The market's HF < 1 positions (None without any), recomputed only when its
+        version or an oracle price changed since the last scan by any liquidator."""
+        prices = tuple(market.oracles[a].price for a in market.assets)
+        key = (market.version, prices)
+        cached = _TABLES.get(market)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        table = _value(market, np.array(prices, dtype=float))
+        _TABLES[market] = (key, table)
+        return table
 
-        Per position: the collateral and debt assets of largest oracle value; the close factor
-        of LiquidationLogic._calculateDebt (`close_factor` while HF > the threshold, else 1);
-        seized, repaid and protocol fee from `liquidation_amounts` (the contract's
-        _calculateAvailableCollateralToLiquidate). Profit = (seized - fee) x usd(collateral)
-        - repaid x usd(debt) - gas. Slippage is added per executed candidate (`_execute`).
-        """
-        hf = market.health_factors()  # market.liquidatable() is hf < 1
-        pids = np.flatnonzero(hf < 1.0)
-        assets = market.assets
-        world = self.model.world
-        prices = np.array([market.oracles[a].price for a in assets], dtype=float)
-        usd = np.array([world.usd(a) for a in assets])
-        collateral = market.collateral_scaled[pids] * [market.exchange_rate(a) for a in assets]
-        debt = market.debt_scaled[pids] * [market.borrow_index(a) for a in assets]
-        rows = np.arange(pids.size)
-        c = np.argmax(collateral * prices, axis=1)
-        d = np.argmax(debt * prices, axis=1)
-        close = np.where(hf[pids] > market.close_factor_hf_threshold, market.close_factor, 1.0)
-        bonus = np.array([market.reserves[a].liquidation_bonus for a in assets])[c]
-        fee_share = np.array([market.reserves[a].liquidation_protocol_fee for a in assets])[c]
-        max_cover = debt[rows, d] * close
-        balance = collateral[rows, c]
-        seized, repaid, fee = liquidation_amounts(
-            max_cover, balance, prices[d], prices[c], bonus, fee_share
-        )
-        profit = (seized - fee) * usd[c] - repaid * usd[d] - gas_usd
-        keep = profit > 0
-        names = np.array(assets, dtype=object)
-        columns = (
-            profit, np.full(pids.size, market, dtype=object), pids, names[c], names[d],
-            max_cover, balance, prices[d], prices[c], bonus, fee_share, repaid,
-        )  # fmt: skip
-        return [column[keep] for column in columns]
-
-    # -- executing one liquidation -------------------------------------------------------
-    def _execute(self, plan: _Plan, available: float, gas_usd: float) -> bool:
-        """Liquidate `plan`, covering at most the `available` debt asset held, if it is still
-        profitable after the sale's slippage; then sell the collateral."""
-        world = self.model.world
-        cover = min(plan.max_cover, available)
-        seized, repaid, fee = (
-            float(x)
-            for x in liquidation_amounts(
-                cover,
-                plan.balance,
-                plan.debt_price,
-                plan.collateral_price,
-                plan.bonus,
-                plan.protocol_fee,
-            )
-        )
-        if seized - fee <= 0:
-            return False
-        sale = self._sale(plan.collateral, seized - fee, plan.debt)
-        if sale is None:
-            return False
-        if sale.usd - repaid * world.usd(plan.debt) - gas_usd <= 0:
-            return False
-        a_token = False
+    # -- one liquidation -------------------------------------------------------------------
+    def _liquidate(self, market: LendingMarket, pid: int, c: int, d: int, gas_usd: float
+                   ) -> bool | None:
+        """Re-price position `pid` exactly and liquidate it if some size pays; False when
+        none does, None when it is no longer liquidatable with this collateral and debt."""
+        collateral, debt = market.assets[c], market.assets[d]
         try:
-            result = plan.market.liquidate(self.holder, plan.pid, plan.collateral, plan.debt, cover)
-        except InsufficientLiquidity:  # the market lacks cash of the collateral: take a-tokens
-            a_token = True
-            result = plan.market.liquidate(
-                self.holder, plan.pid, plan.collateral, plan.debt, cover, receive_a_token=True
-            )
-        except NotLiquidatable:  # an earlier write-off this round lifted it back above 1
+            quote = market.quote_liquidation(pid, collateral, debt)
+        except NotLiquidatable:  # an earlier liquidation or write-off changed the position
+            return None
+        payout = quote.liquidator_collateral
+        if not payout > 0:
+            return None
+        plan = self._plan(market, collateral, debt, payout, quote.debt_repaid, gas_usd)
+        if plan is None:
             return False
+        # A part of the cover stays below the collateral cap: the market repays exactly it.
+        cover = quote.debt_to_cover if plan.scale == 1.0 else plan.repaid
+        self._execute(market, pid, collateral, debt, cover, plan, gas_usd)
+        return True
+
+    def _plan(self, market: LendingMarket, collateral: str, debt: str, payout: float,
+              repaid: float, gas_usd: float) -> _Plan | None:
+        """The most debt-asset-paying route for the full cover, else for halved covers; None
+        when no size is profitable after slippage, the flash fee and gas."""
+        world = self.model.world
+        usd_c, usd_d = world.usd(collateral), world.usd(debt)
+        a_token = market.cash(collateral) < payout
+        if a_token or debt not in world.reference or not self.routes.sellable(collateral, debt):
+            # Kept: repaid from inventory (or, collateral == debt, by the collateral itself).
+            need = 0.0 if collateral == debt and not a_token else repaid
+            held = world.ledger.balance_of(self.holder, debt)
+            scale = 1.0 if need <= held else held / need
+            profit = scale * (payout * usd_c - repaid * usd_d) - gas_usd
+            if profit <= 0:
+                return None
+            return _Plan(scale, None, a_token, scale * repaid, 0.0)
+        gross = payout * usd_c - repaid * usd_d * (1.0 + self.flash_loan_fee)
+        for halvings in range(SIZE_HALVINGS + 1):
+            scale = 0.5**halvings
+            if scale * gross <= gas_usd:  # even without slippage this size cannot pay gas
+                return None
+            sale = self.routes.best(collateral, scale * payout, debt)
+            if sale is None:
+                continue
+            premium = scale * repaid * self.flash_loan_fee
+            profit = (sale.out - scale * repaid - premium) * usd_d - gas_usd
+            if profit > FLOAT_SLACK * scale * repaid * usd_d:
+                return _Plan(scale, sale, False, scale * repaid, premium)
+        return None
+
+    def _execute(self, market: LendingMarket, pid: int, collateral: str, debt: str,
+                 cover: float, plan: _Plan, gas_usd: float) -> None:
+        """Flash-borrow, liquidate, sell, repay the loan (or keep the collateral); record."""
+        world = self.model.world
+        usd_c, usd_d = world.usd(collateral), world.usd(debt)
+        sale = plan.sale
+        if sale is not None:
+            flash_borrow(world, self.holder, debt, plan.repaid)
+        result = market.liquidate(
+            self.holder, pid, collateral, debt, cover, receive_a_token=plan.a_token
+        )
         received = result.liquidator_collateral
-        pool, sold, proceeds = None, 0.0, received * world.usd(plan.collateral)
-        if not a_token and sale.pool is not None:
-            pool, sold = sale.pool, received
-            out = pool.swap_exact_in(self.holder, plan.collateral, sale.token_out, received)
-            proceeds = out * world.usd(sale.token_out)
+        if sale is not None:
+            out = self.routes.execute(self.holder, sale, collateral, received, debt)
+            flash_repay(world, self.holder, debt, plan.repaid, plan.premium)
+            proceeds_usd = out * usd_d
+        else:
+            proceeds_usd = received * usd_c
+        repaid_usd = result.debt_repaid * usd_d
+        flash_fee_usd = plan.premium * usd_d
         self.model.record(
             event_kinds.LIQUIDATION,
             actor=self.holder,
-            market=plan.market.name,
+            market=market.name,
             pid=result.pid,
             collateral_asset=result.collateral_asset,
             debt_asset=result.debt_asset,
@@ -237,87 +267,63 @@ class Liquidator(mesa.Agent):
             debt_repaid=result.debt_repaid,
             collateral_seized=result.collateral_seized,
             protocol_fee=result.protocol_fee,
-            received_a_token=a_token,
-            pool=None if pool is None else pool.name,
-            sold=sold,
-            debt_repaid_usd=result.debt_repaid * world.usd(result.debt_asset),
-            profit_usd=proceeds - result.debt_repaid * world.usd(result.debt_asset) - gas_usd,
+            received_a_token=plan.a_token,
+            route=KEPT if sale is None else sale.route,
+            pool=sale.pool.name if sale is not None and sale.route == POOL else None,
+            sold=0.0 if sale is None else received,
+            debt_repaid_usd=repaid_usd,
+            flash_fee_usd=flash_fee_usd,
+            profit_usd=proceeds_usd - repaid_usd - flash_fee_usd - gas_usd,
             bad_debt=sum(v * world.usd(a) for a, v in result.bad_debt.items()),
         )
-        return True
 
-    def _sale(self, asset: str, amount: float, debt: str) -> _Sale | None:
-        """Best sale of `amount` of `asset` into the debt asset or a stablecoin. Without any
-        pool for it the collateral is kept: pool None, valued at reference. None when pools
-        exist but none can absorb the amount."""
-        outs = (self.stables | {debt}) - {asset}
-        if asset == debt or not self._pools_for(asset, outs):
-            return _Sale(None, asset, amount * self.model.world.usd(asset))
-        return self._best_swap(asset, amount, outs)
-
-    def _best_swap(self, token_in: str, amount: float, outs: Collection[str]) -> _Sale | None:
-        """The (pool, token out) paying the most USD for `amount` of `token_in`, by quote."""
-        world = self.model.world
-        best = None
-        for pool, out in self._pools_for(token_in, outs):
-            try:
-                got = pool.quote_exact_in(token_in, out, amount)
-            except InsufficientLiquidity:
-                continue
-            usd = got * world.usd(out)
-            if best is None or usd > best.usd:
-                best = _Sale(pool, out, usd)
-        return best
-
-    def _pools_for(self, token_in: str, outs: Collection[str]) -> list[tuple[Any, str]]:
-        return [
-            (pool, out)
-            for pool in self.model.world.pools.values()
-            if token_in in pool.tokens
-            for out in pool.tokens
-            if out in outs and out != token_in
-        ]
-
-    # -- inventory -----------------------------------------------------------------------
-    def _obtain(self, asset: str, amount: float) -> float:
-        """Hold `amount` of `asset` if possible, selling other inventory (largest USD value
-        first) for the shortfall; returns what is held afterwards."""
-        world, ledger = self.model.world, self.model.world.ledger
-        held = ledger.balance_of(self.holder, asset)
-        if held >= amount:
-            return held
-        inventory = sorted(
-            (
-                (balance * world.usd(token), token, balance)
-                for token, balance in ledger.balances_of(self.holder).items()
-                if token in world.reference and token != asset
-            ),
-            reverse=True,
-        )
-        for _, token, balance in inventory:
-            shortfall = amount - ledger.balance_of(self.holder, asset)
-            if shortfall <= 0:
-                break
-            wanted = shortfall * world.usd(asset) / world.usd(token) * (1 + BUYBACK_CUSHION)
-            sell = min(wanted, balance)
-            swap = self._best_swap(token, sell, {asset})
-            if swap is not None:
-                swap.pool.swap_exact_in(self.holder, token, asset, sell)
-        return ledger.balance_of(self.holder, asset)
-
+    # -- kept tokens -----------------------------------------------------------------------
     def _redeem(self) -> None:
-        """Withdraw a-tokens received when a market lacked cash, as far as its cash allows
-        (SupplyLogic.executeWithdraw); the underlying joins the inventory."""
-        for market in self.model.world.markets.values():
-            for asset in market.assets:
-                if self.model.world.ledger.balance_of(self.holder, market.receipt_token(asset)):
-                    amount = min(market.balance_of(self.holder, asset), market.cash(asset))
-                    if amount > 0:
-                        market.withdraw(self.holder, asset, amount)
-        # Seized LP tokens (a pool's LP token accepted as collateral) are redeemed for the
-        # pool's coins (UniswapV2Pair.burn / Curve remove_liquidity), pro rata.
-        ledger = self.model.world.ledger
-        for pool in self.model.world.pools.values():
-            lp_token = pool.lp_token
-            if lp_token is not None and ledger.balance_of(self.holder, lp_token) > 0:
-                pool.remove_liquidity(self.holder, ledger.balance_of(self.holder, lp_token))
+        """Redeem the protocol tokens kept from liquidations: a market's receipt tokens as
+        far as its cash allows (SupplyLogic.executeWithdraw), a pool's LP tokens for the
+        pool's coins pro rata (UniswapV2Pair.burn / Curve remove_liquidity); what comes out
+        joins the inventory."""
+        world = self.model.world
+        for token, balance in world.ledger.balances_of(self.holder).items():
+            name = names.parse(token)
+            if name is None:
+                continue
+            if name.kind == names.RECEIPT and name.issuer in world.markets:
+                market = world.markets[name.issuer]
+                amount = min(market.balance_of(self.holder, name.asset), market.cash(name.asset))
+                if amount > 0:
+                    market.withdraw(self.holder, name.asset, amount)
+            elif name.kind == names.LP and name.issuer in world.pools:
+                world.pools[name.issuer].remove_liquidity(self.holder, balance)
+
+
+def _value(market: LendingMarket, prices: np.ndarray) -> _Table | None:
+    """The positions with HF < 1 at full cover (None without any): per position the
+    collateral and debt asset of largest oracle value, the close factor (`close_factor`
+    while HF > the threshold, else 1), and seized, repaid and protocol fee from
+    `liquidation_amounts` (the contract's _calculateAvailableCollateralToLiquidate)."""
+    hf = market.health_factors()
+    pids = np.flatnonzero(hf < 1.0)
+    if not pids.size:
+        return None
+    assets = market.assets
+    # np.take rather than fancy indexing: the same rows, several times faster on big books.
+    collateral = np.take(market.collateral_scaled, pids, axis=0)
+    collateral *= [market.exchange_rate(a) for a in assets]
+    debt = np.take(market.debt_scaled, pids, axis=0)
+    debt *= [market.borrow_index(a) for a in assets]
+    c = np.argmax(collateral * prices, axis=1)
+    d = np.argmax(debt * prices, axis=1)
+    close = np.where(np.take(hf, pids) > market.close_factor_hf_threshold,
+                     market.close_factor, 1.0)
+    bonus = np.array([market.reserves[a].liquidation_bonus for a in assets])[c]
+    fee_share = np.array([market.reserves[a].liquidation_protocol_fee for a in assets])[c]
+    seized, repaid, fee = liquidation_amounts(
+        np.take_along_axis(debt, d[:, None], axis=1)[:, 0] * close,
+        np.take_along_axis(collateral, c[:, None], axis=1)[:, 0],
+        prices[d], prices[c], bonus, fee_share,
+    )  # fmt: skip
+    keep = (seized - fee > 0) & (repaid > 0)
+    if not keep.any():
+        return None
+    return _Table(pids[keep], c[keep], d[keep], (seized - fee)[keep], repaid[keep])

@@ -11,6 +11,7 @@ MODULES = (
     "benchmarks.amm_stableswap_bench",
     "benchmarks.amm_v3_bench",
     "benchmarks.lending_bench",
+    "benchmarks.liquidator_bench",
     "benchmarks.options_bench",
     "benchmarks.model",
     "benchmarks.report_bench",

@@ -32,6 +32,10 @@ OPTIONS_DESK = "options-desk"
 OFFCHAIN = "offchain-market"
 #: Receives what an exploit drains.
 EXPLOITER = "exploiter"
+#: The flash-loan lender: receives the premium a liquidator pays on each flash loan (the
+#: principal is minted by the asset's outside issuer and burned at repayment, so only the
+#: premium stays in the simulation).
+FLASH_LENDER = "flash-lender"
 #: Where the treasury's operating spend and gas fees go.
 PAYEES = "opex:payees"
 GAS_SINK = "gas-fees"

@@ -75,7 +75,7 @@ class TreasuryModel(mesa.Model):
         arb, liq = config.agents.arbitrageurs, config.agents.liquidators
         Arbitrageur.create_agents(self, arb.count, arb.capital_usd, arb.gas_units)
         Liquidator.create_agents(
-            self, liq.count, liq.capital_usd, liq.gas_units, liq.max_rounds, config.usd_stables
+            self, liq.count, liq.capital_usd, liq.gas_units, liq.flash_loan_fee
         )
         for cohort in config.agents.borrowers:
             BorrowerCohort(self, cohort)
@@ -116,9 +116,6 @@ class TreasuryModel(mesa.Model):
         self.events.append({"step": self.steps, "kind": kind, **fields})
         if kind == event_kinds.LIQUIDATION:
             self.liquidations_this_step += 1
-
-    def refresh_prices(self) -> None:  # TEMP until the liquidator rework lands
-        self.world.update_oracles(self.steps, self._row)
 
     # -- the step ----------------------------------------------------------------------
     def step(self) -> None:
@@ -165,7 +162,6 @@ class TreasuryModel(mesa.Model):
         rounds = self.rounds_per_step
         hours = self.config.step_hours / rounds
         for row in range((t - 1) * rounds + 1, t * rounds + 1):
-            self._row = row
             self.world.set_prices(self.paths.rounds[row])
             self.world.decay_impact(hours)
             self.world.update_oracles(t, row)

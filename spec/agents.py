@@ -39,7 +39,6 @@ class Liquidators(Strict):
     #: flash-loan premium, a fraction of the amount borrowed (Aave v3: 0.0005).
     flash_loan_fee: StrictFraction = 0.0005
     gas_units: Annotated[int, Field(ge=0)] = 400_000
-    max_rounds: Annotated[int, Field(ge=1, le=20)] = 3
 
 
 class LiquidityProviders(Strict):

@@ -72,5 +72,5 @@ class Scenario(Strict):
     @property
     def usd_stables(self) -> frozenset[str]:
         """The USD stablecoins: pegged assets whose peg is "USD" - what runway is counted
-        in, and what liquidators and the treasury sell into."""
+        in, and what the treasury sells into."""
         return frozenset(a.symbol for a in self.assets if a.kind == "pegged" and a.peg_to == "USD")

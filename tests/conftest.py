@@ -9,7 +9,6 @@ both offer every name the protocol declares, so the fake cannot drift from the m
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import mesa
@@ -25,9 +24,7 @@ class FakeHost(mesa.Model):
       model, and may change it between steps.
     - `steps`: where Mesa's step count starts. A test that calls an agent's own `step()` on a
       world whose oracles it updated at step t starts the host at t, where the model is when
-      its agents act (so `refresh_prices` re-runs the oracles at that step, not another).
-    - `on_refresh`: run by each `refresh_prices` before the oracles update; stands for a feed
-      that sees the trades just made (a pool TWAP). `refreshes` counts the calls.
+      its agents act.
     - `events`: what `record` appended, in the model's form.
     """
 
@@ -38,15 +35,12 @@ class FakeHost(mesa.Model):
         seed: int,
         gas_usd: float = 0.0,
         steps: int = 0,
-        on_refresh: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(seed=seed)
         self.world = world
         self.gas_usd = gas_usd
         self.steps = steps
-        self.on_refresh = on_refresh
         self.events: list[dict[str, Any]] = []
-        self.refreshes = 0
 
     def gas_cost_usd(self, gas_units: float) -> float:
         """The fixed `gas_usd`, whatever the gas units: tests price a trade, not a gas market."""
@@ -55,14 +49,6 @@ class FakeHost(mesa.Model):
     def record(self, kind: str, **fields: Any) -> None:
         """Append the event as `sim.model.TreasuryModel.record` does, stamped with the step."""
         self.events.append({"step": self.steps, "kind": kind, **fields})
-
-    def refresh_prices(self) -> None:
-        """Count the call, run `on_refresh`, then re-run the oracles at the current step, as
-        the model does."""
-        self.refreshes += 1
-        if self.on_refresh is not None:
-            self.on_refresh()
-        self.world.update_oracles(self.steps)
 
     def step(self) -> None:
         """Every agent steps once, in an order shuffled with the host's seeded `random`, as

@@ -12,7 +12,11 @@ from protocols.lending.errors import (
     UnknownReserve,
 )
 from protocols.lending.health import health_factor, market_shortfall, shortfalls
-from protocols.lending.liquidation import LiquidationResult, liquidation_amounts
+from protocols.lending.liquidation import (
+    LiquidationQuote,
+    LiquidationResult,
+    liquidation_amounts,
+)
 from protocols.lending.market import LendingMarket
 from protocols.lending.params import ReserveParams, load_aave_params
 from protocols.lending.rates import (
@@ -35,6 +39,7 @@ __all__ = [
     "KinkedRate",
     "LendingError",
     "LendingMarket",
+    "LiquidationQuote",
     "LiquidationResult",
     "NoDebt",
     "NotLiquidatable",

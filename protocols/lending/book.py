@@ -9,6 +9,10 @@ row); column i is the market's i-th reserve (`LendingMarket.assets`):
   VariableDebtToken.scaledBalanceOf);
 - `owner[p]`: who opened it; it receives the borrows and repays by default.
 
+`version` counts the writes: a reader that kept the version of its last look knows, with
+one integer comparison, whether any row changed since (a liquidator's scan of an unchanged
+book is skipped that way).
+
 The book only stores: indices, prices and risk parameters belong to the market, which does
 the arithmetic and changes rows through the methods below. Reads return read-only views of
 the open rows (a view taken before a position opens does not show it). Storage doubles when
@@ -26,6 +30,7 @@ class PositionBook:
         self._debt = np.zeros((capacity, n_assets))
         self._owner = np.empty(capacity, dtype=object)
         self._count = 0
+        self.version = 0
         self._make_views()
 
     # -- reads ------------------------------------------------------------------------------
@@ -61,6 +66,7 @@ class PositionBook:
         pid = self._count
         self._owner[pid] = owner
         self._count += 1
+        self.version += 1
         self._make_views()
         return pid
 
@@ -75,20 +81,25 @@ class PositionBook:
         self._debt[start : start + n] = debt_scaled
         self._owner[start : start + n] = owners
         self._count += n
+        self.version += 1
         self._make_views()
         return np.arange(start, start + n)
 
     def add_collateral(self, pid: int, i: int, scaled: float) -> None:
         self._collateral[pid, i] += scaled
+        self.version += 1
 
     def set_collateral(self, pid: int, i: int, scaled: float) -> None:
         self._collateral[pid, i] = scaled
+        self.version += 1
 
     def add_debt(self, pid: int, i: int, scaled: float) -> None:
         self._debt[pid, i] += scaled
+        self.version += 1
 
     def set_debt(self, pid: int, i: int, scaled: float) -> None:
         self._debt[pid, i] = scaled
+        self.version += 1
 
     # -- internals --------------------------------------------------------------------------
     def _make_views(self) -> None:

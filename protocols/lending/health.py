@@ -18,6 +18,7 @@ prices are the caller's - off-chain prices, so that a frozen or lagging oracle c
 an insolvent book.
 """
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,11 +41,16 @@ def health_factor(
     if np.any(lts > 1):
         raise InvalidAmount(f"liquidation_thresholds: must be <= 1, got {liquidation_thresholds!r}")
     hf = ratio_or_inf(collateral @ (prices * lts), debt @ prices)
-    return hf if hf.ndim else float(hf)
+    return hf if np.ndim(hf) else float(hf)
 
 
-def ratio_or_inf(weighted_collateral: np.ndarray, debt_value: np.ndarray) -> np.ndarray:
-    """weighted_collateral / debt_value, inf where there is no debt (no numpy warning)."""
+def ratio_or_inf(
+    weighted_collateral: np.ndarray | float, debt_value: np.ndarray | float
+) -> np.ndarray | float:
+    """weighted_collateral / debt_value, inf where there is no debt (no numpy warning); for
+    two floats (one position) a float, without the array machinery."""
+    if isinstance(weighted_collateral, float) and isinstance(debt_value, float):
+        return weighted_collateral / debt_value if debt_value > 0 else math.inf
     weighted_collateral = np.asarray(weighted_collateral, dtype=float)
     debt_value = np.asarray(debt_value, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -59,7 +59,12 @@ from protocols.lending._checks import nonnegative_array
 from protocols.lending.book import PositionBook, sum_by
 from protocols.lending.errors import LendingError, UnknownPosition, UnknownReserve
 from protocols.lending.health import ratio_or_inf
-from protocols.lending.liquidation import LiquidationResult, execute_liquidation_call
+from protocols.lending.liquidation import (
+    LiquidationQuote,
+    LiquidationResult,
+    execute_liquidation_call,
+    quote_liquidation,
+)
 from protocols.lending.params import ReserveParams
 from protocols.lending.rates import compounded_interest, linear_interest, supply_rate
 from protocols.lending.validation import (
@@ -142,6 +147,7 @@ class LendingMarket:
         self._liquidity_index = np.ones(len(params))
         self._borrow_index = np.ones(len(params))
         self._book = PositionBook(len(params))
+        self._changes = 0  # index and parameter changes; the book counts its own
         for asset in self.assets:
             ledger.create_token(self.receipt_token(asset), issuer=name)
 
@@ -163,6 +169,7 @@ class LendingMarket:
         self._lt[i] = params.liquidation_threshold * params.usable_as_collateral
         self._ltv[i] = params.ltv * params.usable_as_collateral
         self._reserve_factor[i] = params.reserve_factor
+        self._changes += 1
         return params
 
     # -- reserve reads -----------------------------------------------------------------
@@ -211,6 +218,12 @@ class LendingMarket:
         return borrow, float(supply_rate(u, borrow, self._reserve_factor[i]))
 
     # -- book reads (vectorized over positions) -----------------------------------------
+    @property
+    def version(self) -> int:
+        """Grows with every change of the book, an index or a risk parameter: with the same
+        version and the same oracle prices, every health factor is what it was."""
+        return self._book.version + self._changes
+
     @property
     def n_positions(self) -> int:
         return self._book.count
@@ -423,6 +436,17 @@ class LendingMarket:
         return repaid
 
     # -- liquidation --------------------------------------------------------------------------
+    def quote_liquidation(
+        self,
+        pid: int,
+        collateral_asset: str,
+        debt_asset: str,
+        debt_to_cover: float | None = None,
+    ) -> LiquidationQuote:
+        """What `liquidate` would repay and seize now (None: the most the close factor
+        allows), changing nothing: see `protocols.lending.liquidation.quote_liquidation`."""
+        return quote_liquidation(self, pid, collateral_asset, debt_asset, debt_to_cover)
+
     def liquidate(
         self,
         liquidator: str,
@@ -464,6 +488,7 @@ class LendingMarket:
         to_treasury = np.where(new_l > 0, interest * self._reserve_factor, 0.0)
         surplus = interest - supply * (new_l - old_l) - to_treasury
         self._liquidity_index, self._borrow_index = new_l, new_b
+        self._changes += 1
         for i, asset in enumerate(self.assets):
             self.interest_surplus[asset] += float(surplus[i])
             if to_treasury[i] > 0:
@@ -491,8 +516,9 @@ class LendingMarket:
 
     def _prices(self) -> np.ndarray:
         prices = np.array([self.oracles[a].price for a in self.assets], dtype=float)
-        bad = np.flatnonzero(~(np.isfinite(prices) & (prices > 0)))
-        if bad.size:
+        good = np.isfinite(prices) & (prices > 0)
+        if not good.all():
+            bad = np.flatnonzero(~good)
             asset, price = self.assets[bad[0]], prices[bad[0]]
             raise InvalidAmount(f"oracles[{asset!r}].price: must be finite and > 0, got {price}")
         return prices

@@ -18,6 +18,7 @@ from protocols.lending import (
     load_aave_params,
     shortfalls,
 )
+from protocols.lending.health import ratio_or_inf
 
 AAVE_CSV = Path("/work/shared/data/aave_v3_ethereum_risk_params_2023-10-31.csv")
 RATE = KinkedRate(base=0.0, slope1=0.028, slope2=0.8, optimal=0.8)
@@ -167,3 +168,13 @@ def test_load_refuses_missing_symbols_and_invalid_rows():
         load_aave_params(AAVE_CSV, ["GHO"])
     with pytest.raises(ConfigError, match="missing column"):
         ReserveParams.from_aave_csv_row({"symbol": "X", "ltv": "0.5"})
+
+
+def test_ratio_or_inf_of_two_floats_is_the_array_answer_as_a_float():
+    # One position (a liquidation quote) skips the array machinery: 0.825 x 1400 / 1155 = 1.0
+    # with debt, inf without, as the array path says.
+    assert ratio_or_inf(1155.0, 1155.0) == 1.0 and type(ratio_or_inf(1155.0, 1155.0)) is float
+    assert ratio_or_inf(1155.0, 0.0) == math.inf
+    arrays = ratio_or_inf(np.array([1155.0, 1155.0, 3.0]), np.array([1155.0, 0.0, 7.0]))
+    assert arrays.tolist() == [1.0, math.inf, 3.0 / 7.0]
+    assert ratio_or_inf(3.0, 7.0) == arrays[2]

@@ -480,6 +480,61 @@ def test_liquidation_hf_090_uses_close_factor_one():
     check_accounting(market)
 
 
+def test_quote_liquidation_is_what_liquidate_does_and_changes_nothing():
+    # WETH 1940: HF 0.97, close factor 0.5 (as above): repay 8300 USDC for 8715/1940 WETH,
+    # of which 41.5/1940 is the protocol fee; a cover of 1000 USDC seizes 1050/1940 WETH.
+    _, market, pid = liquidation_world(1_940.0)
+    before = snapshot(market), market.version
+    quote = market.quote_liquidation(pid, "WETH", "USDC")  # the most the close factor allows
+    partial = market.quote_liquidation(pid, "WETH", "USDC", 1_000.0)
+    assert (snapshot(market), market.version) == before
+    assert quote.pid == pid and quote.health_factor == pytest.approx(0.97)
+    assert (quote.debt_to_cover, quote.debt_repaid) == (pytest.approx(8_300.0),) * 2
+    assert quote.collateral_seized == pytest.approx(8_715 / 1_940)
+    assert quote.protocol_fee == pytest.approx(41.5 / 1_940)
+    assert quote.liquidator_collateral == pytest.approx(8_673.5 / 1_940)
+    assert (quote.collateral_balance, quote.debt) == (pytest.approx(10.0), pytest.approx(16_600.0))
+    assert (partial.debt_to_cover, partial.debt_repaid) == (1_000.0, 1_000.0)
+    assert partial.collateral_seized == pytest.approx(1_050 / 1_940)
+    result = market.liquidate("liq", pid, "WETH", "USDC", quote.debt_to_cover)
+    assert (result.debt_repaid, result.collateral_seized, result.protocol_fee) == (
+        quote.debt_repaid, quote.collateral_seized, quote.protocol_fee)  # exactly the same
+    with pytest.raises(NotLiquidatable, match="not < 1"):  # HF 1.0685 now, as liquidate says
+        market.quote_liquidation(pid, "WETH", "USDC")
+    with pytest.raises(InvalidAmount, match="debt_to_cover"):
+        market.quote_liquidation(pid, "WETH", "USDC", -1.0)
+
+
+def test_version_grows_with_the_book_indices_and_parameters_only():
+    """What a health factor depends on besides the oracle prices: a reader that kept the
+    version knows whether anything of it changed."""
+    _, oracles, market = make_world()
+    market.supply("lp", "USDC", 100_000.0)
+    market.supply("lp", "WETH", 100.0)
+    pid = borrower(market)  # 10 WETH at 2100, 16600 USDC debt, HF 1.05
+    changes = [
+        lambda: market.open_position("carol"),
+        lambda: market.open_positions(["carol"], [[1.0, 0.0]], [[0.0, 100.0]]),
+        lambda: market.deposit_collateral(pid, "WETH", 1.0),
+        lambda: market.withdraw_collateral(pid, "WETH", 1.0),
+        lambda: market.borrow(pid, "USDC", 10.0),
+        lambda: market.repay(pid, "USDC", 10.0),
+        lambda: market.accrue(1 / 8760),
+        lambda: market.configure_reserve("WETH", liquidation_threshold=0.82),
+        lambda: (setattr(oracles["WETH"], "price", 1_800.0),
+                 market.liquidate("liq", pid, "WETH", "USDC", 1e9)),
+    ]
+    for change in changes:
+        version = market.version
+        change()
+        assert market.version > version
+    version = market.version
+    market.supply("carol", "USDC", 1_000.0)  # suppliers move no health factor
+    market.withdraw("carol", "USDC", 500.0)
+    market.health_factors(), market.snapshot(), market.liquidatable()
+    assert market.version == version
+
+
 def test_close_factor_threshold_is_inclusive():
     # LiquidationLogic._calculateDebt: healthFactor > 0.95 ? 50 % : 100 %, so HF == threshold -> 100 %
     _, market, pid = liquidation_world(1_900.0)

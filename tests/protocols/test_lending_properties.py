@@ -130,6 +130,12 @@ def test_liquidation_amounts_never_overpay(debt, balance, debt_price, coll_price
     assert 0 <= protocol_fee <= seized
     # the liquidator's collateral is worth at least what it repaid
     assert (seized - protocol_fee) * coll_price >= repaid * debt_price * (1 - 1e-12)
+    # one position in plain floats takes a shortcut past numpy: the very same numbers
+    vector = liquidation_amounts(
+        np.array([debt]), np.array([balance]), debt_price, coll_price, bonus, fee
+    )
+    assert (seized, repaid, protocol_fee) == tuple(float(x[0]) for x in vector)
+    assert all(type(x) is float for x in (seized, repaid, protocol_fee))
 
 
 @settings(max_examples=50, deadline=None)

@@ -41,17 +41,18 @@ def test_a_supplier_run_pins_utilization_and_distress_starts_after_k_steps(k):
 def test_thresholds_come_from_the_scenario():
     crash = [{"kind": "crash", "step": 10, "asset": "ETH", "size": 0.3}]
     loose = run(with_shocks(pair(), crash, pool_price_deviation=0.9), steps=12)
-    tight = run(with_shocks(pair(), crash, pool_price_deviation=0.02), steps=12)
+    tight = run(with_shocks(pair(), crash, pool_price_deviation=0.002), steps=12)
     assert "eth-usdc" not in distress_steps(loose)
-    # The reference falls 30 % at step 10; arbitrage and the liquidators' sales leave the
-    # pool about 4 % off it: distressed under a 2 % threshold, not under 90 %.
+    # The reference falls 30 % at step 10; the arbitrage leaves the pool 0.25 % off it,
+    # inside its 0.3 % fee band (the liquidators sell off-chain, where depth is unlimited):
+    # distressed under a 0.2 % threshold, not under 90 %.
     first = [e for e in tight.events if e["kind"] == "distress" and e["node"] == "eth-usdc"]
     assert first and first[0]["step"] == 10 and first[0]["cause"] == "price_deviation"
     ts = tight.timeseries().set_index("step")
     off = abs(ts["pool_price:eth-usdc"] / ts["price:ETH"] - 1.0)
     flagged = {e["step"] for e in tight.events
                if e["kind"] == "distress" and e["node"] == "eth-usdc"}
-    assert flagged <= set(off.index[off > 0.02])
+    assert flagged <= set(off.index[off > 0.002])
 
 
 def test_depeg_marks_the_issuer_and_it_recovers_with_the_peg():

@@ -38,7 +38,7 @@ def test_minimal_scenario_gets_documented_defaults():
     assert s.dt_years == pytest.approx(1 / 8760)
     assert s.rounds_per_step == DEFAULT_ROUNDS_PER_STEP
     assert parse_scenario({"assets": ASSETS, "rounds_per_step": 1}).rounds_per_step == 1
-    assert s.agents.liquidators.max_rounds == 3
+    assert s.agents.liquidators.flash_loan_fee == 0.0005  # Aave v3: 5 bps
 
 
 def test_the_issue_example_error_text():
