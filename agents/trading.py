@@ -120,8 +120,14 @@ def best_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
     if not high > low or gap(low) >= 0:
         return plain  # float rounding at the edge of the band, or a drained pool's quote
     rate = math.exp(brentq(gap, low, high, xtol=1e-12, rtol=1e-10))
-    amount_in, amount_out = pool.quote_to_rate(token_in, token_out, rate)
-    if amount_in <= 0 or amount_out > reserve_out:
+    amount_in, _ = pool.quote_to_rate(token_in, token_out, rate)
+    if amount_in <= 0:
+        return None
+    try:  # the swap's own quote, which its execution pays exactly
+        amount_out = pool.quote_exact_in(token_in, token_out, amount_in)
+    except InsufficientLiquidity:
+        return None
+    if amount_out > reserve_out:
         return None
     back = world.quote_offchain(token_out, amount_out, token_in)
     profit = (back - amount_in) * plain.price_in
