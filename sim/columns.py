@@ -6,7 +6,9 @@ treasury's ledger holdings at reference prices), `liquidations` (this step's cou
 treasury's book (`treasury_nav_usd`, `treasury_nav_liq_usd`, `treasury_debt_usd`,
 `treasury_turnover_usd`, `treasury_costs_usd`, and `runway_months` when it has opex), and
 one column per thing of the world, named `<kind>:<subject>[:<asset>]`:
-`price:ASSET`, `pool_price:POOL` (its first token's price, USD), `oracle:CONSUMER:ASSET`,
+`price:ASSET` (the traded off-chain price), `fundamental:ASSET` (its exogenous
+fundamental, for assets whose off-chain depth is finite: the two differ by the impact of
+off-chain flow, `protocols.offchain`), `pool_price:POOL` (its first token's price, USD), `oracle:CONSUMER:ASSET`,
 `utilization:MARKET:ASSET`, `bad_debt:MARKET:ASSET` (units), `bad_debt_usd:MARKET` (debt
 written off so far), `shortfall_usd:MARKET` (what insolvent positions' debt exceeds their
 collateral by now, at off-chain prices: `protocols.lending.health`) and
@@ -29,7 +31,7 @@ TREASURY_TURNOVER = "treasury_turnover_usd"
 TREASURY_COSTS = "treasury_costs_usd"
 RUNWAY_MONTHS = "runway_months"
 
-PRICE, POOL_PRICE, ORACLE = "price", "pool_price", "oracle"
+PRICE, FUNDAMENTAL, POOL_PRICE, ORACLE = "price", "fundamental", "pool_price", "oracle"
 UTILIZATION, BAD_DEBT, BAD_DEBT_USD, VAULT_SHARE_USD = (
     "utilization", "bad_debt", "bad_debt_usd", "vault_share_usd")
 SHORTFALL_USD = "shortfall_usd"
@@ -49,6 +51,10 @@ class Column(NamedTuple):
 
 def price(asset: str) -> str:
     return f"{PRICE}:{asset}"
+
+
+def fundamental(asset: str) -> str:
+    return f"{FUNDAMENTAL}:{asset}"
 
 
 def pool_price(pool: str) -> str:

@@ -235,6 +235,10 @@ class TreasuryModel(mesa.Model):
         }
         for asset in world.assets:
             reporters[columns.price(asset)] = lambda m, a=asset: m.world.usd(a)
+            if not world.reference[asset].unlimited:
+                reporters[columns.fundamental(asset)] = (
+                    lambda m, a=asset: m.world.reference[a].fundamental
+                )
         for name, pool in world.pools.items():
             base, quote = pool.tokens[0], pool.tokens[1]
             reporters[columns.pool_price(name)] = (

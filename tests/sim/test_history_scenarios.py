@@ -154,7 +154,7 @@ def black_thursday():
 
 @needs_data
 def test_black_thursday_replays_the_binance_crash(black_thursday):
-    eth = black_thursday.column("price:ETH")
+    eth = black_thursday.column("fundamental:ETH")
     # row t = the close at start + t hours: 11 Mar 00:00 -> 200.70; 12 Mar 00:00 -> 194.61
     # (the 11 Mar 23:00 candle); the lowest close 96.62 (13 Mar 01:00 candle) at 02:00, row 50.
     assert eth[0] == 200.70 and eth[24] == 194.61
@@ -242,7 +242,7 @@ def steth_discount():
 
 @needs_data
 def test_steth_discount_replays_the_chainlink_rounds(steth_discount):
-    ratio = steth_discount.column("price:stETH") / steth_discount.column("price:ETH")
+    ratio = steth_discount.column("price:stETH") / steth_discount.column("fundamental:ETH")
     # Round of 9 Jun 17:41 (0.97327561) holds at the start; the 18 Jun 09:09:38 round
     # (0.93501933, the low) holds from 10:00, step 202, until the 19 Jun 09:09 round.
     np.testing.assert_allclose(ratio[0], 0.97327561, rtol=1e-12)
@@ -253,7 +253,7 @@ def test_steth_discount_replays_the_chainlink_rounds(steth_discount):
 @needs_data
 def test_steth_pool_price_sits_below_one(steth_discount):
     pool = np.array([p for p, _ in steth_discount.tracked])
-    ratio = steth_discount.column("price:stETH") / steth_discount.column("price:ETH")
+    ratio = steth_discount.column("price:stETH") / steth_discount.column("fundamental:ETH")
     assert pool[0] == pytest.approx(1.0)  # seeded balanced in coin units
     assert np.all(pool[1:] < 0.995)
     assert pool[202] < 0.94
@@ -282,7 +282,7 @@ def terra():
 
 @needs_data
 def test_terra_replays_ust_daily_and_luna_hourly(terra):
-    ust, luna = terra.column("price:UST"), terra.column("price:LUNA")
+    ust, luna = terra.column("price:UST"), terra.column("fundamental:LUNA")
     # UST daily closes sit at day ends: 8 May 0.996401 (9 May 00:00 = step 48), 9 May
     # 0.793393 (step 72), 12 May 0.408584 (step 144). Inside a day the price follows the
     # candle path (sim.historical.candle_path): 9 May is bearish (open 0.995427 > close),
@@ -313,13 +313,11 @@ def test_terra_ust_peg_breaks_and_its_holders_are_hit(terra):
 
 
 @needs_data
-@pytest.mark.xfail(strict=True, reason=(
-    "UST's off-chain market has unlimited depth until the scenario gets a calibrated "
-    "external_depth_usd: flash-loan liquidators then sell all UST off-chain at the reference "
-    "price, keep up with the fall and leave no bad debt (1654 liquidations, 0 $)"))
 def test_terra_ust_lender_is_left_with_bad_debt(terra):
-    # UST's liquidations cannot keep up with its collapse: the market books bad debt in its
-    # debt asset, USDC (with pool-only sales it stalled and booked ~9.0k $).
+    # UST's liquidations cannot keep up with its collapse: inside a day's candle UST falls
+    # from its high to its low over hours, faster than positions can be closed at a profit
+    # once the oracle's deviation rounds land, and the market books bad debt in its debt
+    # asset, USDC.
     assert terra.model.world.markets["ust-lender"].bad_debt["USDC"] > 0
 
 
@@ -331,7 +329,7 @@ def ftx_week():
 
 @needs_data
 def test_ftx_week_eth_drawdown_and_ftt_collapse(ftx_week):
-    eth, ftt = ftx_week.column("price:ETH"), ftx_week.column("price:FTT")
+    eth, ftt = ftx_week.column("fundamental:ETH"), ftx_week.column("fundamental:FTT")
     # ETH: 1,631.46 at 6 Nov 09:00 (step 9) to the lowest close 1,102.73 at 10 Nov 00:00
     # (step 96): a drawdown of 1 - 1102.73 / 1631.46 = 32.4 %.
     assert eth.max() == 1631.46 and eth.min() == 1102.73 and eth.argmin() == 96
