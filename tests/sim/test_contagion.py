@@ -40,8 +40,10 @@ def test_distress_reaches_b_only_through_the_receipt_token_edge(composed, cut):
     # A's bad debt appears when its ETH feed unfreezes (step 25) in both worlds.
     assert with_edge["market-a"] == without["market-a"] == 25
     # With the edge, A's socialized loss cuts the aUSDC B holds; B's feed moves on a 20 %
-    # deviation, its borrowers are under water at once and B is left with bad debt.
-    assert with_edge["market-b"] > 25
+    # deviation, its borrowers are under water at once and B is left with bad debt - in the
+    # rounds of the same hour at the earliest (A writes off in one round, B's feed sees the
+    # haircut in the next), never before A.
+    assert with_edge["market-b"] >= 25
     assert composed.summary()["bad_debt_usd:market-b"] > 0
     assert composed.graph_start.has_edge("market-a", "market-b")
     # Without it (B's collateral is plain USDC) nothing reaches B.
@@ -69,7 +71,8 @@ def test_cascade_depth_and_reach_on_a_chain_of_three_protocols_are_exact():
     first = distress_steps(model)
     summary = model.summary()
     assert set(first) == {"market-a", "market-b", "market-c"}
-    assert first["market-a"] < first["market-b"] < first["market-c"]
+    # each after the one it is exposed to, or in the same step's later rounds
+    assert first["market-a"] <= first["market-b"] <= first["market-c"]
     depths = cascade_depths(model.graph_start, list(shock_origins(model.config, model.world)))
     assert (depths["market-a"], depths["market-b"], depths["market-c"]) == (0, 1, 2)
     assert summary["cascade_depth"] == 2
@@ -175,7 +178,7 @@ def test_composed_markets_scenario_runs_from_the_cli(tmp_path, capsys):
     assert graph.nodes["spark-b"]["depth"] == 1
     events = pd.read_parquet(tmp_path / "events.parquet")
     distress = events[events["kind"] == "distress"].set_index("node")["step"]
-    assert distress["aave-v3"] < distress["spark-b"]
+    assert distress["aave-v3"] <= distress["spark-b"]  # same step: a later round
     assert graph.nodes["spark-b"]["distress_step"] == distress["spark-b"]
     summary = pd.read_parquet(tmp_path / "summary.parquet")
     assert summary.loc[0, "protocols_distressed"] == 2
