@@ -107,14 +107,14 @@ def gas_price_path(
 
 
 def gas_with_load(
-    gas_gwei: ArrayLike, liquidation_load: ArrayLike, sensitivity: float = 0.02
+    gas_gwei: ArrayLike, liquidation_load: ArrayLike, sensitivity: float = 0.003
 ) -> Array:
     """The step's gas after liquidations compete for block space: gas * e^(sensitivity *
     load). Exponential like EIP-1559's base fee, which compounds by up to 12.5 % per full
     block (EIP-1559, BASE_FEE_MAX_CHANGE_DENOMINATOR = 8). The load's unit is the caller's;
     the model passes liquidations per hour over the trailing hour, so that the rise does
-    not depend on the step length (the default sensitivity: each liquidation in the last
-    hour costs 2 % more gas). Scalars or arrays (broadcast)."""
+    not depend on the step length (the default sensitivity, spec.Gas's: each liquidation in
+    the last hour costs 0.3 % more gas). Scalars or arrays (broadcast)."""
     gas = check_array("gas_gwei", gas_gwei, lower=0.0, strict=True)
     load = check_array("liquidation_load", liquidation_load, lower=0.0)
     _check_broadcast(gas_gwei=gas, liquidation_load=load)

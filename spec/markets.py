@@ -108,11 +108,12 @@ class Gas(Strict):
       Glassnode; tenfold to 318 gwei on 8 Nov 2022, FTX; over 20x on 19 May 2021, Coin
       Metrics), for scenarios where it is the only crash-to-gas link. Where a `gas_spike`
       shock carries a crash's congestion, Black Thursday calibrates the link at 2.
-    - load_sensitivity 0.02: an assumption. A liquidation's own gas would lift an EIP-1559
-      base fee by at most e^(400k / (8 x 15M)) = e^0.0033 per hour (a 15M gas target,
-      BASE_FEE_MAX_CHANGE_DENOMINATOR = 8); bots bidding against each other for the same
-      liquidation (priority gas auctions: Daian et al. 2020, "Flash Boys 2.0", IEEE S&P)
-      raise the price far more than their gas does.
+    - load_sensitivity 0.003: a liquidation's own gas lifts an EIP-1559 base fee by at
+      most e^(400k / (8 x 15M)) = e^0.0033 (a 15M gas target, BASE_FEE_MAX_CHANGE_DENOMINATOR
+      = 8), so 500 liquidations in an hour multiply gas by e^1.5 = 4.5. Bots bidding against
+      each other for the same liquidation (priority gas auctions: Daian et al. 2020, "Flash
+      Boys 2.0", IEEE S&P) raise the price further; a scenario that replays a crash's
+      congestion with a `gas_spike` shock counts that there (Black Thursday: 0.0005).
     """
 
     base_gwei: Positive = 30.0
@@ -120,4 +121,4 @@ class Gas(Strict):
     vol: NonNegative = 0.5
     mean_reversion: NonNegative = 0.1
     vol_sensitivity: NonNegative = 20.0
-    load_sensitivity: NonNegative = 0.02
+    load_sensitivity: NonNegative = 0.003

@@ -186,7 +186,10 @@ def test_gas_rises_with_the_liquidations_of_the_trailing_hour_per_hour(step_hour
     # last k steps' liquidations) / (k * step_hours)), k = 1 at hourly steps (the previous
     # step's count), 4 at 15 minutes (the previous 4 steps', / 1 hour).
     k = round(1 / step_hours)
-    raw = small_world(shocks=[{"kind": "crash", "step": 4 * k, "asset": "ETH", "size": 0.3}])
+    # Two crashes, so that two steps liquidate (flash-loan liquidators clear each crash in
+    # the step it hits).
+    raw = small_world(shocks=[{"kind": "crash", "step": 4 * k, "asset": "ETH", "size": 0.3},
+                              {"kind": "crash", "step": 7 * k, "asset": "ETH", "size": 0.3}])
     raw["step_hours"], raw["steps"] = step_hours, 12 * k
     raw["gas"]["load_sensitivity"] = 0.01
     ts = run(raw).timeseries()
