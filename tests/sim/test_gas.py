@@ -93,8 +93,10 @@ def test_gas_path_overflow_raises_instead_of_returning_inf():
 
 
 def test_gas_with_load_by_hand():
-    # 30 e^{0.02 * 50} = 30 e = 81.54845485377136; no load leaves gas exactly as it was.
-    assert gas_with_load(30.0, 50.0) == pytest.approx(81.54845485377136, rel=1e-12)
+    # 30 e^{0.02 * 50} = 30 e = 81.54845485377136; the default 0.003 gives 30 e^0.15 =
+    # 34.855025...; no load leaves gas exactly as it was.
+    assert gas_with_load(30.0, 50.0, 0.02) == pytest.approx(81.54845485377136, rel=1e-12)
+    assert gas_with_load(30.0, 50.0) == pytest.approx(34.85502728184849, rel=1e-12)
     assert gas_with_load(30.0, 0.0, 0.5) == 30.0
     np.testing.assert_allclose(
         gas_with_load(np.array([10.0, 20.0]), np.array([0.0, 10.0]), 0.1),
