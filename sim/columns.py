@@ -8,12 +8,13 @@ treasury's book (`treasury_nav_usd`, `treasury_nav_liq_usd`, `treasury_debt_usd`
 one column per thing of the world, named `<kind>:<subject>[:<asset>]`:
 `price:ASSET` (the traded off-chain price), `fundamental:ASSET` (its exogenous
 fundamental, for assets whose off-chain depth is finite: the two differ by the impact of
-off-chain flow, `protocols.offchain`), `pool_price:POOL` (its first token's price, USD), `oracle:CONSUMER:ASSET`,
-`utilization:MARKET:ASSET`, `bad_debt:MARKET:ASSET` (units), `bad_debt_usd:MARKET` (debt
-written off so far), `shortfall_usd:MARKET` (what insolvent positions' debt exceeds their
-collateral by now, at off-chain prices: `protocols.lending.health`) and
-`vault_share_usd:VAULT`. An asset may itself contain ":" (a composed reserve such as
-`aave:aUSDC`), so a name splits at its first two colons only.
+off-chain flow, `protocols.offchain`), `pool_price:POOL` (its first token's price, USD),
+`oracle:CONSUMER:ASSET`, `utilization:MARKET:ASSET`, `bad_debt:MARKET:ASSET` (units),
+`bad_debt_usd:MARKET` (debt written off so far), `shortfall_usd:MARKET` (what insolvent
+positions' debt exceeds their collateral by, at off-chain prices, at its peak over the
+step's rounds: `sim.shortfall`) and `vault_share_usd:VAULT`. An asset may itself contain
+":" (a composed reserve such as `aave:aUSDC`), so a name splits at its first two colons
+only.
 """
 
 from __future__ import annotations

@@ -22,7 +22,6 @@ from agents.borrowers import BorrowerCohort
 from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
 from protocols import names
-from protocols.lending.health import market_shortfall
 from protocols.world import World
 from sim import columns
 from sim.assembly import build_world
@@ -33,6 +32,7 @@ from sim.graph import dependency_graph
 from sim.health import AFTER, BEFORE, END, START, HealthSnapshots
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
 from sim.shocks import ShockSchedule, first_shock_step
+from sim.shortfall import ShortfallMeter
 from sim.treasury import max_drawdown
 from sim.treasury import reporters as treasury_reporters
 from sim.treasury import runway_months as treasury_runway
@@ -88,6 +88,7 @@ class TreasuryModel(mesa.Model):
             horizon=config.steps,
         )
         self._roll_vaults(0)
+        self.shortfall = ShortfallMeter(self.world)
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
         self.datacollector.collect(self)
         # Distress at the start (reported apart from the cascade) and the step-0 dependency
@@ -161,6 +162,7 @@ class TreasuryModel(mesa.Model):
         the intra-step paths, which is also the oracles' clock (sim.assembly)."""
         rounds = self.rounds_per_step
         hours = self.config.step_hours / rounds
+        self.shortfall.start_step()
         for row in range((t - 1) * rounds + 1, t * rounds + 1):
             self.world.set_prices(self.paths.rounds[row])
             self.world.decay_impact(hours)
@@ -169,6 +171,7 @@ class TreasuryModel(mesa.Model):
                 self.health.take(self.world, AFTER, t)
             self._do(Arbitrageur)
             self._do(Liquidator)
+            self.shortfall.observe()
 
     def run(self) -> None:
         """Run every step of the scenario's horizon."""
@@ -258,10 +261,9 @@ class TreasuryModel(mesa.Model):
             reporters[columns.bad_debt_usd(name)] = lambda m, mk=market: math.fsum(
                 amount * m.world.usd(a) for a, amount in mk.bad_debt.items()
             )
-            # at the off-chain prices, not the market's oracles (a stale feed hides nothing)
-            reporters[columns.shortfall_usd(name)] = lambda m, mk=market: market_shortfall(
-                mk, {a: m.world.usd(a) for a in mk.assets}
-            )
+            # the step's peak over its rounds, at the off-chain prices, not the market's
+            # oracles (a stale feed hides nothing): sim.shortfall
+            reporters[columns.shortfall_usd(name)] = lambda m, n=name: m.shortfall.step_peak(n)
         for name, vault in world.vaults.items():
             reporters[columns.vault_share_usd(name)] = (
                 lambda m, t=vault.shares: m.world.token_usd(t, m.steps)
@@ -293,7 +295,7 @@ class TreasuryModel(mesa.Model):
                 float(e.get("debt_repaid_usd", 0.0)) for e in liquidations
             ),
             "bad_debt_usd": bad_debt_usd,
-            **shortfall_figures(ts),
+            **shortfall_figures(ts, {n: self.shortfall.now(n) for n in self.world.markets}),
             "treasury_start_usd": float(value[0]) if value.size else 0.0,
             "treasury_end_usd": float(value[-1]) if value.size else 0.0,
             "treasury_max_drawdown": max_drawdown(value),
@@ -305,16 +307,17 @@ class TreasuryModel(mesa.Model):
         }
 
 
-def shortfall_figures(ts) -> dict[str, float]:
-    """`shortfall_peak_usd` / `shortfall_end_usd`: the largest and the last per-step total of
-    the `shortfall_usd:MARKET` columns, then the same per market (`:MARKET` suffix)."""
+def shortfall_figures(ts, end: dict[str, float]) -> dict[str, float]:
+    """`shortfall_peak_usd`: the largest per-step total of the `shortfall_usd:MARKET`
+    columns (each the step's peak over its rounds); `shortfall_end_usd`: the total at the end
+    of the run (`end`, per market); then the same per market (`:MARKET` suffix)."""
     found = columns.of_kind(ts.columns, columns.SHORTFALL_USD)
     frame = ts[[c.name for c in found]]
     total = frame.sum(axis=1)
     # the model collects step 0 at construction, so there is always a row
-    figures = {"shortfall_peak_usd": float(total.max()), "shortfall_end_usd": float(total.iloc[-1])}
+    figures = {"shortfall_peak_usd": float(total.max()),
+               "shortfall_end_usd": math.fsum(end.values())}
     for column in found:
-        values = frame[column.name]
-        figures[f"shortfall_peak_usd:{column.subject}"] = float(values.max())
-        figures[f"shortfall_end_usd:{column.subject}"] = float(values.iloc[-1])
+        figures[f"shortfall_peak_usd:{column.subject}"] = float(frame[column.name].max())
+        figures[f"shortfall_end_usd:{column.subject}"] = end[column.subject]
     return figures

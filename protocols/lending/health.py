@@ -72,16 +72,24 @@ def shortfalls(
 
 def market_shortfall(market: Any, prices: Mapping[str, float]) -> float:
     """Total shortfall of a lending market's book (module doc) at `prices` (USD per unit of
-    each of `market.assets`; the caller's off-chain prices, never the market's oracles).
-
-    Scaled balances times the market's indices, as AToken / VariableDebtToken balanceOf:
-    collateral_scaled * liquidity index, debt_scaled * borrow index. Two matrix-vector
-    products over the whole book."""
+    each of `market.assets`; the caller's off-chain prices, never the market's oracles)."""
     missing = [a for a in market.assets if a not in prices]
     if missing:
         raise InvalidAmount(f"prices: no price for {missing[0]!r} of market {market.name}")
     p = nonnegative_array("prices", [prices[a] for a in market.assets])
+    collateral, debt = position_values(market, p)
+    return float(np.maximum(debt - collateral, 0.0).sum())
+
+
+def position_values(
+    market: Any, prices: np.ndarray, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Collateral and debt value of every position of `market` (or of `rows`) at `prices`
+    (market.assets order): scaled balances times the market's indices, as AToken /
+    VariableDebtToken balanceOf - one matrix-vector product per side."""
     liquidity = np.array([market.exchange_rate(a) for a in market.assets])
     borrow = np.array([market.borrow_index(a) for a in market.assets])
-    gap = market.debt_scaled @ (borrow * p) - market.collateral_scaled @ (liquidity * p)
-    return float(np.maximum(gap, 0.0).sum())
+    collateral, debt = market.collateral_scaled, market.debt_scaled
+    if rows is not None:
+        collateral, debt = collateral[rows], debt[rows]
+    return collateral @ (liquidity * prices), debt @ (borrow * prices)
