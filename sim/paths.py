@@ -214,11 +214,13 @@ def _peg_ratio(
     """A pegged asset's ratio to its peg on the round grid.
 
     Synthetic pegs: the mean-reverting process runs on the step grid as ever, and the
-    ratio is log-linear between step rows - no bridge with peg_noise: the noise is a
-    per-step stationary deviation (a few bp) that arbitrage holds, the bridge would add a
-    fraction of it, and without draws the rounds cannot change the peg's step rows or
-    other streams. A depeg's target, reached at the process's speed, is approached over the
-    rounds of its steps. Replayed pegs: the data on the round grid, deepened by each depeg
+    ratio takes each step's value at the step's first round and holds it through the
+    step - no bridge and no interpolation: the noise is a per-step stationary deviation (a
+    few bp) with no intra-step model, and spreading it over the rounds would invent a drift
+    that arbitrageurs chase round after round in deep stable pools (every round a trade,
+    the run's cost proportional to the rounds for nothing). Without draws the rounds cannot
+    change the peg's step rows or other streams. A depeg moves in step increments, each at
+    its step's first round, as a crash does. Replayed pegs: the data on the round grid, deepened by each depeg
     from the first round of its start step, as a crash hits a replayed risky price."""
     steps, rounds = scenario.steps, scenario.rounds_per_step
     depegs = [prices.Depeg(d.start, d.duration, d.depth, d.recovery) for d in asset.depegs]
@@ -234,7 +236,7 @@ def _peg_ratio(
         np.random.default_rng(stream), steps, peg=ratio, noise_sigma=asset.peg_noise,
         mean_reversion=asset.mean_reversion, depegs=depegs,
     )
-    return prices.brownian_bridge(step_rows[:, None], rounds)[:, 0]
+    return np.concatenate((step_rows[:1], np.repeat(step_rows[1:], rounds)))
 
 
 def _depeg_gap(symbol: str, depegs: list[prices.Depeg], steps: int) -> np.ndarray:

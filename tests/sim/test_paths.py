@@ -98,15 +98,16 @@ def test_a_crash_hits_from_the_first_round_of_its_step():
     assert steth[12] == pytest.approx(1.0) and steth[13] == pytest.approx(0.7)
 
 
-def test_pegged_assets_interpolate_their_ratio_between_step_rows():
+def test_pegged_assets_hold_each_steps_ratio_through_its_rounds():
     paths = paths_of(rounds_per_step=4)
-    # stETH / ETH is log-linear inside a step: round 2 of step 7 (row 26) is the geometric
-    # mean of the ratio at the step rows 6 (row 24) and 7 (row 28) - through the depeg
-    # that starts at step 6.
+    # stETH / ETH takes step 7's ratio at its first round (row 25) and holds it to the step
+    # row 28, through the depeg that starts at step 6 (its target moves by steps); stETH
+    # itself still moves with ETH's bridge inside the step.
     ratio = paths.rounds[:, 3] / paths.rounds[:, 0]
-    assert ratio[26] == pytest.approx(np.sqrt(ratio[24] * ratio[28]), rel=1e-12)
+    np.testing.assert_allclose(ratio[25:29], ratio[28], rtol=1e-12)
+    assert ratio[24] != ratio[25]
     usdc = paths.rounds[:, 2]
-    assert usdc[25] == pytest.approx(usdc[24] ** 0.75 * usdc[28] ** 0.25, rel=1e-12)
+    np.testing.assert_array_equal(usdc[25:29], usdc[28])
 
 
 def test_rounds_are_a_brownian_bridge_with_the_per_round_variance():
