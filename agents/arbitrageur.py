@@ -10,7 +10,7 @@ import mesa
 
 from agents import event_kinds
 from agents.host import Host
-from agents.trading import Trade, best_hedged_arbitrage, capped
+from agents.trading import Trade, capped, remembered_hedged_arbitrage
 from protocols import names
 from protocols.validation import check_amount
 
@@ -48,7 +48,7 @@ class Arbitrageur(mesa.Agent):
         names = list(world.pools)
         self.model.random.shuffle(names)
         for name in names:
-            trade = self._affordable(best_hedged_arbitrage(world.pools[name], world))
+            trade = self._affordable(remembered_hedged_arbitrage(world.pools[name], world))
             if trade is not None and trade.profit_usd > gas_usd:
                 self._execute(name, trade, gas_usd)
 

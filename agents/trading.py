@@ -26,6 +26,7 @@ off-chain marginal rate after the hedge, P_in'/P_out' (`best_hedged_arbitrage`).
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import permutations
@@ -41,6 +42,12 @@ from protocols.world import World
 #: Relative step of the central difference quote(x +- h): quotes are exact to ~1e-16
 #: relative, so the rate is good to ~1e-12 while the O(h^2) truncation stays negligible.
 DIFF_STEP = 1e-4
+#: Smallest relative edge of the first unit's rate over the external rate worth solving
+#: for. Closing an edge e moves about e x depth of volume for a profit of order e^2 x depth:
+#: at 1e-7, under $0.01 even for a $300M StableSwap pool at A 2000 (depth ~ A x TVL / 4),
+#: far below any gas cost - while a pool just arbitraged sits at the band's edge, where
+#: float rounding leaves such edges every round.
+MIN_EDGE = 1e-7
 #: A quote above the pool's balance by more than float rounding means a drained pool; a
 #: swap that runs off the pool's last liquidity is trimmed by this much to stay inside it.
 DRAINED_RTOL = 1e-9
@@ -119,7 +126,7 @@ def best_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
     high = math.log((1.0 - pool.fee) * pool.spot_price(token_in, token_out))
     if not high > low or gap(low) >= 0:
         return plain  # float rounding at the edge of the band, or a drained pool's quote
-    rate = math.exp(brentq(gap, low, high, xtol=1e-12, rtol=1e-10))
+    rate = math.exp(brentq(gap, low, high, xtol=1e-12, rtol=1e-9))
     amount_in, _ = pool.quote_to_rate(token_in, token_out, rate)
     if amount_in <= 0:
         return None
@@ -134,6 +141,30 @@ def best_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
     if profit <= 0:
         return None
     return replace(plain, amount_in=amount_in, amount_out=amount_out, profit_usd=profit)
+
+
+#: pool -> (the state it was last solved in, the answer): several arbitrageurs visit the same
+#: pools every round, and a pool whose edge does not pay gas stays as it was.
+_SOLVED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def remembered_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
+    """`best_hedged_arbitrage`, solved once per state of the pool and of its tokens' off-chain
+    prices: the answer is a function of exactly these (balances, price, traded prices), so
+    a repeated question - the next arbitrageur of the round, the next quiet round - costs a
+    lookup instead of a solve."""
+    token0, token1 = pool.tokens[0], pool.tokens[1]
+    state = (
+        tuple(pool.reserves().values()),
+        pool.spot_price(token0, token1),
+        tuple(world.usd(t) for t in pool.tokens),
+    )
+    known = _SOLVED.get(pool)
+    if known is not None and known[0] == state:
+        return known[1]
+    trade = best_hedged_arbitrage(pool, world)
+    _SOLVED[pool] = (state, trade)
+    return trade
 
 
 def capped(trade: Trade, budget_in: float) -> Trade | None:
@@ -157,6 +188,8 @@ def _optimal_inputs(pool: Pool, price_usd: Mapping[str, float]) -> Iterator[tupl
     reserves = pool.reserves()
     for token_in, token_out in permutations(pool.tokens, 2):
         target = price_usd[token_in] / price_usd[token_out]  # token_out per token_in
+        if (1.0 - pool.fee) * pool.spot_price(token_in, token_out) <= target * (1 + MIN_EDGE):
+            continue  # no edge worth solving for (a pool just arbitraged sits at the band)
         amount_in, amount_out = pool.quote_to_rate(token_in, token_out, target)
         if amount_in > 0 and amount_out > reserves[token_out] * (1.0 + DRAINED_RTOL):
             amount_in = _quoted_input(pool, token_in, token_out, target)

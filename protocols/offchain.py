@@ -44,13 +44,17 @@ PERMANENT_SHARE = 2.0 / 3.0
 
 class OffchainMarket:
     """One asset's off-chain market; see the module doc. `depth_usd` None or inf is
-    unlimited depth (the traded price is the fundamental)."""
+    unlimited depth (the traded price is the fundamental). An asset pegged to another
+    (stETH to ETH) trades against its `anchor`'s market: the anchor's impact moves it too,
+    so a sale of ETH drags stETH with it and the pair's ratio is the peg's, not an
+    arbitrage between a moved and an unmoved price."""
 
     def __init__(
         self,
         price: float,
         depth_usd: float | None = None,
         half_life_hours: float = 1.0,
+        anchor: OffchainMarket | None = None,
     ) -> None:
         self._fundamental = check_amount("price", price, allow_zero=False)
         if depth_usd is None or depth_usd == math.inf:
@@ -62,11 +66,12 @@ class OffchainMarket:
         self._decay_per_hour = math.log(2.0) / half_life
         self._permanent = 0.0
         self._transient = 0.0
+        self._anchor = anchor
 
     # -- reads ----------------------------------------------------------------------------
     def read(self) -> float:
         """The traded price: what oracles reading the reference and every valuation see."""
-        impact = self._permanent + self._transient
+        impact = self.impact
         return self._fundamental * math.exp(impact) if impact else self._fundamental
 
     @property
@@ -75,8 +80,9 @@ class OffchainMarket:
 
     @property
     def impact(self) -> float:
-        """log(traded / fundamental)."""
-        return self._permanent + self._transient
+        """log(traded / fundamental): this market's impact, plus its anchor's."""
+        own = self._permanent + self._transient
+        return own + self._anchor.impact if self._anchor is not None else own
 
     @property
     def unlimited(self) -> bool:

@@ -45,12 +45,15 @@ def build_world(scenario: Scenario, initial_prices: Any, lp_holders: list[str]) 
     assets = tuple(a.symbol for a in scenario.assets)
     for asset in assets:
         ledger.create_token(asset, issuer=names.issuer(asset))
-    reference = {
-        spec.symbol: OffchainMarket(
-            float(p), spec.external_depth_usd, spec.external_half_life_hours
+    reference: dict[str, OffchainMarket] = {}
+    initial = dict(zip(assets, initial_prices, strict=True))
+    # anchors first: an asset pegged to another trades against its anchor's market
+    for spec in sorted(scenario.assets, key=lambda a: a.peg_to in initial):
+        anchor = reference.get(spec.peg_to) if spec.kind == "pegged" else None
+        reference[spec.symbol] = OffchainMarket(
+            float(initial[spec.symbol]), spec.external_depth_usd,
+            spec.external_half_life_hours, anchor,
         )
-        for spec, p in zip(scenario.assets, initial_prices, strict=True)
-    }
     world = World(ledger, assets, reference)
     holders = lp_holders or [names.agent(names.LIQUIDITY_PROVIDER, "passive")]
 

@@ -83,3 +83,16 @@ def test_selling_then_buying_back_with_the_proceeds_restores_units_and_price(pri
 def test_bad_parameters_name_the_field(kwargs, field):
     with pytest.raises(InvalidAmount, match=field):
         OffchainMarket(**kwargs)
+
+
+def test_an_anchored_market_moves_with_its_anchors_impact():
+    # stETH trades against ETH: selling ETH off-chain lowers stETH's traded price by the same
+    # log impact, so stETH / ETH stays at the peg's ratio (0.98); stETH's own flow moves
+    # only stETH.
+    eth = OffchainMarket(2_000.0, depth_usd=1e6)
+    steth = OffchainMarket(1_960.0, depth_usd=5e5, anchor=eth)
+    eth.sell(500.0)
+    assert eth.impact < 0
+    assert steth.read() / eth.read() == pytest.approx(0.98, rel=1e-12)
+    steth.sell(10.0)
+    assert steth.read() / eth.read() < 0.98
