@@ -99,7 +99,8 @@ def best_arbitrage(pool: Pool, price_usd: Mapping[str, float]) -> Trade | None:
 def best_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
     """The most profitable swap in `pool` when its output is sold, and its input bought
     back, on `world`'s off-chain markets, whose finite depth moves their prices (module
-    doc); `best_arbitrage` at the traded prices when both markets have unlimited depth.
+    doc); `best_arbitrage` at the traded prices when the hedge cannot move their ratio
+    (unlimited depth, or a pegged asset hedged against its own anchor).
 
     The direction is the unhedged best's; the size solves rho = P_in'(rho) / P_out'(rho)
     for the pool rate rho reached by the swap (`Pool.quote_to_rate`), P' being the
@@ -112,17 +113,25 @@ def best_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
     if plain is None:
         return None
     sell_off, buy_off = world.reference[plain.token_out], world.reference[plain.token_in]
-    if sell_off.unlimited and buy_off.unlimited:
+    # d log(P_in / P_out) per USD hedged: buying token_in lifts it, selling token_out sinks
+    # it - unless one trades against the other's market (stETH against ETH), which then
+    # moves with it and cancels that part.
+    spread = buy_off.impact_per_usd + sell_off.impact_per_usd
+    if buy_off.anchor is sell_off:
+        spread -= sell_off.impact_per_usd
+    if sell_off.anchor is buy_off:
+        spread -= buy_off.impact_per_usd
+    if spread == 0:
         return plain
     token_in, token_out = plain.token_in, plain.token_out
     reserve_out = pool.reserves()[token_out]
+    log_ratio = math.log(plain.price_in / plain.price_out)
 
     def gap(log_rate: float) -> float:
         _, amount_out = pool.quote_to_rate(token_in, token_out, math.exp(log_rate))
-        usd = sell_off.quote_sell(amount_out)
-        return log_rate - math.log(buy_off.price_after(usd) / sell_off.price_after(-usd))
+        return log_rate - log_ratio - spread * sell_off.quote_sell(amount_out)
 
-    low = math.log(plain.price_in / plain.price_out)
+    low = log_ratio
     high = math.log((1.0 - pool.fee) * pool.spot_price(token_in, token_out))
     if not high > low or gap(low) >= 0:
         return plain  # float rounding at the edge of the band, or a drained pool's quote

@@ -88,6 +88,15 @@ class OffchainMarket:
     def unlimited(self) -> bool:
         return self._k == 0.0
 
+    @property
+    def impact_per_usd(self) -> float:
+        """k: the log-price move per USD of this market's own net flow."""
+        return self._k
+
+    @property
+    def anchor(self) -> OffchainMarket | None:
+        return self._anchor
+
     def price_after(self, usd_flow: float) -> float:
         """The traded price once `usd_flow` more USD has been bought (< 0: sold)."""
         return self._fundamental * math.exp(self.impact + self._k * usd_flow)
