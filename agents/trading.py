@@ -152,27 +152,38 @@ def best_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
     return replace(plain, amount_in=amount_in, amount_out=amount_out, profit_usd=profit)
 
 
-#: pool -> (the state it was last solved in, the answer): several arbitrageurs visit the same
-#: pools every round, and a pool whose edge does not pay gas stays as it was.
+#: pool -> (the state it was last solved in, the answer, its price level): several
+#: arbitrageurs visit the same pools every round, and a pool whose edge does not pay gas
+#: stays as it was.
 _SOLVED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def remembered_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
     """`best_hedged_arbitrage`, solved once per state of the pool and of its tokens' off-chain
-    prices: the answer is a function of exactly these (balances, price, traded prices), so
+    prices: the answer is a function of exactly these (the pool's state, which changes only
+    with its ledger balances, and the traded prices), so
     a repeated question - the next arbitrageur of the round, the next quiet round - costs a
-    lookup instead of a solve."""
-    token0, token1 = pool.tokens[0], pool.tokens[1]
+    lookup instead of a solve. Where no hedge can move the pair's prices (every token's own
+    depth unlimited), the trade's amounts depend on the prices' ratios alone and its profit
+    is proportional to their level: a pool whose prices all moved together (stETH with ETH)
+    is answered from the last solve, rescaled."""
+    prices = tuple(world.usd(t) for t in pool.tokens)
+    scalable = all(world.reference[t].impact_per_usd == 0 for t in pool.tokens)
+    level = prices[0] if scalable else 1.0
     state = (
-        tuple(pool.reserves().values()),
-        pool.spot_price(token0, token1),
-        tuple(world.usd(t) for t in pool.tokens),
+        world.ledger.writes_of(pool.name),  # every change of a pool moves its balances
+        tuple(p / level for p in prices) if scalable else prices,
     )
     known = _SOLVED.get(pool)
     if known is not None and known[0] == state:
-        return known[1]
+        trade, solved_level = known[1], known[2]
+        if trade is None or solved_level == level:
+            return trade
+        scale = level / solved_level
+        return replace(trade, profit_usd=trade.profit_usd * scale,
+                       price_in=trade.price_in * scale, price_out=trade.price_out * scale)
     trade = best_hedged_arbitrage(pool, world)
-    _SOLVED[pool] = (state, trade)
+    _SOLVED[pool] = (state, trade, level)
     return trade
 
 

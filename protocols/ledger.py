@@ -28,6 +28,7 @@ class Ledger:
         self._supply: dict[str, float] = {}
         self._peak_supply: dict[str, float] = {}
         self._issuer: dict[str, str] = {}
+        self._writes: dict[str, int] = {}
 
     # -- tokens -------------------------------------------------------------------------
     def create_token(self, token: str, issuer: str) -> None:
@@ -57,6 +58,12 @@ class Ledger:
     # -- reads --------------------------------------------------------------------------
     def balance_of(self, holder: str, token: str) -> float:
         return self._book(token).get(holder, 0.0)
+
+    def writes_of(self, holder: str) -> int:
+        """How many mints, burns and transfers have touched `holder`'s balances: a reader
+        that kept it knows, while it is unchanged, that none of them moved (a pool's state
+        is its balances and what moves with them)."""
+        return self._writes.get(holder, 0)
 
     def total_supply(self, token: str) -> float:
         self._book(token)
@@ -98,6 +105,7 @@ class Ledger:
         amount = check_amount("amount", amount)
         self._require_issuer(token, by, "mint")
         book[to] = book.get(to, 0.0) + amount
+        self._writes[to] = self._writes.get(to, 0) + 1
         supply = self._supply[token] + amount
         self._supply[token] = supply
         if supply > self._peak_supply[token]:
@@ -114,6 +122,7 @@ class Ledger:
                 f"burn: {holder!r} holds {balance!r} {token}, cannot burn {amount!r}"
             )
         book[holder] = balance - amount
+        self._writes[holder] = self._writes.get(holder, 0) + 1
         # Float dust: never report a supply below zero after burning everything.
         self._supply[token] = max(self._supply[token] - amount, 0.0)
 
@@ -128,6 +137,9 @@ class Ledger:
             )
         book[sender] = balance - amount
         book[recipient] = book.get(recipient, 0.0) + amount
+        writes = self._writes
+        writes[sender] = writes.get(sender, 0) + 1
+        writes[recipient] = writes.get(recipient, 0) + 1
 
     # -- invariants ---------------------------------------------------------------------
     def check_conservation(self) -> None:
