@@ -291,6 +291,9 @@ class TreasuryModel(mesa.Model):
             "seed": self.config.seed,
             "steps": int(self.steps),
             "liquidations": len(liquidations),
+            # positions hit at least once: unlike the count of calls, it does not depend on
+            # how finely rounds split a position's liquidation into close-factor pieces
+            "positions_liquidated": len({(e["market"], e["pid"]) for e in liquidations}),
             "liquidation_volume_usd": math.fsum(
                 float(e.get("debt_repaid_usd", 0.0)) for e in liquidations
             ),

@@ -220,8 +220,9 @@ def _peg_ratio(
     that arbitrageurs chase round after round in deep stable pools (every round a trade,
     the run's cost proportional to the rounds for nothing). Without draws the rounds cannot
     change the peg's step rows or other streams. A depeg moves in step increments, each at
-    its step's first round, as a crash does. Replayed pegs: the data on the round grid, deepened by each depeg
-    from the first round of its start step, as a crash hits a replayed risky price."""
+    its step's first round, as a crash does. Replayed pegs: the data on the round grid,
+    deepened by each depeg from the first round of its start step, as a crash hits a
+    replayed risky price."""
     steps, rounds = scenario.steps, scenario.rounds_per_step
     depegs = [prices.Depeg(d.start, d.duration, d.depth, d.recovery) for d in asset.depegs]
     depegs += [d for shock in shocks for d in shock.depegs(asset.symbol)]

@@ -36,7 +36,7 @@ class Distress(Strict):
     runway_months_floor: NonNegative = 12.0
 
 
-#: Rounds per step until the lead fixes the default by measuring where results stop changing.
+#: Rounds per step (see the Scenario docstring for how it was chosen).
 DEFAULT_ROUNDS_PER_STEP = 6
 
 

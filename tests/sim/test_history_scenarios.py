@@ -242,12 +242,14 @@ def steth_discount():
 
 @needs_data
 def test_steth_discount_replays_the_chainlink_rounds(steth_discount):
-    ratio = steth_discount.column("price:stETH") / steth_discount.column("fundamental:ETH")
+    # stETH trades against ETH's off-chain market (it moves with ETH's impact), so the
+    # traded ratio is the replayed one.
+    ratio = steth_discount.column("price:stETH") / steth_discount.column("price:ETH")
     # Round of 9 Jun 17:41 (0.97327561) holds at the start; the 18 Jun 09:09:38 round
     # (0.93501933, the low) holds from 10:00, step 202, until the 19 Jun 09:09 round.
     np.testing.assert_allclose(ratio[0], 0.97327561, rtol=1e-12)
     np.testing.assert_allclose(ratio[202:], 0.93501933, rtol=1e-12)
-    assert ratio.argmin() == 202
+    assert np.all(ratio[:202] > 0.93501933 * (1 + 1e-9))  # the low first holds at 202
 
 
 @needs_data
@@ -481,3 +483,70 @@ def test_shipped_offchain_depths_are_the_square_root_law_on_the_replayed_file(
     spec = next(a for a in scenario.assets if a.symbol == asset)
     expected = square_root_depth_usd(DATA / spec.data, start, end)
     assert spec.external_depth_usd == pytest.approx(expected, rel=0.01)
+
+
+# -- step length and oracle latency (the rounds) ------------------------------------------
+def _black_thursday(scale: int = 1, rounds: int | None = None, latency: int = 0) -> dict:
+    """The replay's summary at step_hours = 1 / scale with everything counted in steps
+    scaled to the same hours (steps, shock step and duration, reaction delay, oracle
+    heartbeat and latency)."""
+    import tomllib
+
+    from sim.runner import run_scenario
+    from sim.scenario import apply_overrides
+
+    raw = tomllib.loads((SCENARIOS / "black_thursday_2020.toml").read_text())
+    raw["step_hours"], raw["steps"] = 1.0 / scale, raw["steps"] * scale
+    for shock in raw["shocks"]:
+        shock["step"], shock["duration"] = (shock["step"] - 1) * scale + 1, shock["duration"] * scale
+    for cohort in raw["agents"]["borrowers"]:
+        cohort["reaction_delay"] = cohort.get("reaction_delay", 6) * scale
+    overrides = {"protocols.aave.reserves.ETH.oracle.heartbeat": 24 * scale,
+                 "protocols.aave.reserves.ETH.oracle.latency": latency * scale}
+    if rounds is not None:
+        overrides["rounds_per_step"] = rounds
+    return run_scenario(parse_scenario(apply_overrides(raw, overrides))).summary
+
+
+@needs_data
+def test_black_thursday_does_not_depend_on_the_step_length():
+    # The same replay at hourly and at 15-minute steps (4x the steps). At the default 6
+    # rounds per step the rounds are 10 and 2.5 minutes long; the same positions are hit
+    # (863 of 900 at seed 3) for the same debt repaid (~$11-12M), within 20 %. The number
+    # of liquidation calls is finer-grained: a position caught just below HF 1 is closed
+    # in 50 % close-factor pieces, so shorter rounds make more, smaller calls - at equal
+    # round length (5 minutes: 12 rounds of an hour, 3 of 15 minutes) the calls agree too.
+    hourly, quarter = _black_thursday(1), _black_thursday(4)
+    assert quarter["positions_liquidated"] == pytest.approx(hourly["positions_liquidated"],
+                                                            rel=0.2)
+    assert quarter["liquidation_volume_usd"] == pytest.approx(
+        hourly["liquidation_volume_usd"], rel=0.2)
+    hourly, quarter = _black_thursday(1, rounds=12), _black_thursday(4, rounds=3)
+    assert quarter["liquidations"] == pytest.approx(hourly["liquidations"], rel=0.2)
+
+
+@needs_data
+def test_a_one_hour_oracle_delay_runs_and_leaves_a_shortfall_that_step_length_keeps():
+    # Maker's OSM delay (black_thursday_2020_delayed_oracle.toml): the feed is primed with
+    # the round it would have published before the run, so it reads from step 0. While it
+    # lags, positions fall below water at traded prices that their stale HF cannot see:
+    # a shortfall peak (~$17k at seed 3) at least the undelayed one (~0: liquidators keep
+    # up round by round), within x1.5 at hourly and at 15-minute steps (the peak is taken
+    # over every round, not at the steps).
+    plain, delayed = _black_thursday(1), _black_thursday(1, latency=1)
+    assert delayed["shortfall_peak_usd"] >= plain["shortfall_peak_usd"]
+    assert delayed["shortfall_peak_usd"] > 1_000
+    quarter = _black_thursday(4, latency=1)
+    ratio = quarter["shortfall_peak_usd"] / delayed["shortfall_peak_usd"]
+    assert 1 / 1.5 <= ratio <= 1.5
+
+
+def test_the_delayed_oracle_what_if_is_the_replay_with_a_one_step_feed_delay():
+    plain = load_scenario(SCENARIOS / "black_thursday_2020.toml").model_dump()
+    delayed = load_scenario(SCENARIOS / "black_thursday_2020_delayed_oracle.toml").model_dump()
+    aave = next(i for i, p in enumerate(delayed["protocols"]) if p["name"] == "aave")
+    assert delayed["protocols"][aave]["reserves"]["ETH"]["oracle"]["latency"] == 1
+    delayed["protocols"][aave]["reserves"]["ETH"]["oracle"]["latency"] = 0
+    for key in ("name", "description"):
+        delayed.pop(key), plain.pop(key)
+    assert delayed == plain
