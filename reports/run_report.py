@@ -123,7 +123,8 @@ def spread_table(run: RunFolder) -> Table:
 
 
 def price_figure(run: RunFolder) -> ReportFigure | None:
-    """Reference vs pool vs oracle price per asset that has a pool or an oracle."""
+    """Traded off-chain (and, at finite depth, fundamental) vs pool vs oracle price per asset
+    that has a pool or an oracle."""
     ts = run.timeseries
     pools: dict[str, list[str]] = {}
     for protocol in run.scenario.get("protocols", []):
@@ -138,12 +139,15 @@ def price_figure(run: RunFolder) -> ReportFigure | None:
         return None
     cols = 1 if len(assets) == 1 else 2
     rows = -(-len(assets) // cols)
-    title = "Reference, pool and oracle prices"
+    title = "Off-chain, pool and oracle prices"
     fig, axes = new_figure(title, rows, cols, sharex=True)
     days = run.days
     for k, (ax, asset) in enumerate(zip(axes, assets, strict=False)):
         ax.plot(days, ts[columns.price(asset)], color="black", linewidth=1.4,
-                label="reference")
+                label="off-chain (traded)")
+        if columns.fundamental(asset) in ts:
+            ax.plot(days, ts[columns.fundamental(asset)], color="grey", linewidth=1.0,
+                    linestyle="--", label="fundamental")
         for pool in pools.get(asset, []):
             ax.plot(days, ts[columns.pool_price(pool)], linestyle="-", linewidth=1.0,
                     alpha=0.85, label=f"pool {pool}")
@@ -213,7 +217,7 @@ def liquidation_figure(run: RunFolder) -> ReportFigure | None:
                         label=f"{market}: shortfall (marked to market)")
     mark_shocks(bottom, run.shocks, named=False)
     usd_axis(bottom)
-    label(bottom, "Bad debt written off and shortfall marked to market (reference prices)",
+    label(bottom, "Bad debt written off and shortfall marked to market (off-chain prices)",
           TIME, "USD")
     legend_if_several(bottom, loc="upper left")
     summary = run.summary

@@ -135,6 +135,18 @@ def test_run_figures_are_titled_and_labelled(run_dir):
         run_report.price_figure(run).caption
 
 
+def test_run_price_figure_draws_the_fundamental_under_a_thin_market(run_dir):
+    # The baseline's GOV trades off-chain at finite depth: its panel draws the traded price
+    # and, dashed, the exogenous fundamental the impact moved it from; ETH (unlimited depth)
+    # has no separate fundamental.
+    run = run_report.load_run(run_dir)
+    axes = {ax.get_title(): ax for ax in run_report.price_figure(run).figure.axes}
+    gov = {line.get_label(): line for line in axes["GOV"].get_lines()}
+    assert np.array_equal(gov["fundamental"].get_ydata(), run.timeseries["fundamental:GOV"])
+    assert np.array_equal(gov["off-chain (traded)"].get_ydata(), run.timeseries["price:GOV"])
+    assert "fundamental" not in {line.get_label() for line in axes["ETH"].get_lines()}
+
+
 def test_run_liquidation_figure_draws_shortfall_beside_bad_debt(run_dir):
     run = run_report.load_run(run_dir)
     figure = run_report.liquidation_figure(run)
