@@ -46,8 +46,10 @@ class ShortfallMeter:
             ratios = prices / base
             if market.version != version or ratios.max() >= SCREEN * ratios.min():
                 value = self._full(name)
-            else:
+            elif rows.size:
                 value = _shortfall(market, prices, rows)
+            else:
+                continue  # nobody near insolvency: 0, and the peak is at least that
             self._peak[name] = max(self._peak.get(name, 0.0), value)
 
     def now(self, name: str) -> float:
