@@ -7,15 +7,15 @@ import dataclasses
 import math
 import statistics
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
 from protocols.ledger import Ledger
 from protocols.lending import LendingMarket, load_aave_params
+from sim.historical import default_data_dir
 
-AAVE_CSV = Path("/work/shared/data/aave_v3_ethereum_risk_params_2023-10-31.csv")
+AAVE_CSV = default_data_dir() / "aave_v3_ethereum_risk_params_2023-10-31.csv"
 ASSETS = ("WETH", "WBTC", "USDC", "USDT", "DAI")
 PRICES = (1816.85, 34814.14, 1.0, 1.0, 1.0)  # the snapshot's oracle answers, rounded
 POSITIONS = 100_000

@@ -58,12 +58,18 @@ _BAR_END_COLUMNS = ("close", "adj close")
 
 
 def default_data_dir() -> Path:
-    """$DAOSIM_DATA_DIR if set, else ../shared/data relative to the repository root (the
-    parent of the `sim` package directory)."""
+    """$DAOSIM_DATA_DIR if set, else the nearest `shared/data` beside the repository or one of
+    the folders above it (../shared/data for a checkout next to it; a clone made deeper in
+    the same tree finds the same folder), else ../shared/data, which then does not exist and
+    is reported by name where a file is needed."""
     override = os.environ.get(DATA_DIR_ENV)
     if override:
         return Path(override).expanduser()
-    return (Path(__file__).resolve().parent.parent / ".." / "shared" / "data").resolve()
+    repo = Path(__file__).resolve().parent.parent
+    for folder in repo.parents:
+        if (folder / "shared" / "data").is_dir():
+            return folder / "shared" / "data"
+    return (repo / ".." / "shared" / "data").resolve()
 
 
 def load_price_series(path: str | Path, column: str | None = None) -> pd.Series:

@@ -3,7 +3,6 @@ Aave CSV)."""
 
 import dataclasses
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +18,10 @@ from protocols.lending import (
     shortfalls,
 )
 from protocols.lending.health import ratio_or_inf
+from sim.historical import default_data_dir
 
-AAVE_CSV = Path("/work/shared/data/aave_v3_ethereum_risk_params_2023-10-31.csv")
+AAVE_CSV = default_data_dir() / "aave_v3_ethereum_risk_params_2023-10-31.csv"
+needs_aave_csv = pytest.mark.skipif(not AAVE_CSV.is_file(), reason=f"no file at {AAVE_CSV}")
 RATE = KinkedRate(base=0.0, slope1=0.028, slope2=0.8, optimal=0.8)
 
 
@@ -147,6 +148,7 @@ def test_reserve_params_are_frozen_and_accept_edge_values():
     assert gho_like.liquidation_threshold == 0.0
 
 
+@needs_aave_csv
 def test_load_real_aave_weth_usdc_rows():
     loaded = load_aave_params(AAVE_CSV, ["WETH", "USDC"])
     assert list(loaded) == ["WETH", "USDC"]
@@ -160,6 +162,7 @@ def test_load_real_aave_weth_usdc_rows():
     assert weth.borrowable and weth.usable_as_collateral
 
 
+@needs_aave_csv
 def test_load_refuses_missing_symbols_and_invalid_rows():
     with pytest.raises(ConfigError, match="DOGE"):
         load_aave_params(AAVE_CSV, ["WETH", "DOGE"])
