@@ -97,10 +97,6 @@ class OffchainMarket:
     def anchor(self) -> OffchainMarket | None:
         return self._anchor
 
-    def price_after(self, usd_flow: float) -> float:
-        """The traded price once `usd_flow` more USD has been bought (< 0: sold)."""
-        return self._fundamental * math.exp(self.impact + self._k * usd_flow)
-
     def quote_sell(self, units: float) -> float:
         """USD received for selling `units` now (average price over the sale's own impact)."""
         price = self.read()
