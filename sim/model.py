@@ -169,6 +169,9 @@ class TreasuryModel(mesa.Model):
             self.world.update_oracles(t, row)
             if t == self._shock_step and row == (t - 1) * rounds + 1:
                 self.health.take(self.world, AFTER, t)
+            # insolvency as the prices moved, before anyone liquidates it into bad debt,
+            # and as the round leaves it
+            self.shortfall.observe()
             self._do(Arbitrageur)
             self._do(Liquidator)
             self.shortfall.observe()

@@ -1,6 +1,7 @@
 """Shortfall marked to market, round by round: what each lending market's insolvent
 positions' debt exceeds their collateral by (`protocols.lending.health`), at the traded
-off-chain prices of every round, so that a crash inside a step is seen at its worst and the
+off-chain prices of every round - as the prices move, before liquidators turn it into bad
+debt, and as the round ends - so that a crash inside a step is seen at its worst and the
 figure does not depend on how often steps sample it.
 
 Valuing every position every round would cost the whole book each round. A screen keeps
@@ -15,6 +16,8 @@ again and re-screens.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from protocols.lending import LendingMarket
@@ -25,14 +28,26 @@ from protocols.world import World
 SCREEN = 1.5
 
 
+class _Watch(NamedTuple):
+    """What a full valuation leaves for the next rounds: the watched positions' collateral
+    and debt per asset (balances times indices, fixed while `version` is), and the prices
+    they were screened at."""
+
+    collateral: np.ndarray
+    debt: np.ndarray
+    prices: np.ndarray
+    version: int
+
+
 class ShortfallMeter:
     """Per market: the largest shortfall seen in the current step's rounds, and the shortfall
     now."""
 
     def __init__(self, world: World) -> None:
         self.world = world
-        self._watch: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}  # rows, prices, version
+        self._watch: dict[str, _Watch] = {}
         self._peak: dict[str, float] = {}
+        self._seen: dict[str, tuple[int, bytes]] = {}  # (version, prices) of the last look
 
     def start_step(self) -> None:
         """Forget the last step's peaks; value every book (before the step's rounds)."""
@@ -41,13 +56,18 @@ class ShortfallMeter:
     def observe(self) -> None:
         """Value every market at this round's prices and keep the step's peak."""
         for name, market in self.world.markets.items():
-            rows, base, version = self._watch[name]
+            watch = self._watch[name]
             prices = self._prices(market)
-            ratios = prices / base
-            if market.version != version or ratios.max() >= SCREEN * ratios.min():
+            seen = (market.version, prices.tobytes())
+            if self._seen.get(name) == seen:
+                continue  # nothing moved since the last look: the same value, already kept
+            self._seen[name] = seen
+            ratios = prices / watch.prices
+            if market.version != watch.version or ratios.max() >= SCREEN * ratios.min():
                 value = self._full(name)
-            elif rows.size:
-                value = _shortfall(market, prices, rows)
+            elif watch.debt.size:
+                gap = watch.debt @ prices - watch.collateral @ prices
+                value = float(np.maximum(gap, 0.0).sum())
             else:
                 continue  # nobody near insolvency: 0, and the peak is at least that
             self._peak[name] = max(self._peak.get(name, 0.0), value)
@@ -64,15 +84,16 @@ class ShortfallMeter:
         market = self.world.markets[name]
         prices = self._prices(market)
         collateral, debt = position_values(market, prices)
-        self._watch[name] = (
-            np.flatnonzero(collateral < SCREEN * debt), prices, market.version
+        rows = np.flatnonzero(collateral < SCREEN * debt)
+        liquidity = np.array([market.exchange_rate(a) for a in market.assets])
+        borrow = np.array([market.borrow_index(a) for a in market.assets])
+        self._watch[name] = _Watch(
+            np.take(market.collateral_scaled, rows, axis=0) * liquidity,
+            np.take(market.debt_scaled, rows, axis=0) * borrow,
+            prices,
+            market.version,
         )
         return float(np.maximum(debt - collateral, 0.0).sum())
 
     def _prices(self, market: LendingMarket) -> np.ndarray:
         return np.array([self.world.usd(a) for a in market.assets])
-
-
-def _shortfall(market: LendingMarket, prices: np.ndarray, rows: np.ndarray) -> float:
-    collateral, debt = position_values(market, prices, rows)
-    return float(np.maximum(debt - collateral, 0.0).sum())

@@ -94,3 +94,18 @@ def test_a_calm_run_reports_zero_shortfall_under_every_key():
     shortfall_keys = {k: v for k, v in summary.items() if k.startswith("shortfall_")}
     assert shortfall_keys == {"shortfall_peak_usd": 0.0, "shortfall_end_usd": 0.0,
                               "shortfall_peak_usd:aave": 0.0, "shortfall_end_usd:aave": 0.0}
+
+
+def test_the_peak_sees_insolvency_before_liquidators_write_it_off(stranded):
+    # The same 45 % crash with liquidators present: they close the insolvent positions in
+    # the crash's first round, writing the uncovered debt off. The shortfall is taken as the
+    # prices move, before anyone acts, so the step's peak holds the stranded book's
+    # insolvency of that instant: the no-liquidator run's shortfall at step 10 - the same
+    # book at the same prices, which ends the step an hour of USDC interest higher (its
+    # step-end value is its peak) - and bad debt appears beside it, not instead of it.
+    model = run(small_world(shocks=[CRASH]))
+    ts = model.timeseries().set_index("step")
+    stuck = stranded.timeseries().set_index("step")
+    assert model.summary()["bad_debt_usd"] > 0
+    assert ts.loc[10, SHORTFALL] == pytest.approx(stuck.loc[10, SHORTFALL], rel=1e-5)
+    assert 0 < ts.loc[10, SHORTFALL] <= stuck.loc[10, SHORTFALL]
