@@ -24,8 +24,11 @@ from protocols.lending import LendingMarket
 from protocols.lending.health import position_values
 from protocols.world import World
 
-#: Collateral-to-debt ratio under which a position is watched every round (see module doc).
-SCREEN = 1.5
+#: Collateral-to-debt ratio under which a position is watched every round (see module doc):
+#: a fifth above insolvency - about the liquidatable positions of a 0.83 threshold - so the
+#: watched set stays small, while a 20 % move of one price against another inside a step
+#: (a crash) sends the meter back to the whole book.
+SCREEN = 1.2
 
 
 class _Watch(NamedTuple):
@@ -50,13 +53,17 @@ class ShortfallMeter:
         self._seen: dict[str, tuple[int, bytes]] = {}  # (version, prices) of the last look
 
     def start_step(self) -> None:
-        """Forget the last step's peaks; value every book (before the step's rounds)."""
-        self._peak = {name: self._full(name) for name in self.world.markets}
+        """Forget the last step's peaks (the book as the step starts is the last one's end,
+        counted there)."""
+        self._peak = {}
 
     def observe(self) -> None:
         """Value every market at this round's prices and keep the step's peak."""
         for name, market in self.world.markets.items():
-            watch = self._watch[name]
+            watch = self._watch.get(name)
+            if watch is None:
+                self._peak[name] = max(self._peak.get(name, 0.0), self._full(name))
+                continue
             prices = self._prices(market)
             seen = (market.version, prices.tobytes())
             if self._seen.get(name) == seen:
