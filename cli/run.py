@@ -21,26 +21,47 @@ def add_run(commands: Any) -> None:
     """Register `daosim run SCENARIO` with its overrides."""
     run = commands.add_parser("run", help="run one scenario and write its outputs")
     run.add_argument("scenario", type=Path, help="scenario TOML file")
-    run.add_argument("--seed", type=int, help="override the scenario's seed")
-    run.add_argument("--steps", type=int, help="override the scenario's horizon in steps")
+    _scenario_options(run)
     run.add_argument("--out", type=Path, default=None, help="output folder (default out/NAME)")
-    run.add_argument("--data-dir", type=Path, default=None,
-                     help="folder of historical data files (default $DAOSIM_DATA_DIR or "
-                          "../shared/data)")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                     help="override one field by dotted path, e.g. "
-                          "protocols.aave.reserves.GOV.liquidation_threshold=0.5 (repeatable; "
-                          "VALUE is read as TOML, else as text)")
     run.add_argument("--no-report", action="store_true",
                      help="skip report.html and figures/ (written by default)")
     run.set_defaults(handler=_run)
 
 
 def add_check(commands: Any) -> None:
-    """Register `daosim check SCENARIO`."""
-    check = commands.add_parser("check", help="validate a scenario file and exit")
-    check.add_argument("scenario", type=Path)
+    """Register `daosim check SCENARIO`, with the same overrides as `run`."""
+    check = commands.add_parser(
+        "check", help="validate a scenario (or a proposal with --base) and build its world",
+        description="Validate a scenario file with the overrides `run` would apply, then build "
+                    "its world at step 0 (market paths, pools, lending book, treasury): a "
+                    "scenario that passes `check` runs.")
+    check.add_argument("scenario", type=Path, help="scenario TOML file, or a proposal with --base")
+    check.add_argument("--base", type=Path, default=None,
+                       help="check SCENARIO as a proposal on this baseline, as `compare` would")
+    _scenario_options(check)
     check.set_defaults(handler=_check)
+
+
+def _scenario_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, help="override the scenario's seed")
+    parser.add_argument("--steps", type=int, help="override the scenario's horizon in steps")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder of historical data files (default $DAOSIM_DATA_DIR or "
+                             "../shared/data)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="PATH=VALUE",
+                        help="override one field by dotted path, e.g. "
+                             "protocols.aave.reserves.GOV.liquidation_threshold=0.5 "
+                             "(repeatable; VALUE is read as TOML, else as text)")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The `--set`, `--seed` and `--steps` of the command line as dotted-path overrides."""
+    overrides = dict(parse_assignment(text) for text in args.overrides)
+    for key in ("seed", "steps"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    return overrides
 
 
 def add_schema(commands: Any) -> None:
@@ -53,20 +74,14 @@ def add_schema(commands: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from sim.scenario import load_scenario
 
-    overrides = dict(parse_assignment(text) for text in args.overrides)
-    for key in ("seed", "steps"):
-        if getattr(args, key) is not None:
-            overrides[key] = getattr(args, key)
-    scenario = load_scenario(args.scenario, overrides)
+    scenario = load_scenario(args.scenario, _overrides(args))
     from sim.outputs import write_run
     from sim.runner import run_scenario
 
     out = args.out or Path("out") / scenario.name
     with on_interrupt(f"interrupted: outputs in {out}/ may be incomplete; "
                       "run the command again"):
-        result = run_scenario(
-            scenario, data_dir=str(args.data_dir) if args.data_dir else None, graph=True
-        )
+        result = run_scenario(scenario, data_dir=_dir(args.data_dir), graph=True)
         out = write_run(out, result, scenario)
     summary = result.summary
     width = max(len(k) for k in summary)
@@ -80,11 +95,21 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from sim.scenario import load_scenario
+    from sim.runner import check_buildable
+    from sim.scenario import load_proposal, load_scenario
 
-    scenario = load_scenario(args.scenario)
-    print(f"{args.scenario}: valid scenario {scenario.name!r} ({scenario.steps} steps)")
+    if args.base is not None:
+        scenario = load_proposal(args.base, args.scenario, _overrides(args))
+    else:
+        scenario = load_scenario(args.scenario, _overrides(args))
+    check_buildable(scenario, data_dir=_dir(args.data_dir), source=str(args.scenario))
+    kind = f"proposal on {args.base}" if args.base is not None else f"scenario {scenario.name!r}"
+    print(f"{args.scenario}: valid {kind} ({scenario.steps} steps); its world builds at step 0")
     return 0
+
+
+def _dir(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
 
 
 def _schema(args: argparse.Namespace) -> int:

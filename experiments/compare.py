@@ -36,13 +36,7 @@ from experiments.tails import loss_metrics, tail_table, with_losses
 from experiments.worker import RunTask
 from protocols.errors import ConfigError
 from sim.outputs import atomic_write_text, write_csv
-from sim.scenario import (
-    apply_appends,
-    apply_overrides,
-    parse_scenario,
-    read_scenario,
-    read_toml,
-)
+from sim.scenario import parse_scenario, proposal_scenario, read_scenario
 
 #: words marking metrics where lower is better / higher is better (for verdict wording).
 _LOWER_BETTER = ("bad_debt", "shortfall", "insolvent", "loss", "drawdown", "distress",
@@ -50,7 +44,6 @@ _LOWER_BETTER = ("bad_debt", "shortfall", "insolvent", "loss", "drawdown", "dist
 _HIGHER_BETTER = ("treasury_end", "runway", "survival", "value_end")
 #: relative changes below this are called negligible even when the CI excludes zero.
 NEGLIGIBLE = 1e-3
-_PROPOSAL_KEYS = frozenset({"name", "description", "overrides", "append"})
 
 
 @dataclass(frozen=True)
@@ -69,19 +62,7 @@ def load_arms(baseline: str | Path, proposal: str | Path) -> tuple[tuple[str, di
     baseline, proposal = Path(baseline), Path(proposal)
     base_raw = read_scenario(baseline)
     parse_scenario(base_raw, source=str(baseline))
-    top = read_toml(proposal, "proposal")
-    if "extends" in top or set(top) - _PROPOSAL_KEYS:
-        prop_raw = read_scenario(proposal)
-        name = str(prop_raw.get("name", proposal.stem))
-    else:
-        overrides, appends = top.get("overrides", {}), top.get("append", {})
-        if not isinstance(overrides, dict) or not (overrides or appends):
-            raise ConfigError(f"{proposal}: overrides: needs a table of dotted paths to change "
-                              "on the baseline, or [[append.shocks]] (or make the file a "
-                              "scenario)")
-        prop_raw = apply_overrides(base_raw, overrides, source=str(proposal))
-        prop_raw = apply_appends(prop_raw, appends, source=str(proposal))
-        name = str(top.get("name", proposal.stem))
+    name, prop_raw = proposal_scenario(base_raw, proposal)
     parse_scenario(prop_raw, source=str(proposal))
     base_name = str(base_raw.get("name", baseline.stem))
     if name == base_name:

@@ -10,6 +10,7 @@ import time
 
 import mesa
 
+from protocols.errors import ConfigError, DaosimError
 from sim.model import TreasuryModel
 from sim.outputs import RunResult
 from sim.paths import ExogenousPaths
@@ -36,6 +37,19 @@ def run_scenario(
         )
     finally:
         release(model)
+
+
+def check_buildable(config: Scenario, *, data_dir: str | None = None,
+                    source: str = "scenario") -> None:
+    """Build `config`'s model at step 0 (paths, pools, lending book, agents, treasury) and
+    throw it away, so that `daosim check` refuses what `daosim run` could not start."""
+    try:
+        model = TreasuryModel(config, data_dir=data_dir)
+    except ConfigError:
+        raise
+    except DaosimError as exc:
+        raise ConfigError(f"{source}: its world cannot be built at step 0: {exc}") from None
+    release(model)
 
 
 def release(model: mesa.Model) -> None:

@@ -42,6 +42,13 @@ def read_scenario(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, A
     """
     path = Path(path)
     raw = read_toml(path, "scenario")
+    diff = raw.keys() & {"overrides", "append"} and raw.keys() <= PROPOSAL_KEYS
+    if diff and "extends" not in raw:
+        raise ConfigError(
+            f"{path}: a proposal (changes to a baseline), not a whole scenario: check it with "
+            f"`daosim check {path} --base BASELINE.toml`, run it with `daosim compare "
+            f"BASELINE.toml {path}`"
+        )
     base = raw.pop("extends", None)
     overrides = raw.pop("overrides", {})
     appends = raw.pop("append", {})
@@ -60,6 +67,55 @@ def read_scenario(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, A
         raw = deep_merge(parent, raw)
     raw = apply_overrides(raw, overrides, source=str(path)) if overrides else raw
     return apply_appends(raw, appends, source=str(path)) if appends else raw
+
+
+#: the keys of a proposal file that is a diff on a baseline (not a scenario of its own)
+PROPOSAL_KEYS = frozenset({"name", "description", "overrides", "append"})
+
+
+def load_proposal(
+    baseline: str | Path, proposal: str | Path, overrides: Mapping[str, Any] | None = None
+) -> Scenario:
+    """The scenario a proposal makes of its baseline (as `daosim compare` runs it), with
+    `overrides` on top."""
+    base_raw = read_scenario(baseline)
+    parse_scenario(base_raw, source=str(baseline))
+    _, raw = proposal_scenario(base_raw, proposal)
+    return parse_scenario(apply_overrides(raw, overrides) if overrides else raw,
+                          source=str(proposal))
+
+
+def proposal_scenario(
+    base_raw: Mapping[str, Any], proposal: str | Path
+) -> tuple[str, dict[str, Any]]:
+    """The name and raw scenario of `proposal` on the baseline `base_raw`.
+
+    A proposal file is either a diff - only `name`, `description`, `[overrides]` of dotted
+    paths and `[[append.LIST]]` items - applied to the baseline, or a scenario of its own
+    (`extends = "..."`, or a whole scenario with its `[[assets]]`). A file that is neither
+    gets a message saying which it looks like and what is missing.
+    """
+    proposal = Path(proposal)
+    top = read_toml(proposal, "proposal")
+    fields = sorted(set(top) - PROPOSAL_KEYS - {"extends"})
+    if "extends" in top or (fields and "overrides" not in top and "append" not in top
+                            and "assets" in top):
+        raw = read_scenario(proposal)
+        return str(raw.get("name", proposal.stem)), raw
+    if fields:
+        shown = ", ".join(fields)
+        raise ConfigError(
+            f"{proposal}: {shown}: a proposal changes its baseline through [overrides] "
+            f"(e.g. \"{fields[0]}\" = ... under [overrides]) and [[append.LIST]]; top-level "
+            "fields are only for a whole scenario (with its [[assets]], or extends = "
+            "\"baseline.toml\")"
+        )
+    overrides, appends = top.get("overrides", {}), top.get("append", {})
+    if not isinstance(overrides, dict) or not (overrides or appends):
+        raise ConfigError(f"{proposal}: overrides: needs a table of dotted paths to change on "
+                          "the baseline, or [[append.shocks]] (or make the file a scenario)")
+    raw = apply_overrides(base_raw, overrides, source=str(proposal))
+    return str(top.get("name", proposal.stem)), apply_appends(raw, appends, source=str(proposal))
 
 
 def apply_appends(
@@ -83,9 +139,18 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
     """A TOML file as a dict; a missing or malformed file is a ConfigError naming it."""
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected a {what} TOML file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read the {what} file (permission denied)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8, save the "
+            f"{what} file as UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 

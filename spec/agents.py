@@ -13,7 +13,6 @@ from spec.fields import (
     NonNegative,
     Positive,
     Strict,
-    StrictFraction,
     Symbol,
     Token,
 )
@@ -37,7 +36,7 @@ class Liquidators(Strict):
     count: Annotated[int, Field(ge=0)] = 3
     capital_usd: NonNegative = 20e6
     #: flash-loan premium, a fraction of the amount borrowed (Aave v3: 0.0005).
-    flash_loan_fee: StrictFraction = 0.0005
+    flash_loan_fee: Fraction = 0.0005
     gas_units: Annotated[int, Field(ge=0)] = 400_000
 
 

@@ -11,12 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
-#: Strict numbers for new fields: NaN and inf are refused (a "depth" of inf would silently
-#: mean something else than the documented None), and so are booleans and strings (TOML's
-#: `true` or `"1e6"` is no number). `Positive` and `Fraction` above stay lax for the older
-#: fields (`Reserve.supply_cap` uses inf as "no cap").
-PositiveFinite = Annotated[float, Field(gt=0.0, allow_inf_nan=False, strict=True)]
-StrictFraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, strict=True)]
+#: A cap where infinity is the documented "no cap" (Aave's 0); NaN still fails `gt`.
+Cap = Annotated[float, Field(gt=0.0, allow_inf_nan=True)]
 Symbol = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9._-]{0,31}$")]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 #: An asset symbol or a protocol-issued token (`aave-a:aUSDC`, `univ2-ETH-USDC:LP`): see
@@ -27,5 +23,9 @@ Token = Annotated[
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Every number is strict: NaN and inf are refused (a "depth" of inf would silently mean
+    something else than the documented default), and so are booleans and strings (TOML's
+    `true` or `"1e6"` is no number); an int is accepted where a float is expected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 

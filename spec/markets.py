@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from spec.fields import Fraction, NonNegative, Positive, PositiveFinite, Strict, Symbol
+from spec.fields import Fraction, NonNegative, Positive, Strict, Symbol
 
 
 class Depeg(Strict):
@@ -50,9 +50,9 @@ class Asset(Strict):
     data: str | None = None
     column: str | None = None
     #: USD of net off-chain flow per 0.01 of off-chain log-price move; None = unlimited depth.
-    external_depth_usd: PositiveFinite | None = None
+    external_depth_usd: Positive | None = None
     #: hours for the off-chain price impact to decay by half.
-    external_half_life_hours: PositiveFinite = 1.0
+    external_half_life_hours: Positive = 1.0
 
 
 class Regime(Strict):

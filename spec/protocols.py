@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from spec.fields import Fraction, Name, NonNegative, Positive, Strict, Symbol
+from spec.fields import Cap, Fraction, Name, NonNegative, Positive, Strict, Symbol
 
 
 class OracleSpec(Strict):
@@ -89,8 +89,8 @@ class Reserve(Strict):
     liquidation_bonus: Fraction = 0.05
     liquidation_protocol_fee: Fraction = 0.1
     reserve_factor: Fraction = 0.1
-    supply_cap: Positive = float("inf")
-    borrow_cap: Positive = float("inf")
+    supply_cap: Cap = float("inf")
+    borrow_cap: Cap = float("inf")
     borrowable: bool = True
     rate: RateModel = RateModel()
     initial_supply: NonNegative = 0.0

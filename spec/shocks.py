@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from spec.fields import Fraction, Name, Positive, Strict, Symbol
+from spec.fields import Cap, Fraction, Name, Strict, Symbol
 
 #: Shocks fire in the step they name; step 0 is the initial state, so shocks start at 1.
 Step = Annotated[int, Field(ge=1)]
@@ -85,8 +85,8 @@ class ParameterChange(Strict):
     liquidation_bonus: Fraction | None = None
     liquidation_protocol_fee: Fraction | None = None
     reserve_factor: Fraction | None = None
-    supply_cap: Positive | None = None
-    borrow_cap: Positive | None = None
+    supply_cap: Cap | None = None
+    borrow_cap: Cap | None = None
 
     def changes(self) -> dict[str, float]:
         """The parameters this change sets."""
