@@ -44,6 +44,9 @@ _LOWER_BETTER = ("bad_debt", "shortfall", "insolvent", "loss", "drawdown", "dist
 _HIGHER_BETTER = ("treasury_end", "runway", "survival", "value_end")
 #: relative changes below this are called negligible even when the CI excludes zero.
 NEGLIGIBLE = 1e-3
+#: fewest pairs for a bootstrap interval: with fewer, the resampled means take a handful of
+#: values and the "interval" says nothing about the proposal (with 1 pair it has width 0).
+MIN_PAIRS = 5
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ def compare(baseline: str | Path, proposal: str | Path, runs: int, out: str | Pa
     """Run both arms on `runs` common seeds into `out` (resumable) and compare them."""
     if runs < 1:
         raise ConfigError(f"--runs: must be >= 1, got {runs}")
+    if seed is not None and seed < 0:
+        raise ConfigError(f"--seed: must be >= 0, got {seed}")
     (base_name, base_raw), (prop_name, prop_raw) = load_arms(baseline, proposal)
     root = int(base_raw.get("seed", 0)) if seed is None else seed
     tasks = [RunTask(key=f"{arm}-r{k:04d}", point=point, replicate=k,
@@ -120,15 +125,18 @@ def paired_table(runs: pd.DataFrame, metrics: Sequence[str], *, boot: int, confi
         n = d.size
         if n == 0:
             continue
-        # a resampling stream per metric name: adding a metric never changes another's CI
-        rng = np.random.default_rng([seed, zlib.crc32(metric.encode())])
-        low, high = bootstrap_ci(d, rng.integers(0, n, size=(boot, n)), confidence)
+        low = high = math.nan
+        if n >= MIN_PAIRS:
+            # a resampling stream per metric name: adding a metric never changes another's CI
+            rng = np.random.default_rng([seed, zlib.crc32(metric.encode())])
+            low, high = bootstrap_ci(d, rng.integers(0, n, size=(boot, n)), confidence)
         b_mean, p_mean, d_mean = float(b.mean()), float(p.mean()), float(d.mean())
+        judged, text = verdict(metric, d, low, high, b_mean, confidence)
         rows.append({"metric": metric, "pairs": n, "baseline_mean": b_mean,
                      "proposal_mean": p_mean, "diff_mean": d_mean, "ci_low": low,
                      "ci_high": high,
                      "rel_change": d_mean / abs(b_mean) if b_mean else math.nan,
-                     "verdict": verdict(metric, d, low, high, b_mean, confidence)})
+                     "judgement": judged, "verdict": text})
     return pd.DataFrame(rows)
 
 
@@ -144,28 +152,38 @@ def bootstrap_ci(d: np.ndarray, resample: np.ndarray, confidence: float) -> tupl
 
 
 def verdict(metric: str, d: np.ndarray, low: float, high: float, base_mean: float,
-            confidence: float) -> str:
-    """One plain-language line: direction, size, whether the CI excludes zero, and
-    whether that is better or worse when the metric's name says which way is good."""
+            confidence: float) -> tuple[str, str]:
+    """(judgement, one plain-language line): direction, size, whether the CI excludes zero,
+    and whether that is better or worse when the metric's name says which way is good.
+
+    The judgement is one word for figures and tables: `identical`, `too few pairs` (no
+    interval), `unclear` (the CI includes 0), `negligible` (a clear change under 0.1 % of the
+    baseline), `better` / `worse`, or `changed` (a clear change of a metric with no good
+    direction)."""
     level = f"{confidence:.0%}"
-    if np.all(d == 0):
-        return f"{metric}: identical in all {d.size} paired runs"
-    if low <= 0 <= high:
-        return (f"{metric}: no clear change (mean difference {_num(float(d.mean()))}, "
-                f"{level} CI {_num(low)} to {_num(high)} includes 0)")
     mean = float(d.mean())
+    if np.all(d == 0):
+        return "identical", f"{metric}: identical in all {d.size} paired runs"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "too few pairs", (
+            f"{metric}: mean difference {_num(mean)} over {d.size} paired runs; no {level} "
+            f"interval (it needs at least {MIN_PAIRS} pairs)")
+    if low <= 0 <= high:
+        return "unclear", (f"{metric}: no clear change (mean difference {_num(mean)}, "
+                           f"{level} CI {_num(low)} to {_num(high)} includes 0)")
     direction = "raises" if mean > 0 else "lowers"
     rel = mean / abs(base_mean) if base_mean else math.nan
     size = f" ({rel * 100:+.3g}%)" if base_mean else ""
-    judged = ""
+    judged = "changed"
     if any(w in metric for w in _LOWER_BETTER):
-        judged = " - better" if mean < 0 else " - worse"
+        judged = "better" if mean < 0 else "worse"
     elif any(w in metric for w in _HIGHER_BETTER):
-        judged = " - better" if mean > 0 else " - worse"
+        judged = "better" if mean > 0 else "worse"
+    said = f" - {judged}" if judged != "changed" else ""
     if abs(rel) < NEGLIGIBLE:
-        judged += " (but negligible: under 0.1 % of the baseline)"
-    return (f"{metric}: the proposal {direction} it by {_num(abs(mean))}{size} "
-            f"({level} CI {_num(low)} to {_num(high)}){judged}")
+        judged, said = "negligible", said + " (but negligible: under 0.1 % of the baseline)"
+    return judged, (f"{metric}: the proposal {direction} it by {_num(abs(mean))}{size} "
+                    f"({level} CI {_num(low)} to {_num(high)}){said}")
 
 
 def report(base: str, prop: str, table: pd.DataFrame, tails: pd.DataFrame, runs: pd.DataFrame,
@@ -174,6 +192,9 @@ def report(base: str, prop: str, table: pd.DataFrame, tails: pd.DataFrame, runs:
     pairs = int(table["pairs"].max()) if len(table) else 0
     lines = [f"compare {prop!r} against {base!r}: {pairs} paired runs (common seeds from "
              f"root {root}){f', {failed} runs failed' if failed else ''}", ""]
+    if pairs < MIN_PAIRS:
+        lines[-1:] = [f"only {pairs} paired runs: no confidence intervals and no verdicts "
+                      f"(they need at least {MIN_PAIRS}; use --runs 20 or more)", ""]
     if len(table):
         shown = table[["metric", "baseline_mean", "proposal_mean", "diff_mean", "ci_low",
                        "ci_high"]]

@@ -27,7 +27,9 @@ from sim.treasury import drawdowns
 
 DISTRIBUTION_METRICS = ("treasury_loss_usd", "bad_debt_usd", "shortfall_peak_usd",
                         "liquidations", "protocols_distressed")
-VERDICT_COLOURS = {"better": "#1e8449", "worse": "#c0392b", "unclear": "#7f8c8d"}
+#: a clear change with no better/worse direction ("changed") is not an unclear one
+VERDICT_COLOURS = {"better": "#1e8449", "worse": "#c0392b", "changed": "#2471a3",
+                   "negligible": "#b7950b", "unclear": "#7f8c8d"}
 ARM_PALETTE = ("#5d6d7e", "#d35400")
 
 
@@ -84,12 +86,17 @@ def compare_report(folder: str | Path, out_dir: str | Path | None = None) -> Pat
                         [cmp.caption], tables, figures)
 
 
-def judgement(verdict: str) -> str:
-    if "better" in verdict and "negligible" not in verdict:
-        return "better"
-    if "worse" in verdict and "negligible" not in verdict:
-        return "worse"
-    return "unclear"
+def judgements(table: pd.DataFrame) -> list[str]:
+    """Each metric's judgement (`experiments.compare.verdict`); a folder written before the
+    table had that column gets it read back from the verdict's wording."""
+    if "judgement" in table:
+        return list(table["judgement"])
+    def parsed(verdict: str) -> str:
+        for word in ("negligible", "better", "worse"):
+            if word in verdict:
+                return word
+        return "unclear" if "no clear change" in verdict else "changed"
+    return [parsed(v) for v in table["verdict"]]
 
 
 def difference_figure(cmp: CompareFolder) -> ReportFigure | None:
@@ -106,7 +113,7 @@ def difference_figure(cmp: CompareFolder) -> ReportFigure | None:
     mean = 100 * table["diff_mean"] / base
     low, high = 100 * table["ci_low"] / base, 100 * table["ci_high"] / base
     at = np.arange(len(table))
-    kinds = [judgement(v) for v in table["verdict"]]
+    kinds = judgements(table)
     for kind, colour in VERDICT_COLOURS.items():
         mask = np.array([k == kind for k in kinds])
         if mask.any():

@@ -11,16 +11,17 @@ from spec.fields import (
     Fraction,
     Name,
     NonNegative,
-    Positive,
+    PositiveUsd,
     Strict,
     Symbol,
     Token,
+    Usd,
 )
 
 
 class Arbitrageurs(Strict):
     count: Annotated[int, Field(ge=0)] = 2
-    capital_usd: NonNegative = 5e6
+    capital_usd: Usd = 5e6
     gas_units: Annotated[int, Field(ge=0)] = 150_000
 
 
@@ -34,7 +35,7 @@ class Liquidators(Strict):
     that Pool parameter)."""
 
     count: Annotated[int, Field(ge=0)] = 3
-    capital_usd: NonNegative = 20e6
+    capital_usd: Usd = 20e6
     #: flash-loan premium, a fraction of the amount borrowed (Aave v3: 0.0005).
     flash_loan_fee: Fraction = 0.0005
     gas_units: Annotated[int, Field(ge=0)] = 400_000
@@ -55,7 +56,7 @@ class BorrowerCohort(Strict):
     collateral: Token
     debt: Symbol
     positions: Annotated[int, Field(ge=1, le=10_000_000)] = 500
-    size_usd_median: Positive = 50_000.0
+    size_usd_median: PositiveUsd = 50_000.0
     size_usd_sigma: NonNegative = 1.0
     hf_median: Annotated[float, Field(gt=1.0)] = 1.6
     hf_sigma: NonNegative = 0.2

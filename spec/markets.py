@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from spec.fields import Fraction, NonNegative, Positive, Strict, Symbol
+from spec.fields import Fraction, NonNegative, Positive, PositiveUsd, Price, Strict, Symbol
 
 
 class Depeg(Strict):
@@ -39,7 +39,7 @@ class Asset(Strict):
     """
 
     symbol: Symbol
-    price: Positive
+    price: Price
     kind: Literal["risky", "pegged"] = "risky"
     mu: float = 0.0
     sigma: NonNegative = 0.6
@@ -50,7 +50,7 @@ class Asset(Strict):
     data: str | None = None
     column: str | None = None
     #: USD of net off-chain flow per 0.01 of off-chain log-price move; None = unlimited depth.
-    external_depth_usd: Positive | None = None
+    external_depth_usd: PositiveUsd | None = None
     #: hours for the off-chain price impact to decay by half.
     external_half_life_hours: Positive = 1.0
 

@@ -7,7 +7,17 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from spec.fields import Cap, Fraction, Name, NonNegative, Positive, Strict, Symbol
+from spec.fields import (
+    Cap,
+    Fraction,
+    Name,
+    NonNegative,
+    Positive,
+    PositiveUsd,
+    Strict,
+    Symbol,
+    Units,
+)
 
 
 class OracleSpec(Strict):
@@ -32,7 +42,7 @@ class UniswapV2(Strict):
     name: Name
     tokens: Annotated[list[Symbol], Field(min_length=2, max_length=2)]
     fee: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.003
-    tvl_usd: Positive = 10e6
+    tvl_usd: PositiveUsd = 10e6
 
 
 class V3Range(Strict):
@@ -47,7 +57,7 @@ class UniswapV3(Strict):
     name: Name
     tokens: Annotated[list[Symbol], Field(min_length=2, max_length=2)]
     fee: Literal[0.0001, 0.0005, 0.003, 0.01] = 0.0005
-    tvl_usd: Positive = 50e6
+    tvl_usd: PositiveUsd = 50e6
     ranges: list[V3Range] = [V3Range(width=0.5, share=0.3), V3Range(width=0.1, share=0.7)]
 
     @model_validator(mode="after")
@@ -65,7 +75,7 @@ class Curve(Strict):
     amp: Annotated[float, Field(ge=1.0, le=1e6)] = 2000.0
     fee: Annotated[float, Field(ge=0.0, le=0.05)] = 0.0001
     admin_fee: Fraction = 0.5
-    tvl_usd: Positive = 100e6
+    tvl_usd: PositiveUsd = 100e6
 
 
 class RateModel(Strict):
@@ -93,7 +103,7 @@ class Reserve(Strict):
     borrow_cap: Cap = float("inf")
     borrowable: bool = True
     rate: RateModel = RateModel()
-    initial_supply: NonNegative = 0.0
+    initial_supply: Units = 0.0
     oracle: OracleSpec = OracleSpec()
 
     @model_validator(mode="after")
@@ -128,7 +138,7 @@ class OptionVault(Strict):
     option: Literal["call", "put"] = "call"
     epoch_days: Positive = 7.0
     target_delta: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
-    deposits: NonNegative = 0.0
+    deposits: Units = 0.0
     vol_premium: Annotated[float, Field(ge=-0.9, le=5.0)] = 0.1
 
 

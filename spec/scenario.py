@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field
 
 from spec.agents import Agents
-from spec.fields import Name, NonNegative, Strict
+from spec.fields import Name, NonNegative, Strict, Usd
 from spec.markets import Asset, Gas, Market
 from spec.protocols import Protocol
 from spec.shocks import Shock
@@ -26,7 +26,7 @@ class Distress(Strict):
     than `treasury_drawdown` from its peak, or with a runway below `runway_months_floor`
     months (0 disables the runway test)."""
 
-    bad_debt_usd: NonNegative = 0.0
+    bad_debt_usd: Usd = 0.0
     utilization_pinned_steps: Annotated[int, Field(ge=1)] = 3
     pool_price_deviation: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
     pool_tvl_drop: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
@@ -48,7 +48,8 @@ class Scenario(Strict):
 
     name: Name = "scenario"
     description: str = ""
-    seed: Annotated[int, Field(ge=0)] = 0
+    #: a signed 64-bit integer: the outputs store it as Parquet int64
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
     steps: Annotated[int, Field(ge=1, le=10_000_000)] = 720
     step_hours: Annotated[float, Field(gt=0.0, le=24.0 * 30)] = 1.0
     rounds_per_step: Annotated[int, Field(ge=1, strict=True)] = DEFAULT_ROUNDS_PER_STEP

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from spec.fields import Fraction, NonNegative, Positive, Strict, Symbol
+from spec.fields import Fraction, Positive, Strict, Symbol, Units, Usd
 
 
 class Policy(Strict):
@@ -43,7 +43,7 @@ class Policy(Strict):
     target_delta: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
     delta_band: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
     hedge_with: Literal["sell", "borrow"] = "sell"
-    borrow: dict[str, NonNegative] = {}
+    borrow: dict[str, Usd] = {}
     collateral: Symbol = "GOV"
     borrow_hf: Annotated[float, Field(gt=1.0)] = 2.0
     v3_width: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
@@ -64,10 +64,10 @@ class Treasury(Strict):
     the allocator's trades: `max_slippage` (execution below reference value, fees included),
     `min_trade_usd` and `gas_units` per swap hop or venue action."""
 
-    holdings: dict[str, NonNegative] = {}
-    opex_usd_per_month: NonNegative = 0.0
+    holdings: dict[str, Units] = {}
+    opex_usd_per_month: Usd = 0.0
     opex_token: Symbol = "USDC"
     policy: Policy = Policy()
     max_slippage: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.02
-    min_trade_usd: NonNegative = 10_000.0
+    min_trade_usd: Usd = 10_000.0
     gas_units: Annotated[int, Field(ge=0)] = 200_000

@@ -1,9 +1,18 @@
 """Comparisons: paired statistics on common seeds, proposals as override files."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from experiments.compare import bootstrap_ci, compare, load_arms, paired_table, verdict
+from experiments.compare import (
+    MIN_PAIRS,
+    bootstrap_ci,
+    compare,
+    load_arms,
+    paired_table,
+    report,
+    verdict,
+)
 from protocols.errors import ConfigError
 from tests.experiments.conftest import AMM, SHORT_BASELINE
 
@@ -16,7 +25,7 @@ def test_a_scenario_compared_with_itself_shows_zero_difference(write, tmp_path):
     table = result.table.set_index("metric")
     assert {"bad_debt_usd", "liquidations", "treasury_loss_usd"} <= set(table.index)
     assert (table["diff_mean"] == 0).all() and (table["pairs"] == 2).all()
-    assert ((table["ci_low"] <= 0) & (table["ci_high"] >= 0)).all()
+    assert table[["ci_low", "ci_high"]].isna().all(axis=None)  # 2 pairs: too few for one
     assert table.loc["bad_debt_usd", "baseline_mean"] > 0  # the stress does bite
     assert table["verdict"].str.contains("identical in all 2 paired runs").all()
     assert (tmp_path / "out" / "comparison.csv").exists() and "verdicts:" in result.text
@@ -52,15 +61,38 @@ def test_proposal_files_are_validated_with_field_names(write):
 def test_paired_statistics_by_hand():
     import pandas as pd
 
-    # baseline 10, 20, 30; proposal 11, 22, 33: differences 1, 2, 3 (mean 2).
-    runs = pd.DataFrame({"point": [0, 0, 0, 1, 1, 1], "replicate": [0, 1, 2, 0, 1, 2],
-                         "bad_debt_usd": [10.0, 20, 30, 11, 22, 33], "error": None})
+    # baseline 10..50; proposal 11..55: differences 1..5 (mean 3, 10 % of the baseline's 30).
+    runs = pd.DataFrame({"point": [0] * 5 + [1] * 5, "replicate": [*range(5), *range(5)],
+                         "bad_debt_usd": [10.0, 20, 30, 40, 50, 11, 22, 33, 44, 55],
+                         "error": None})
     row = paired_table(runs, ["bad_debt_usd"], boot=2000, confidence=0.95, seed=1).iloc[0]
-    assert (row["baseline_mean"], row["proposal_mean"], row["diff_mean"]) == (20.0, 22.0, 2.0)
-    assert 1.0 <= row["ci_low"] < 2.0 < row["ci_high"] <= 3.0  # resampled means of {1,2,3}
+    assert (row["baseline_mean"], row["proposal_mean"], row["diff_mean"]) == (30.0, 33.0, 3.0)
+    assert 1.0 <= row["ci_low"] < 3.0 < row["ci_high"] <= 5.0  # resampled means of {1..5}
     assert row["rel_change"] == pytest.approx(0.1)
-    assert row["verdict"].startswith("bad_debt_usd: the proposal raises it by 2 (+10%)")
+    assert row["verdict"].startswith("bad_debt_usd: the proposal raises it by 3 (+10%)")
     assert row["verdict"].endswith("- worse")
+    assert row["judgement"] == "worse"
+
+
+def test_fewer_pairs_than_the_minimum_get_no_interval_and_no_verdict():
+    # one pair: the bootstrap "interval" was the difference itself, width 0, with a verdict
+    runs = pd.DataFrame({"point": [0, 1], "replicate": [0, 0], "bad_debt_usd": [10.0, 15.0],
+                         "error": None})
+    row = paired_table(runs, ["bad_debt_usd"], boot=2000, confidence=0.95, seed=1).iloc[0]
+    assert np.isnan(row["ci_low"]) and np.isnan(row["ci_high"])
+    assert row["judgement"] == "too few pairs"
+    assert row["verdict"] == ("bad_debt_usd: mean difference 5 over 1 paired runs; no 95% "
+                              f"interval (it needs at least {MIN_PAIRS} pairs)")
+    text = report("base", "prop", pd.DataFrame([row]), pd.DataFrame(), runs, 7, 0.95)
+    assert "only 1 paired runs: no confidence intervals and no verdicts" in text
+
+
+def test_a_clear_change_without_a_good_direction_is_changed_not_unclear():
+    d = np.array([1.0, 1.2, 0.9, 1.1, 1.0])
+    assert verdict("price_end", d, 0.95, 1.1, 1.0, 0.95)[0] == "changed"
+    assert verdict("price_end", d - 1.0, -0.05, 0.1, 1.0, 0.95)[0] == "unclear"
+    assert verdict("bad_debt_usd", d * 1e-5, 0.9e-5, 1.1e-5, 1.0, 0.95)[0] == "negligible"
+    assert verdict("bad_debt_usd", d * 0, 0.0, 0.0, 1.0, 0.95)[0] == "identical"
 
 
 def test_bootstrap_interval_is_seeded_and_verdicts_read_plainly():
@@ -69,12 +101,12 @@ def test_bootstrap_interval_is_seeded_and_verdicts_read_plainly():
     assert bootstrap_ci(d, idx, 0.9) == bootstrap_ci(d, idx, 0.9)
     low, high = bootstrap_ci(d, idx, 0.9)
     assert low < 0 < high
-    assert "no clear change" in verdict("bad_debt_usd", d, low, high, 5.0, 0.9)
+    assert "no clear change" in verdict("bad_debt_usd", d, low, high, 5.0, 0.9)[1]
     # more insolvent debt is worse, whether or not anyone wrote it off
     assert verdict("shortfall_peak_usd", np.array([1.0, 3.0]), 1.0, 3.0, 100.0,
-                   0.95).endswith("raises it by 2 (+2%) (95% CI 1 to 3) - worse")
+                   0.95)[1].endswith("raises it by 2 (+2%) (95% CI 1 to 3) - worse")
     assert verdict("treasury_end_usd", np.array([-2.0, -4.0]), -4.0, -2.0, 100.0,
-                   0.95).endswith("lowers it by 3 (-3%) (95% CI -4 to -2) - worse")
+                   0.95)[1].endswith("lowers it by 3 (-3%) (95% CI -4 to -2) - worse")
 
 
 def test_cli_compare_prints_the_table_and_writes_it(write, tmp_path, capsys):

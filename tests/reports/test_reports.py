@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from cli.main import main
-from experiments.compare import compare
+from experiments.compare import MIN_PAIRS, compare
 from experiments.sweep import run_sweep
 from experiments.sweepfile import load_sweep
 from protocols.errors import ConfigError
@@ -64,7 +64,7 @@ def compare_dir(tmp_path_factory, short_baseline):
     proposal.write_text('name = "lt50"\n[overrides]\n'
                         '"protocols[aave].reserves.GOV.liquidation_threshold" = 0.5\n'
                         '"protocols[aave].reserves.GOV.ltv" = 0.4\n')
-    compare(short_baseline, proposal, 3, folder / "out", progress=False, boot=200)
+    compare(short_baseline, proposal, MIN_PAIRS, folder / "out", progress=False, boot=200)
     return folder / "out"
 
 
