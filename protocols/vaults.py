@@ -50,6 +50,18 @@ class Epoch:
     implied_vol: float
 
 
+class _RollPlan(NamedTuple):
+    """What `OptionVault.roll` will do, computed before it changes anything."""
+
+    payouts: dict[str, float]  # settlement of the expiring options, per holder
+    price_per_share: float
+    redeemed: dict[str, float]  # collateral per owner of queued shares
+    pending: float  # deposits admitted at this roll
+    strike: float  # of the options written (NaN when none are)
+    contracts: float
+    premium: float  # in collateral, paid by the buyer
+
+
 class BookGreeks(NamedTuple):
     """Sensitivities of the vault's book (collateral + short options), valued in quote.
 
@@ -227,6 +239,41 @@ class OptionVault:
             self._require_expired(step)
 
         # Plan everything first, so that a refused call changes nothing.
+        plan = self._plan(vol)
+        price_per_share, pending, contracts = plan.price_per_share, plan.pending, plan.contracts
+        epoch = (Epoch(step, step + self.epoch_steps, plan.strike, vol) if contracts > 0.0
+                 else None)
+
+        # Execute: the premium first, as it is the only transfer that can be refused.
+        if plan.premium > 0.0:
+            self.ledger.transfer(self.collateral, buyer, self.name, plan.premium)
+        if self.epoch is not None:
+            self._pay_settlement(plan.payouts)
+        # One burn of the whole queue: per-owner records and the ledger sum in different
+        # orders, so they may differ by an ulp; the ledger is the truth.
+        self.ledger.burn(
+            self.shares, self.queue, self.ledger.balance_of(self.queue, self.shares), by=self.name
+        )
+        for owner, amount in plan.redeemed.items():
+            self._pay(owner, amount)
+        self._queued.clear()
+        if pending > 0.0:
+            self.ledger.transfer(self.collateral, self.pending_holder, self.name, pending)
+            for owner, amount in self._pending.items():
+                self.ledger.mint(self.shares, owner, amount / price_per_share, by=self.name)
+        self._pending.clear()
+        if contracts > 0.0:
+            self.ledger.mint(self.option, buyer, contracts, by=self.name)
+        self.epoch = epoch
+        return epoch
+
+    def premium_due(self, implied_vol: float) -> float:
+        """The premium, in collateral, that `roll` would charge its buyer now: a buyer that
+        stands for the whole off-chain options market funds itself with it first."""
+        return self._plan(check_amount("implied_vol", implied_vol, allow_zero=False)).premium
+
+    def _plan(self, vol: float) -> _RollPlan:
+        """What a roll now would do: settle, redeem, admit pending deposits, and write."""
         payouts = self._payouts(self._spot()) if self.epoch is not None else {}
         held = self.ledger.balance_of(self.name, self.collateral) - math.fsum(payouts.values())
         supply = self.ledger.total_supply(self.shares)
@@ -239,7 +286,7 @@ class OptionVault:
         price_per_share = max(held, 0.0) / supply if supply > 0.0 else 1.0
         redeemed = {owner: shares * price_per_share for owner, shares in self._queued.items()}
         active = max(held - math.fsum(redeemed.values()), 0.0) + pending
-        epoch, contracts, premium = None, 0.0, 0.0
+        strike, contracts, premium = math.nan, 0.0, 0.0
         if active > 0.0:
             spot = self._spot()
             tenor = self.epoch_steps / self.steps_per_year
@@ -249,30 +296,7 @@ class OptionVault:
             value = black_scholes(spot, strike, self.rate, vol, tenor, self.is_call).price
             contracts = active if self.is_call else active / strike
             premium = contracts * self._in_collateral(value, spot)
-            epoch = Epoch(step, step + self.epoch_steps, strike, vol)
-
-        # Execute: the premium first, as it is the only transfer that can be refused.
-        if premium > 0.0:
-            self.ledger.transfer(self.collateral, buyer, self.name, premium)
-        if self.epoch is not None:
-            self._pay_settlement(payouts)
-        # One burn of the whole queue: per-owner records and the ledger sum in different
-        # orders, so they may differ by an ulp; the ledger is the truth.
-        self.ledger.burn(
-            self.shares, self.queue, self.ledger.balance_of(self.queue, self.shares), by=self.name
-        )
-        for owner, amount in redeemed.items():
-            self._pay(owner, amount)
-        self._queued.clear()
-        if pending > 0.0:
-            self.ledger.transfer(self.collateral, self.pending_holder, self.name, pending)
-            for owner, amount in self._pending.items():
-                self.ledger.mint(self.shares, owner, amount / price_per_share, by=self.name)
-        self._pending.clear()
-        if contracts > 0.0:
-            self.ledger.mint(self.option, buyer, contracts, by=self.name)
-        self.epoch = epoch
-        return epoch
+        return _RollPlan(payouts, price_per_share, redeemed, pending, strike, contracts, premium)
 
     # -- internals ------------------------------------------------------------------------
     def _spot(self) -> float:

@@ -221,8 +221,9 @@ def _vault(world: World, spec: OptionVaultSpec, scenario: Scenario) -> OptionVau
         depositor = names.depositors(spec.name)
         world.fund(depositor, vault.collateral, spec.deposits)
         vault.deposit(depositor, spec.deposits)
-        # The desk's working capital: premiums of every epoch of the horizon at a generous
-        # 2 % of notional each, plus a buffer.
+        # The desk's working capital at the start: premiums of every epoch of the horizon at
+        # a generous 2 % of notional each, plus a buffer (the model adds what a dearer
+        # epoch needs; this start only sets the desk's weight in the step-0 graph).
         epochs = scenario.steps // epoch_steps + 1
         world.fund(names.OPTIONS_DESK, vault.collateral, spec.deposits * (0.02 * epochs + 0.05))
     return vault

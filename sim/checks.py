@@ -35,9 +35,11 @@ def reference_problems(s: Scenario) -> Iterable[str]:
             yield f"assets[{i}].data: a historical market needs a data file for each risky asset"
     yield from _correlation_problems(s)
 
-    for i, name in enumerate(protocol_names):
-        if protocol_names.index(name) != i:
-            yield f"protocols[{i}].name: duplicate protocol name {name!r}"
+    duplicates = [f"protocols[{i}].name: duplicate protocol name {name!r}"
+                  for i, name in enumerate(protocol_names) if protocol_names.index(name) != i]
+    if duplicates:
+        yield from duplicates
+        return  # every other cross-reference finds protocols by name
     for i, p in enumerate(s.protocols):
         where = f"protocols[{i}]"
         tokens = (
@@ -53,6 +55,9 @@ def reference_problems(s: Scenario) -> Iterable[str]:
                 yield f"{where}.{field}[{j}]: unknown asset {token!r}"
         if len(set(tokens)) != len(tokens):
             yield f"{where}.tokens: a token is listed twice"
+        if isinstance(p, OptionVault) and p.epoch_days * 24.0 < s.step_hours:
+            yield (f"{where}.epoch_days: an epoch must last at least one step "
+                   f"(step_hours = {s.step_hours:g}), got {p.epoch_days:g} days")
         if isinstance(p, Lending):
             for symbol, reserve in p.reserves.items():
                 pool = reserve.oracle.pool

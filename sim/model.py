@@ -194,6 +194,12 @@ class TreasuryModel(mesa.Model):
                 spec = next(p for p in self.config.protocols if p.name == name)
                 asset = next(a for a in self.config.assets if a.symbol == spec.underlying)
                 implied_vol = max(asset.sigma, 0.05) * (1.0 + spec.vol_premium)
+                # The desk stands for the whole off-chain options market: it brings each
+                # premium it pays from outside the simulated world.
+                desk = self.world.ledger.balance_of(names.OPTIONS_DESK, vault.collateral)
+                short = vault.premium_due(implied_vol) - desk
+                if short > 0.0:
+                    self.world.fund(names.OPTIONS_DESK, vault.collateral, short)
                 epoch = vault.roll(step, implied_vol, names.OPTIONS_DESK)
                 if epoch is not None:
                     self.record(event_kinds.VAULT_ROLL, node=name, strike=epoch.strike,

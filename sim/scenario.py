@@ -119,20 +119,34 @@ def proposal_scenario(
 
 
 def apply_appends(
-    raw: Mapping[str, Any], appends: Mapping[str, Any], source: str = "scenario"
+    raw: Mapping[str, Any], appends: Mapping[str, Any], source: str = "scenario",
+    _where: str = "append",
 ) -> dict[str, Any]:
-    """Return a copy of `raw` with the items of `appends` (`[[append.shocks]]`: top-level
-    list name -> items) added at the end of those lists - how a proposal adds a governance
-    action to a baseline's shocks without restating them."""
+    """Return a copy of `raw` with the items of `appends` (`[[append.shocks]]`: list name ->
+    items, nested for lists inside tables: `[[append.agents.borrowers]]`) added at the end
+    of those lists - how a proposal adds a governance action to a baseline's shocks without
+    restating them."""
     if not isinstance(appends, Mapping):
-        raise ConfigError(f"{source}: append: must be a table of lists, e.g. [[append.shocks]]")
+        raise ConfigError(f"{source}: {_where}: must be a table of lists, e.g. [[append.shocks]]")
     result = dict(raw)
     for key, items in appends.items():
-        current = result.get(key, [])
-        if not isinstance(items, list) or not isinstance(current, list):
-            raise ConfigError(f"{source}: append.{key}: must add a list to a list")
-        result[key] = [*current, *items]
+        where = f"{_where}.{key}"
+        current = result.get(key)
+        if isinstance(items, Mapping) and isinstance(current, Mapping | None):
+            result[key] = apply_appends(current or {}, items, source, where)
+        elif isinstance(items, list) and isinstance(current, list | None):
+            result[key] = [*(current or []), *items]
+        else:
+            raise ConfigError(
+                f"{source}: {where}: must add a list to a list (here {_kind(items)} to "
+                f"{_kind(current)}), e.g. [[append.shocks]] or [[append.agents.borrowers]]"
+            )
     return result
+
+
+def _kind(value: Any) -> str:
+    return ("a table" if isinstance(value, Mapping) else "a list" if isinstance(value, list)
+            else f"the value {value!r}")
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:

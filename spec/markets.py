@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
 from spec.fields import Fraction, NonNegative, Positive, PositiveUsd, Price, Strict, Symbol
 
@@ -66,12 +66,30 @@ class Regime(Strict):
     p_exit: Fraction = 0.05
 
 
+def _one_message(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """One message for the field, not one per union branch (pydantic names its branches,
+    `constrained-float` and `list[list[float]]`, which mean nothing to a user)."""
+    try:
+        return handler(value)
+    except ValidationError:
+        raise ValueError(
+            f"must be a number in [-1, 1] or a matrix (a list of rows of numbers), got {value!r}"
+        ) from None
+
+
+#: one pairwise correlation for every pair of risky assets, or their whole matrix
+#: (checked against the assets in `sim.checks`)
+Correlation = Annotated[
+    Annotated[float, Field(ge=-1.0, le=1.0)] | list[list[float]], WrapValidator(_one_message)
+]
+
+
 class Market(Strict):
     """How reference prices move: `gbm`, `merton` (jump diffusion), `regime`
     (calm/stress Markov switching) or `historical` (replay the assets' `data` files)."""
 
     process: Literal["gbm", "merton", "regime", "historical"] = "gbm"
-    correlation: Annotated[float, Field(ge=-1.0, le=1.0)] | list[list[float]] = 0.5
+    correlation: Correlation = 0.5
     jump_intensity: NonNegative = 4.0
     jump_mean: float = -0.04
     jump_std: NonNegative = 0.06

@@ -93,6 +93,25 @@ def test_call_epoch_without_exercise_keeps_the_premium():
     w.ledger.check_conservation()
 
 
+def test_premium_due_is_what_the_roll_charges_and_changes_nothing():
+    w = World("call")
+    v = w.vault
+    v.deposit("alice", 10.0)
+    before = w.state()
+    due = v.premium_due(IV)
+    assert due == pytest.approx(0.0501337, abs=1e-7)  # the hand-checked premium above
+    assert w.state() == before
+    v.roll(0, IV, "mm")
+    assert w.bal("mm", "ETH") == 100.0 - due
+    first = due
+    # next epoch: after an out-of-the-money week the premium is written on 10.0501337 ETH
+    w.move(WEEK, 2_000.0)
+    due = v.premium_due(IV)
+    v.roll(WEEK, IV, "mm")
+    assert due == pytest.approx(0.0501337 * 1.00501337, rel=1e-6)
+    assert w.bal("mm", "ETH") == pytest.approx(100.0 - first - due, abs=1e-12)
+
+
 def test_call_epoch_with_exercise_pays_the_buyer_in_the_underlying():
     w = World("call")
     v = w.vault

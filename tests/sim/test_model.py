@@ -200,3 +200,19 @@ def test_gas_rises_with_the_liquidations_of_the_trailing_hour_per_hour(step_hour
         math.exp(0.01 * padded[t : t + k].sum() / (k * step_hours)) for t in range(1, ts.shape[0])
     ]
     np.testing.assert_allclose(ts["gas_gwei"].to_numpy()[1:], expected, rtol=1e-12)
+
+
+def test_the_options_desk_brings_each_premium_it_cannot_pay_from_outside():
+    # A step of 500 hours made a 21-day epoch dearer than the desk's start-up buffer and
+    # aborted the run with "transfer: 'options-desk' holds 7.16 ETH, cannot send 625.47".
+    raw = small_world()
+    raw["protocols"].append({"kind": "option_vault", "name": "cc", "underlying": "ETH",
+                             "quote": "USDC", "epoch_days": 2.0, "deposits": 1_000.0})
+    model = TreasuryModel(parse_scenario(raw))
+    ledger, vault = model.world.ledger, model.world.vaults["cc"]
+    ledger.transfer("ETH", "options-desk", "nobody", ledger.balance_of("options-desk", "ETH"))
+    model.step()  # the first epoch is written at step 1
+    assert vault.epoch is not None and ledger.balance_of("options-desk", "cc:option") == 1_000.0
+    assert ledger.balance_of("cc", "ETH") > 1_000.0  # the premium was paid into the vault
+    assert ledger.balance_of("options-desk", "ETH") == 0.0  # and was all it brought
+    ledger.check_conservation()

@@ -5,7 +5,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols.errors import ConfigError
-from sim.scenario import apply_overrides, load_scenario, parse_scenario, split_path
+from sim.scenario import (
+    apply_appends,
+    apply_overrides,
+    load_scenario,
+    parse_scenario,
+    split_path,
+)
 from spec.scenario import DEFAULT_ROUNDS_PER_STEP
 
 ASSETS = [
@@ -229,3 +235,19 @@ def test_a_file_can_append_to_its_bases_lists(tmp_path):
     child.write_text('extends = "base.toml"\n[append]\nshocks = 3\n')
     with pytest.raises(ConfigError, match="append.shocks: must add a list to a list"):
         load_scenario(child)
+
+
+def test_appends_reach_lists_inside_tables(tmp_path):
+    # [[append.agents.borrowers]] used to say "append.agents: must add a list to a list"
+    base = scenario(agents={"borrowers": [
+        {"market": "aave", "collateral": "ETH", "debt": "USDC", "positions": 10}]})
+    raw = apply_appends(base, {"agents": {"borrowers": [
+        {"market": "aave", "collateral": "USDC", "debt": "ETH", "positions": 3}]}})
+    assert [c.positions for c in parse_scenario(raw).agents.borrowers] == [10, 3]
+    # a list inside a table the base does not set yet is created
+    raw = apply_appends(scenario(), {"agents": {"borrowers": [
+        {"market": "aave", "collateral": "ETH", "debt": "USDC"}]}})
+    assert len(parse_scenario(raw).agents.borrowers) == 1
+    with pytest.raises(ConfigError, match=r"append.agents.borrowers: must add a list to a list "
+                                          r"\(here the value 3 to a list\)"):
+        apply_appends(base, {"agents": {"borrowers": 3}})
