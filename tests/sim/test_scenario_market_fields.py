@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from protocols.errors import ConfigError
 from sim.scenario import parse_scenario
+from spec.fields import MAX_USD
 
 ASSETS = [{"symbol": "ETH", "price": 2000.0}, {"symbol": "GOV", "price": 5.0}]
 
@@ -98,10 +99,10 @@ numbers = st.one_of(
 
 @settings(max_examples=200, deadline=None)
 @given(depth=numbers, half_life=numbers)
-def test_depth_and_half_life_parse_iff_finite_and_positive(depth, half_life):
+def test_depth_and_half_life_parse_iff_finite_positive_and_feasible(depth, half_life):
     raw = with_gov(external_depth_usd=depth, external_half_life_hours=half_life)
-    good = {name: math.isfinite(v) and v > 0
-            for name, v in (("external_depth_usd", depth), ("external_half_life_hours", half_life))}
+    good = {"external_depth_usd": math.isfinite(depth) and 0 < depth <= MAX_USD,
+            "external_half_life_hours": math.isfinite(half_life) and half_life > 0}
     if all(good.values()):
         asset = parse_scenario(raw).assets[1]
         assert (asset.external_depth_usd, asset.external_half_life_hours) == (depth, half_life)
