@@ -34,6 +34,9 @@ def write_report(folder: Path, out: Path | None = None) -> int:
     with on_interrupt(f"interrupted: the report in {out or folder}/ may be incomplete; "
                       f"`{again}` writes it again"):
         from reports.build import build_report
+        from sim.folders import output_folder
 
+        if out is not None:
+            output_folder(out)
         print(f"report: {build_report(folder, out)}")
     return 0

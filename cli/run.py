@@ -75,12 +75,13 @@ def _run(args: argparse.Namespace) -> int:
     from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, _overrides(args))
+    from sim.folders import replaceable_run_folder
     from sim.outputs import write_run
     from sim.runner import run_scenario
 
-    out = args.out or Path("out") / scenario.name
-    with on_interrupt(f"interrupted: outputs in {out}/ may be incomplete; "
-                      "run the command again"):
+    out = replaceable_run_folder(args.out or Path("out") / scenario.name)
+    with on_interrupt(f"interrupted: {out}/ is as it was (a run writes all its outputs at "
+                      "its end); run the command again"):
         result = run_scenario(scenario, data_dir=_dir(args.data_dir), graph=True)
         out = write_run(out, result, scenario)
     summary = result.summary

@@ -26,6 +26,8 @@ from experiments.executors import run_tasks
 from experiments.store import ID_COLUMNS, WALL_CLOCK_COLUMNS, RunStore
 from experiments.sweepfile import Sweep
 from experiments.worker import RunOutcome, RunTask
+from protocols.errors import ConfigError
+from sim.folders import locked, output_folder
 from sim.outputs import atomic_write_text, write_parquet
 
 
@@ -76,7 +78,18 @@ def fingerprint(tasks: Sequence[RunTask]) -> str:
 def run_plan(tasks: Sequence[RunTask], out: str | Path, *, description: dict[str, Any],
              workers: int = 1, scheduler: str | None = None, progress: bool = True,
              param_columns: Sequence[str] = (), dask_processes: bool = True) -> PlanResult:
-    """Run the tasks that have no result in `out` yet; consolidate and return them all."""
+    """Run the tasks that have no result in `out` yet; consolidate and return them all.
+    `out` is checked, and locked against a second command, before anything is written."""
+    if workers < 1:
+        raise ConfigError(f"--workers: must be >= 1, got {workers}")
+    with locked(output_folder(out)):
+        return _run_plan(tasks, out, description, workers, scheduler, progress,
+                         param_columns, dask_processes)
+
+
+def _run_plan(tasks: Sequence[RunTask], out: str | Path, description: dict[str, Any],
+              workers: int, scheduler: str | None, progress: bool,
+              param_columns: Sequence[str], dask_processes: bool) -> PlanResult:
     store = RunStore(out, fingerprint(tasks), description)
     done = store.done_keys()
     todo = [t for t in tasks if t.key not in done]

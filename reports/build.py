@@ -3,10 +3,10 @@ comparison) from its files, and write that kind's report into it."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from protocols.errors import ConfigError
+from reports.inputs import read_json
 
 #: what each kind's report reads (a run's health.parquet and graph.json are optional)
 FILES = {
@@ -24,7 +24,9 @@ def kind_of(folder: str | Path) -> str:
         raise ConfigError(f"report: {path} is not a folder (give the output folder of "
                           "`daosim run`, `daosim sweep` or `daosim compare`)")
     plan = path / "plan.json"
-    kind = json.loads(plan.read_text()).get("kind", "sweep") if plan.exists() else "run"
+    kind = read_json(plan).get("kind", "sweep") if plan.exists() else "run"
+    if kind not in FILES:
+        raise ConfigError(f"report: {plan}: unknown kind {kind!r} (a sweep or compare plan)")
     missing = [f for f in FILES[kind] if not (path / f).exists()]
     if kind == "run" and len(missing) == len(FILES["run"]):
         raise ConfigError(f"report: {path} holds no results of `daosim run`, `daosim sweep` "

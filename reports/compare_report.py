@@ -4,7 +4,6 @@ the treasury's NAV and drawdown under the baseline and under the proposal."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from reports.figures import (
     usd_axis,
 )
 from reports.html import Table, write_report
+from reports.inputs import read_csv, read_json, read_parquet
 from sim import columns
 from sim.treasury import drawdowns
 
@@ -60,10 +60,10 @@ def load_compare(folder: str | Path) -> CompareFolder:
     path = Path(folder)
     series = path / "timeseries"
     return CompareFolder(
-        path=path, plan=json.loads((path / "plan.json").read_text()),
-        runs=pd.read_parquet(path / "runs.parquet"),
-        table=pd.read_csv(path / "comparison.csv"),
-        series=pd.read_parquet(series) if series.is_dir() and any(series.iterdir()) else None,
+        path=path, plan=read_json(path / "plan.json"),
+        runs=read_parquet(path / "runs.parquet"),
+        table=read_csv(path / "comparison.csv"),
+        series=read_parquet(series) if series.is_dir() and any(series.iterdir()) else None,
     )
 
 
@@ -80,7 +80,7 @@ def compare_report(folder: str | Path, out_dir: str | Path | None = None) -> Pat
                     "mean difference.")]
     if tails.exists():
         tables.append(Table("Tail losses per arm (VaR-style quantiles over runs)",
-                            pd.read_csv(tails)))
+                            read_csv(tails)))
     base, prop = cmp.arms
     return write_report(out_dir or cmp.path, f"Proposal report: {prop} vs {base}",
                         [cmp.caption], tables, figures)

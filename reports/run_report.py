@@ -5,7 +5,6 @@ and drawdown."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from reports.figures import (
     usd_axis,
 )
 from reports.html import Table, write_report
+from reports.inputs import read_json, read_parquet
 from sim import columns
 from sim.outputs import from_node_link
 from sim.treasury import drawdowns
@@ -81,12 +81,12 @@ def load_run(folder: str | Path) -> RunFolder:
     graph = path / "graph.json"
     return RunFolder(
         path=path,
-        summary=json.loads((path / "summary.json").read_text()),
-        scenario=json.loads((path / "scenario.json").read_text()),
-        timeseries=pd.read_parquet(path / "timeseries.parquet"),
-        events=pd.read_parquet(path / "events.parquet"),
-        health=pd.read_parquet(health) if health.exists() else None,
-        graph=from_node_link(json.loads(graph.read_text())) if graph.exists() else None,
+        summary=read_json(path / "summary.json"),
+        scenario=read_json(path / "scenario.json"),
+        timeseries=read_parquet(path / "timeseries.parquet"),
+        events=read_parquet(path / "events.parquet"),
+        health=read_parquet(health) if health.exists() else None,
+        graph=from_node_link(read_json(graph)) if graph.exists() else None,
     )
 
 

@@ -4,7 +4,6 @@ for sensitivity designs."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from reports.figures import (
     usd_axis,
 )
 from reports.html import Table, write_report
+from reports.inputs import read_json, read_parquet
 
 #: what a sweep's figures show first, when the runs have them: reach, depth, cost (debt
 #: written off, and the peak shortfall marked to market, which counts insolvent debt that
@@ -66,16 +66,16 @@ class SweepFolder:
 
 def load_sweep(folder: str | Path) -> SweepFolder:
     path = Path(folder)
-    plan = json.loads((path / "plan.json").read_text())
-    runs = pd.read_parquet(path / "runs.parquet")
+    plan = read_json(path / "plan.json")
+    runs = read_parquet(path / "runs.parquet")
     columns = list(runs.columns)
     # runs.parquet: ids, then the point's parameters, then the summary (from `scenario`)
     fallback = columns[columns.index("seed") + 1:columns.index("scenario")] \
         if "scenario" in columns else []
     sensitivity = path / "sensitivity.parquet"
     return SweepFolder(
-        path=path, plan=plan, runs=runs, points=pd.read_parquet(path / "points.parquet"),
-        sensitivity=pd.read_parquet(sensitivity) if sensitivity.exists() else None,
+        path=path, plan=plan, runs=runs, points=read_parquet(path / "points.parquet"),
+        sensitivity=read_parquet(sensitivity) if sensitivity.exists() else None,
         params=list(plan.get("axes", fallback)),
     )
 

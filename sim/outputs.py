@@ -22,6 +22,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
+from sim.folders import file_mode, replaceable_run_folder, staged
 from spec import Scenario
 
 
@@ -40,9 +41,16 @@ class RunResult:
 
 
 def write_run(out_dir: str | Path, result: RunResult, scenario: Scenario) -> Path:
-    """Write the files of one run of `scenario` into `out_dir` (created if needed)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the files of one run of `scenario` into `out_dir`: all of them or none (they
+    are written into a hidden folder beside it, which then replaces it, earlier outputs of
+    a run included; a folder of other files is refused)."""
+    out = replaceable_run_folder(out_dir)
+    with staged(out) as stage:
+        _write_run_files(stage, result, scenario)
+    return out
+
+
+def _write_run_files(out: Path, result: RunResult, scenario: Scenario) -> None:
     write_parquet(out / "timeseries.parquet", result.timeseries)
     write_parquet(out / "events.parquet", events_frame(result.events))
     write_parquet(out / "summary.parquet", pd.DataFrame([result.summary]))
@@ -52,7 +60,6 @@ def write_run(out_dir: str | Path, result: RunResult, scenario: Scenario) -> Pat
         write_parquet(out / "health.parquet", result.health)
     if result.graph is not None:
         write_graph(result.graph, out / "graph.json")
-    return out
 
 
 def events_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -80,6 +87,7 @@ def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
         write(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, file_mode())  # mkstemp's 0600 would keep a shared report private
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

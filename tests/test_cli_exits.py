@@ -29,13 +29,15 @@ def one_line_on_stderr(capsys) -> str:
     return err.strip()
 
 
-def test_ctrl_c_during_run_exits_130_saying_the_outputs_may_be_incomplete(
+def test_ctrl_c_during_run_exits_130_saying_the_outputs_are_as_they_were(
         monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(sim.runner, "run_scenario", ctrl_c)
     out = tmp_path / "run"
     assert main(["run", str(AMM), "--steps", "6", "--out", str(out)]) == 130
     assert one_line_on_stderr(capsys) == (
-        f"interrupted: outputs in {out}/ may be incomplete; run the command again")
+        f"interrupted: {out}/ is as it was (a run writes all its outputs at its end); run the "
+        "command again")
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_ctrl_c_during_run_names_the_default_output_folder(monkeypatch, tmp_path, capsys):
@@ -43,7 +45,8 @@ def test_ctrl_c_during_run_names_the_default_output_folder(monkeypatch, tmp_path
     monkeypatch.setattr(sim.runner, "run_scenario", ctrl_c)
     assert main(["run", str(AMM)]) == 130
     assert one_line_on_stderr(capsys) == (
-        "interrupted: outputs in out/amm_arbitrage/ may be incomplete; run the command again")
+        "interrupted: out/amm_arbitrage/ is as it was (a run writes all its outputs at its "
+        "end); run the command again")
 
 
 def test_ctrl_c_in_the_report_after_a_finished_run_says_how_to_write_the_report_again(
