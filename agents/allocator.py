@@ -216,7 +216,7 @@ class Allocator(mesa.Agent):
         for asset in self.assets:  # sells first: they fund the buys
             excess = held[asset] - need.get(asset, 0.0)
             if asset != self.safe and excess > minimum:
-                self.desk.swap(asset, self.safe, excess / world.usd(asset), "policy")
+                self.desk.swap(asset, self.safe, self._units(asset, excess), "policy")
         spare = world.ledger.balance_of(self.holder, self.safe) * world.usd(self.safe)
         budget = spare - need.get(self.safe, 0.0)
         wants = {a: need.get(a, 0.0) - held[a] for a in self.assets
@@ -225,10 +225,17 @@ class Allocator(mesa.Agent):
         scale = min(1.0, max(0.0, budget) / total) if total > 0 else 0.0
         for asset, usd in wants.items():
             if usd * scale > minimum:
-                self.desk.swap(self.safe, asset, usd * scale / world.usd(self.safe), "policy")
+                self.desk.swap(self.safe, asset, self._units(self.safe, usd * scale), "policy")
         # 3. enter venues held below target
         for key, usd in entries.items():
             venues[key].enter(self.desk, usd)
+
+    def _units(self, asset: str, usd: float) -> float:
+        """Units of `asset` worth `usd`, at most what the treasury holds: selling all of a
+        holding valued as balance x price, usd / price can come out an ulp above the balance
+        (500 x 1900.12 / 1900.12 = 500.00000000000006), and the ledger refuses the whole sale."""
+        world = self.model.world
+        return min(usd / world.usd(asset), world.ledger.balance_of(self.holder, asset))
 
     def apply(self, decision: Decision) -> None:
         """Move debts, then the free portfolio, toward `decision`'s targets (weights are of

@@ -166,6 +166,31 @@ def test_rebalance_hits_targets_through_deep_pools_and_pays_gas():
     m.world.ledger.check_conservation()
 
 
+@pytest.mark.parametrize(("safe", "holdings"), [
+    ("USDC", {"ETH": 500, "USDC": 1_000_000}),  # ETH sold down to its target, none
+    ("ETH", {"ETH": 500}),  # USDC bought with all of the safe asset, ETH
+])
+def test_selling_all_of_a_holding_never_sends_more_than_it_holds(safe, holdings):
+    # Issue 14, #13: all 500 ETH are to go, an amount got as USD / price: at $1900.12,
+    # 500 x 1900.12 / 1900.12 = 500.00000000000006, one ulp more than held; the ledger
+    # refused it and the whole sale was lost as a `no_route` failure.
+    raw = world({"kind": "calendar", "every": 1, "weights": {"USDC": 1.0}, "safe_asset": safe},
+                holdings=holdings)
+    raw["assets"][0]["price"] = price = 1900.12
+    assert 500 * price / price > 500
+    m = model(raw)
+    m.step()
+    assert not events(m, "allocator_failed")
+    (swap,) = events(m, "rebalance", action="swap")
+    assert (swap["sell"], swap["amount_in"]) == ("ETH", 500.0)
+    # v2 out = 0.997 x in x R_USDC / (R_ETH + 0.997 x in), the pool's $200M split evenly
+    r_eth, r_usdc = 100e6 / price, 100e6
+    assert swap["amount_out"] == pytest.approx(0.997 * 500 * r_usdc / (r_eth + 0.997 * 500),
+                                               rel=1e-12)
+    assert m.world.ledger.balance_of(TREASURY, "ETH") == 0.0
+    m.world.ledger.check_conservation()
+
+
 def test_borrowing_against_gov_at_the_target_health_factor():
     # Borrow $100k USDC against GOV at HF 2: collateral = 2 x 100,000 / (0.65 x $2)
     # = 153,846.15 GOV posted.
