@@ -6,7 +6,8 @@ step (step 10 of the model) the allocator
 1. pays the operating spend pro rata (`opex_usd_per_month` x step_hours / 730.5 h, in
    `opex_token`, to `opex:payees`), raising the opex token when short: withdrawing its
    lending deposit, then selling other stables, then other assets (largest first);
-2. shows the policy a read-only `TreasuryView` and normalizes its answer (`Decision`);
+2. shows the policy a read-only `TreasuryView` and normalizes its answer (`Decision`),
+   stopping the run with a `PolicyError` on one it cannot act on (`decide`);
 3. moves debts toward the policy's targets (`agents.treasury_debts`);
 4. trades the free portfolio toward the target weights: leaves venues it holds too much of
    (`agents.venues`), sells base assets it holds too much of for the safe asset, buys those
@@ -26,7 +27,7 @@ import mesa
 import numpy as np
 
 from agents.host import Host
-from agents.policies import as_decision, make_policy
+from agents.policies import BUILTIN, as_decision, make_policy
 from agents.policies.base import Decision, TreasuryView
 from agents.routing import Router
 from agents.treasury_book import Book, read_book, token_index
@@ -34,6 +35,7 @@ from agents.treasury_debts import TreasuryDebts
 from agents.treasury_desk import TreasuryDesk
 from agents.venues import venue_index
 from protocols import names
+from protocols.errors import PolicyError
 from spec import Treasury
 
 #: Average month in hours (365.25 days / 12).
@@ -104,7 +106,7 @@ class Allocator(mesa.Agent):
             self._pay_opex()
         self.book = self.read_book()
         self.price_history[t] = [self.book.prices[a] for a in self.assets]
-        decision = as_decision(self.policy.decide(self.view(t)), "treasury.policy.decide")
+        decision = self.decide(t)
         for kind, fields in decision.events:
             self.model.record(kind, actor=self.holder, **fields)
         if decision.debt_usd is None and self._pending_debt is not None:
@@ -114,6 +116,30 @@ class Allocator(mesa.Agent):
             self.apply(decision)
         self._record_history(t)
         self._last_failures = tuple(self.desk.failures)
+
+    def decide(self, step: int) -> Decision:
+        """The policy's answer at `step`, or a `PolicyError` naming the policy and the step
+        when a user policy raises or the answer cannot be acted on - e.g. a key that is no
+        asset or venue: a key left out means "hold none", so the treasury would sell all it
+        holds. A built-in policy's exception is the simulator's bug: its traceback stays."""
+        kind = self.config.policy.kind
+        where = f"treasury.policy {kind!r} at step {step}"
+        view = self.view(step)
+        try:
+            answer = self.policy.decide(view)
+        except Exception as exc:
+            if kind in BUILTIN:
+                raise
+            raise PolicyError(f"{where}: decide raised {type(exc).__name__}: {exc}") from exc
+        decision = as_decision(answer, where)
+        unknown = [k for k in decision.weights or {} if k not in self.assets
+                   and k not in self.venues]
+        if unknown:
+            raise PolicyError(
+                f"{where}: weights name unknown keys {sorted(unknown, key=repr)} (a key left "
+                f"out means hold none); allowed: assets {sorted(self.assets)} and venue "
+                f"tokens {sorted(self.venues)}")
+        return decision
 
     def view(self, step: int) -> TreasuryView:
         book = self.book
@@ -190,7 +216,7 @@ class Allocator(mesa.Agent):
         for asset in self.assets:  # sells first: they fund the buys
             excess = held[asset] - need.get(asset, 0.0)
             if asset != self.safe and excess > minimum:
-                self.desk.swap(asset, self.safe, excess / world.usd(asset), "policy")
+                self.desk.swap(asset, self.safe, self._units(asset, excess), "policy")
         spare = world.ledger.balance_of(self.holder, self.safe) * world.usd(self.safe)
         budget = spare - need.get(self.safe, 0.0)
         wants = {a: need.get(a, 0.0) - held[a] for a in self.assets
@@ -199,10 +225,17 @@ class Allocator(mesa.Agent):
         scale = min(1.0, max(0.0, budget) / total) if total > 0 else 0.0
         for asset, usd in wants.items():
             if usd * scale > minimum:
-                self.desk.swap(self.safe, asset, usd * scale / world.usd(self.safe), "policy")
+                self.desk.swap(self.safe, asset, self._units(self.safe, usd * scale), "policy")
         # 3. enter venues held below target
         for key, usd in entries.items():
             venues[key].enter(self.desk, usd)
+
+    def _units(self, asset: str, usd: float) -> float:
+        """Units of `asset` worth `usd`, at most what the treasury holds: selling all of a
+        holding valued as balance x price, usd / price can come out an ulp above the balance
+        (500 x 1900.12 / 1900.12 = 500.00000000000006), and the ledger refuses the whole sale."""
+        world = self.model.world
+        return min(usd / world.usd(asset), world.ledger.balance_of(self.holder, asset))
 
     def apply(self, decision: Decision) -> None:
         """Move debts, then the free portfolio, toward `decision`'s targets (weights are of

@@ -39,3 +39,9 @@ class SlippageExceeded(DaosimError):
 
 class ConfigError(DaosimError, ValueError):
     """A scenario, sweep or policy configuration is invalid; the message names the field."""
+
+
+class PolicyError(DaosimError):
+    """The treasury's policy raised, or answered what the allocator cannot act on (a key that
+    is no asset or venue, a non-finite or negative target); the message names the policy and
+    the step, so a run stops with one line rather than trading on a wrong answer."""

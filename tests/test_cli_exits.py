@@ -108,3 +108,15 @@ def test_a_refused_report_folder_exits_2_with_the_reason(tmp_path, capsys):
         f"daosim: report: {tmp_path} holds no results of `daosim run`, `daosim sweep` "
         "or `daosim compare`\n")
     assert captured.out == ""
+
+
+def test_a_user_policy_that_raises_exits_2_naming_the_policy_and_the_step(tmp_path, capsys):
+    baseline = AMM.parent / "baseline.toml"
+    policy = "tests.agents.test_allocator.FailingPolicy"  # raises KeyError at step 2
+    argv = ["run", str(baseline), "--steps", "3", "--set", "shocks=[]",
+            "--set", f"treasury.policy.kind={policy}", "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"daosim: treasury.policy '{policy}' at step 2: decide raised KeyError: 'USDC'\n")
+    assert captured.out == ""

@@ -8,6 +8,9 @@ A policy is any class with one decision method, `decide(view) -> Decision | Mapp
   base assets `"ETH"`, lending deposits `"aave:aUSDC"`, v2 LP tokens `"univ2-GOV-ETH:LP"`,
   vault shares `"eth-covered-call:shares"`; a key left out means "hold none"), optionally
   target debts (USD per borrowed asset) and events to log; `None` means "no trade".
+  An answer naming a key that is no asset or venue token, a NaN or negative target, or an
+  exception raised by a user policy stops the run with a `PolicyError` naming the policy and
+  the step (`agents.allocator.Allocator.decide`).
 
 The estimators here (EWMA variance and covariance, RiskMetrics 1996 technical document,
 section 5.2: sigma^2_t = sum_k (1 - lambda) lambda^k r^2_{t-k}, lambda = 2^(-1/half_life))
@@ -23,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from protocols.errors import ConfigError
+from protocols.errors import ConfigError, PolicyError
 
 #: Returns older than this many half-lives weigh < 2^-6 = 1.6 % and are dropped.
 EWMA_HALF_LIVES = 6
@@ -83,22 +86,26 @@ class Policy(Protocol):
 
 
 def as_decision(answer: Any, where: str = "decide") -> Decision:
-    """Normalize a policy's answer (Decision, weight mapping or None), checking weights."""
+    """Normalize a policy's answer (Decision, weight mapping or None), checking its weights
+    and debts: a PolicyError prefixed by `where` (the policy and the step) when the
+    allocator cannot act on it. NaN or negative debts are refused too: read as 0 they would
+    repay every debt."""
     if answer is None:
         return Decision()
     if isinstance(answer, Mapping):
         answer = Decision(weights=dict(answer))
     if not isinstance(answer, Decision):
-        raise ConfigError(f"{where}: must return a Decision, a mapping of weights or None, "
+        raise PolicyError(f"{where}: must return a Decision, a mapping of weights or None, "
                           f"got {type(answer).__name__}")
+    for name, targets in (("weight", answer.weights), ("debt", answer.debt_usd)):
+        for key, value in (targets or {}).items():
+            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise PolicyError(f"{where}: {name} of {key!r} must be a finite number >= 0, "
+                                  f"got {value!r}")
     if answer.weights is not None:
-        for key, w in answer.weights.items():
-            if not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
-                raise ConfigError(f"{where}: weight of {key!r} must be a finite number >= 0, "
-                                  f"got {w!r}")
         total = math.fsum(answer.weights.values())
         if total > 1 + 1e-6:
-            raise ConfigError(f"{where}: weights must sum to <= 1, got {total:g}")
+            raise PolicyError(f"{where}: weights must sum to <= 1, got {total:g}")
     return answer
 
 

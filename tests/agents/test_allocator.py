@@ -11,6 +11,7 @@ import pytest
 
 from agents.allocator import HOURS_PER_MONTH, Allocator
 from agents.policies import Decision
+from protocols.errors import PolicyError
 from protocols.names import PAYEES, TREASURY
 from sim.model import TreasuryModel
 from sim.scenario import parse_scenario
@@ -162,6 +163,31 @@ def test_rebalance_hits_targets_through_deep_pools_and_pays_gas():
     assert sold["gas_usd"] == pytest.approx(4.0)
     assert m.world.ledger.balance_of("gas-fees", "ETH") > 0
     assert m.allocator.costs_usd["gas"] == pytest.approx(4.0 * 2)  # two swaps
+    m.world.ledger.check_conservation()
+
+
+@pytest.mark.parametrize(("safe", "holdings"), [
+    ("USDC", {"ETH": 500, "USDC": 1_000_000}),  # ETH sold down to its target, none
+    ("ETH", {"ETH": 500}),  # USDC bought with all of the safe asset, ETH
+])
+def test_selling_all_of_a_holding_never_sends_more_than_it_holds(safe, holdings):
+    # Issue 14, #13: all 500 ETH are to go, an amount got as USD / price: at $1900.12,
+    # 500 x 1900.12 / 1900.12 = 500.00000000000006, one ulp more than held; the ledger
+    # refused it and the whole sale was lost as a `no_route` failure.
+    raw = world({"kind": "calendar", "every": 1, "weights": {"USDC": 1.0}, "safe_asset": safe},
+                holdings=holdings)
+    raw["assets"][0]["price"] = price = 1900.12
+    assert 500 * price / price > 500
+    m = model(raw)
+    m.step()
+    assert not events(m, "allocator_failed")
+    (swap,) = events(m, "rebalance", action="swap")
+    assert (swap["sell"], swap["amount_in"]) == ("ETH", 500.0)
+    # v2 out = 0.997 x in x R_USDC / (R_ETH + 0.997 x in), the pool's $200M split evenly
+    r_eth, r_usdc = 100e6 / price, 100e6
+    assert swap["amount_out"] == pytest.approx(0.997 * 500 * r_usdc / (r_eth + 0.997 * 500),
+                                               rel=1e-12)
+    assert m.world.ledger.balance_of(TREASURY, "ETH") == 0.0
     m.world.ledger.check_conservation()
 
 
@@ -329,3 +355,81 @@ def test_shipped_policy_scenarios_run_and_conserve(name):
     m.world.ledger.check_conservation()
     assert config.treasury.opex_usd_per_month == 500_000
     assert m.summary()["treasury_opex_paid_usd"] == pytest.approx(500_000 * 30 / HOURS_PER_MONTH)
+
+
+# -- what a user policy may answer (issue 14, #11) ---------------------------------------
+class TypoPolicy:
+    """Names an asset that does not exist: read literally, "hold none" of everything else."""
+
+    def decide(self, view):
+        return {"ETHH": 0.5, "USDC": 0.5}
+
+
+class FailingPolicy:
+    """A user policy whose own code breaks at step 2."""
+
+    def decide(self, view):
+        if view.step == 2:
+            return {"ETH": 1.0}[view.safe_asset]  # KeyError: 'USDC'
+        return None
+
+
+class NaNPolicy:
+    """Answers a NaN weight (e.g. a volatility estimate of too short a history)."""
+
+    def decide(self, view):
+        return {"ETH": math.nan, "USDC": 0.5}
+
+
+class NaNDebtPolicy:
+    """Answers a NaN debt target: read as 0, it would repay every debt."""
+
+    def decide(self, view):
+        return Decision(debt_usd={"USDC": math.nan})
+
+
+def user(name: str) -> dict:
+    return {"kind": f"tests.agents.test_allocator.{name}"}
+
+
+HOLDINGS = {"ETH": 500, "GOV": 500_000, "USDC": 1_000_000}
+
+
+def test_a_user_policy_naming_an_unknown_key_is_refused_before_any_trade():
+    m = model(world(user("TypoPolicy")))
+    with pytest.raises(PolicyError) as info:
+        m.step()
+    message = str(info.value)
+    assert "treasury.policy 'tests.agents.test_allocator.TypoPolicy' at step 1" in message
+    assert "unknown keys ['ETHH']" in message
+    # what it could have said: the assets and the venue tokens of this world
+    assert "assets ['DAI', 'ETH', 'GOV', 'USDC']" in message
+    assert "'aave:aUSDC'" in message and "'cc:shares'" in message and "'stables:LP'" in message
+    # nothing was sold (the bug sold all 500 ETH and what GOV the thin pool took)
+    assert m.world.ledger.balances_of(TREASURY) == pytest.approx(HOLDINGS)
+    assert not events(m, "rebalance")
+    assert m.allocator.turnover_usd == 0.0
+
+
+def test_an_exception_in_a_user_policy_names_the_policy_and_the_step():
+    m = model(world(user("FailingPolicy")))
+    m.step()  # step 1: holds
+    with pytest.raises(PolicyError) as info:
+        m.step()
+    assert str(info.value) == (
+        "treasury.policy 'tests.agents.test_allocator.FailingPolicy' at step 2: decide raised "
+        "KeyError: 'USDC'")
+    assert isinstance(info.value.__cause__, KeyError)
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("NaNPolicy", "weight of 'ETH' must be a finite number >= 0, got nan"),
+    ("NaNDebtPolicy", "debt of 'USDC' must be a finite number >= 0, got nan"),
+])
+def test_a_non_finite_target_is_refused_naming_the_policy_and_the_step(name, message):
+    m = model(world(user(name)))
+    with pytest.raises(PolicyError) as info:
+        m.step()
+    assert str(info.value) == (
+        f"treasury.policy 'tests.agents.test_allocator.{name}' at step 1: {message}")
+    assert m.world.ledger.balances_of(TREASURY) == pytest.approx(HOLDINGS)

@@ -16,7 +16,7 @@ from agents.policies.cppi import CPPI
 from agents.policies.hedging import DeltaHedge
 from agents.policies.rebalancing import Calendar, Static, Threshold
 from agents.policies.volatility import RiskParity, VolTarget, erc_weights, inverse_vol_weights
-from protocols.errors import ConfigError
+from protocols.errors import ConfigError, PolicyError
 from sim.scenario import parse_scenario
 from spec import Policy as PolicySpec
 
@@ -305,9 +305,11 @@ def test_user_policy_bad_params_name_the_params_table():
 def test_as_decision_checks_what_a_policy_returns():
     assert as_decision(None) == Decision()
     assert as_decision({"ETH": 1.0}).weights == {"ETH": 1.0}
-    with pytest.raises(ConfigError, match="weights must sum to <= 1, got 1.5"):
+    with pytest.raises(PolicyError, match="weights must sum to <= 1, got 1.5"):
         as_decision({"ETH": 1.0, "USDC": 0.5})
-    with pytest.raises(ConfigError, match="weight of 'ETH' must be a finite number >= 0"):
+    with pytest.raises(PolicyError, match="weight of 'ETH' must be a finite number >= 0"):
         as_decision({"ETH": -0.1})
-    with pytest.raises(ConfigError, match="must return a Decision"):
+    with pytest.raises(PolicyError, match="debt of 'ETH' must be a finite number >= 0"):
+        as_decision(Decision(debt_usd={"ETH": -1.0}))
+    with pytest.raises(PolicyError, match="must return a Decision"):
         as_decision(0.5)
