@@ -128,8 +128,10 @@ def get_next_sqrt_price_from_output(
     """Sqrt price after removing `amount_out` from the virtual reserves (SqrtPriceMath.
     getNextSqrtPriceFromOutput): token1 out gives s - amount/L, token0 out L*s / (L - amount*s).
 
-    Asking for all of the virtual token0 reserve or more (and more than the token1 reserve)
-    raises InsufficientLiquidity, as the contract reverts; exactly the token1 reserve gives 0.
+    Asking for all of a virtual reserve or more raises InsufficientLiquidity, as the contract
+    reverts: `require(sqrtPX96 > quotient)` for token1 and `require(numerator1 > product)` for
+    token0 (getNextSqrtPriceFromAmount1RoundingDown / getNextSqrtPriceFromAmount0RoundingUp);
+    0 is no price.
     """
     sqrt_price, liquidity, amount_out = _check_next_price_args(sqrt_price, liquidity, amount_out)
     return _next_from_output(sqrt_price, liquidity, amount_out, zero_for_one)
@@ -157,12 +159,12 @@ def _next_from_output(sqrt_price: float, liquidity: float, amount: float, zero_f
     if amount == 0:
         return sqrt_price
     if zero_for_one:
-        reserve1 = liquidity * sqrt_price
-        if amount > reserve1:
+        quotient = amount / liquidity
+        if quotient >= sqrt_price:
             raise InsufficientLiquidity(
-                f"amount: {amount!r} token1 exceeds the virtual reserve {reserve1!r}"
+                f"amount: {amount!r} token1 reaches the virtual reserve {liquidity * sqrt_price!r}"
             )
-        return sqrt_price - amount / liquidity
+        return sqrt_price - quotient
     denominator = liquidity - amount * sqrt_price
     if denominator <= 0:
         raise InsufficientLiquidity(

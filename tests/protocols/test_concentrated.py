@@ -184,10 +184,17 @@ def test_next_sqrt_price_from_output_virtual_reserve_limits():
     for amount_out in (4 / WAD, 5 / WAD):  # 'fails if output amount is (greater than) exactly..'
         with pytest.raises(InsufficientLiquidity, match="amount"):
             get_next_sqrt_price_from_output(sqrt_price, liquidity, amount_out, False)
-    # 'succeeds if output amount is exactly the virtual reserves of token1' -> price 0
-    assert get_next_sqrt_price_from_output(sqrt_price, liquidity, 262144 / WAD, True) == 0.0
-    with pytest.raises(InsufficientLiquidity, match="amount"):
-        get_next_sqrt_price_from_output(sqrt_price, liquidity, 262145 / WAD, True)
+    # 'fails if output amount is (greater than) exactly the virtual reserves of token1': the
+    # released contract requires sqrtPX96 > quotient (an early version returned price 0).
+    for amount_out in (262144 / WAD, 262145 / WAD):
+        with pytest.raises(InsufficientLiquidity, match="token1 reaches the virtual reserve"):
+            get_next_sqrt_price_from_output(sqrt_price, liquidity, amount_out, True)
+    # 'succeeds if output amount is just less than the virtual reserves of token1':
+    # 256 - 262143 / 1024 = 2**-10, i.e. 77371252455336267181195264 / 2**96 (the float
+    # 262143e-18 is off by an ulp, which the subtraction amplifies 2.6e5-fold).
+    result = get_next_sqrt_price_from_output(sqrt_price, liquidity, 262143 / WAD, True)
+    assert x96(77371252455336267181195264) == 2.0**-10
+    assert result == pytest.approx(2.0**-10, rel=1e-10)
 
 
 @pytest.mark.parametrize(
