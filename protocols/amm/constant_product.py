@@ -346,7 +346,9 @@ class ConstantProductPool:
         """Burn `lp_amount` LP tokens for the pro-rata share of both reserves.
 
         UniswapV2Pair.burn: amount_i = lp * reserve_i / supply, both must be > 0 (so a pool
-        drained of one token cannot be exited, as on chain).
+        drained of one token cannot be exited, as on chain). Never a whole reserve: the locked
+        liquidity keeps the supply above any holder's balance. Where deposits since the first
+        mint have grown the float supply past holding the lock, the reserve's last ulp stays.
         """
         lp_amount = check_amount("lp_amount", lp_amount, allow_zero=False)
         held = self.ledger.balance_of(provider, self.lp_token)
@@ -354,10 +356,13 @@ class ConstantProductPool:
             raise InsufficientBalance(
                 f"lp_amount: {provider!r} holds {held!r} {self.lp_token}, cannot burn {lp_amount!r}"
             )
-        # share <= 1 makes every payout <= its reserve in floats too; the max() absorbs the
-        # ledger's running supply drifting an ulp below a balance.
+        # share <= 1 makes every payout <= its reserve in floats too (the max() absorbs the
+        # ledger's running supply drifting an ulp below a balance); min() keeps the last ulp.
         share = lp_amount / max(self.ledger.total_supply(self.lp_token), lp_amount)
-        payout = {token: share * reserve for token, reserve in self.reserves().items()}
+        payout = {
+            token: min(share * reserve, math.nextafter(reserve, 0.0))
+            for token, reserve in self.reserves().items()
+        }
         if not all(payout.values()):
             raise InsufficientLiquidity(
                 f"lp_amount: burning {lp_amount!r} {self.lp_token} would pay out nothing of "

@@ -522,6 +522,29 @@ def test_after_the_first_lp_leaves_the_lock_keeps_its_share_and_the_price():
     ledger.check_conservation()
 
 
+def test_no_exit_empties_a_reserve_once_later_deposits_round_the_lock_away():
+    # Four LPs of 25e6 : 25e6 each, as a scenario seeds a pool. The first mint locks 2**-27
+    # (two float steps of 25e6); with a supply of 1e8 the step is 2**-26, and the first LP's
+    # exit rounds 75e6 + 2**-27 to even: the lock is gone and the last LP held the whole float
+    # supply, whose burn emptied the pool. The pair never pays a whole balance: the last
+    # float step of each reserve, 2**-28, stays.
+    ledger = Ledger()
+    for token in ("T0", "T1"):
+        ledger.create_token(token, issuer="mint")
+    pool = ConstantProductPool(ledger, "pool", "T0", "T1")
+    holders = [f"lp:{i}" for i in range(4)]
+    for holder in holders:
+        for token in ("T0", "T1"):
+            ledger.mint(token, holder, 25e6, by="mint")
+        pool.add_liquidity(holder, {"T0": 25e6, "T1": 25e6})
+    for holder in holders:
+        pool.remove_liquidity(holder, ledger.balance_of(holder, "pool:LP"))
+    assert pool.reserves() == {"T0": 2.0**-28, "T1": 2.0**-28}
+    assert pool.spot_price("T0", "T1") == 1.0
+    assert ledger.balance_of("lp:3", "T0") == 25e6 - 2.0**-28
+    ledger.check_conservation()
+
+
 def test_a_swap_that_would_drain_the_pool_in_floats_is_refused():
     # 1e17 in on 1:1: R_in + g*a rounds to g*a, so the float output equals the whole reserve.
     ledger, pool = make_pool(1.0, 1.0)
