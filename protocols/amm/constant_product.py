@@ -33,6 +33,17 @@ Amount = float | np.ndarray
 MINIMUM_LIQUIDITY = 1e-15
 
 
+def locked_liquidity(liquidity: float) -> float:
+    """LP locked at a first mint of `liquidity` = sqrt(x*y): MINIMUM_LIQUIDITY, or two ulps of
+    `liquidity` where that is more (from 4 LP up).
+
+    A float supply cannot hold 1e-15 next to a mint above ~16: the first LP would own the whole
+    supply and could empty the pool, which the locked 1000 wei prevent on chain. Two ulps is
+    the least it keeps exactly: the supply minus the first LP's balance is then the lock.
+    """
+    return max(MINIMUM_LIQUIDITY, 2.0 * math.ulp(liquidity))
+
+
 # -- validation of scalar-or-array inputs ---------------------------------------------------
 def _amount(name: str, value: Amount, *, allow_zero: bool = True) -> Amount:
     """`check_amount` for scalars; the same rule, element-wise, for numpy arrays."""
@@ -173,9 +184,9 @@ class ConstantProductPool:
 
     Tokens sent to the pool's holder id directly (a donation, or an exploit draining it)
     simply change the reserves and so the price: that is a feature. LP token:
-    f"{name}:LP"; MINIMUM_LIQUIDITY of it is held by f"{name}:locked", which never redeems
-    it (Uniswap mints it to address(0)). The protocol fee switch (feeTo) is off, as on most
-    v2 pairs, so the whole fee accrues to LPs.
+    f"{name}:LP"; `locked_liquidity` of it is held by f"{name}:locked", which never redeems
+    it (Uniswap mints MINIMUM_LIQUIDITY to address(0)). The protocol fee switch (feeTo) is
+    off, as on most v2 pairs, so the whole fee accrues to LPs.
     """
 
     def __init__(
@@ -300,15 +311,18 @@ class ConstantProductPool:
         Router semantics (UniswapV2Router02._addLiquidity): into a live pool only the
         current-ratio part of `amounts` is taken, the rest stays with the provider. Minting
         follows UniswapV2Pair.mint: the first deposit mints sqrt(x*y) of which
-        MINIMUM_LIQUIDITY is locked (x, y = whole balances, so tokens donated before the first
+        `locked_liquidity` is locked (x, y = whole balances, so tokens donated before the first
         mint go to the first LP, as in the pair); later ones min(dx*S/x, dy*S/y).
         """
         wanted = self._deposit_amounts(amounts)
         reserve0, reserve1 = self.reserves().values()
         supply = self.ledger.total_supply(self.lp_token)
         amount0, amount1 = self._optimal_deposit(wanted, reserve0, reserve1, supply)
+        locked = 0.0
         if supply == 0:
-            liquidity = math.sqrt((reserve0 + amount0) * (reserve1 + amount1)) - MINIMUM_LIQUIDITY
+            liquidity = math.sqrt((reserve0 + amount0) * (reserve1 + amount1))
+            locked = locked_liquidity(liquidity)
+            liquidity -= locked
         else:
             liquidity = min(amount0 * supply / reserve0, amount1 * supply / reserve1)
         if liquidity <= 0:
@@ -323,8 +337,8 @@ class ConstantProductPool:
                 )
         for token, amount in zip(self.tokens, (amount0, amount1), strict=True):
             self.ledger.transfer(token, provider, self.name, amount)
-        if supply == 0:
-            self.ledger.mint(self.lp_token, self.locked_holder, MINIMUM_LIQUIDITY, by=self.name)
+        if locked:
+            self.ledger.mint(self.lp_token, self.locked_holder, locked, by=self.name)
         self.ledger.mint(self.lp_token, provider, liquidity, by=self.name)
         return liquidity
 
@@ -332,7 +346,9 @@ class ConstantProductPool:
         """Burn `lp_amount` LP tokens for the pro-rata share of both reserves.
 
         UniswapV2Pair.burn: amount_i = lp * reserve_i / supply, both must be > 0 (so a pool
-        drained of one token cannot be exited, as on chain).
+        drained of one token cannot be exited, as on chain). Never a whole reserve: the locked
+        liquidity keeps the supply above any holder's balance. Where deposits since the first
+        mint have grown the float supply past holding the lock, the reserve's last ulp stays.
         """
         lp_amount = check_amount("lp_amount", lp_amount, allow_zero=False)
         held = self.ledger.balance_of(provider, self.lp_token)
@@ -340,10 +356,13 @@ class ConstantProductPool:
             raise InsufficientBalance(
                 f"lp_amount: {provider!r} holds {held!r} {self.lp_token}, cannot burn {lp_amount!r}"
             )
-        # share <= 1 makes every payout <= its reserve in floats too; the max() absorbs the
-        # ledger's running supply drifting an ulp below a balance.
+        # share <= 1 makes every payout <= its reserve in floats too (the max() absorbs the
+        # ledger's running supply drifting an ulp below a balance); min() keeps the last ulp.
         share = lp_amount / max(self.ledger.total_supply(self.lp_token), lp_amount)
-        payout = {token: share * reserve for token, reserve in self.reserves().items()}
+        payout = {
+            token: min(share * reserve, math.nextafter(reserve, 0.0))
+            for token, reserve in self.reserves().items()
+        }
         if not all(payout.values()):
             raise InsufficientLiquidity(
                 f"lp_amount: burning {lp_amount!r} {self.lp_token} would pay out nothing of "

@@ -128,8 +128,10 @@ def get_next_sqrt_price_from_output(
     """Sqrt price after removing `amount_out` from the virtual reserves (SqrtPriceMath.
     getNextSqrtPriceFromOutput): token1 out gives s - amount/L, token0 out L*s / (L - amount*s).
 
-    Asking for all of the virtual token0 reserve or more (and more than the token1 reserve)
-    raises InsufficientLiquidity, as the contract reverts; exactly the token1 reserve gives 0.
+    Asking for all of a virtual reserve or more raises InsufficientLiquidity, as the contract
+    reverts: `require(sqrtPX96 > quotient)` for token1 and `require(numerator1 > product)` for
+    token0 (getNextSqrtPriceFromAmount1RoundingDown / getNextSqrtPriceFromAmount0RoundingUp);
+    0 is no price.
     """
     sqrt_price, liquidity, amount_out = _check_next_price_args(sqrt_price, liquidity, amount_out)
     return _next_from_output(sqrt_price, liquidity, amount_out, zero_for_one)
@@ -157,12 +159,12 @@ def _next_from_output(sqrt_price: float, liquidity: float, amount: float, zero_f
     if amount == 0:
         return sqrt_price
     if zero_for_one:
-        reserve1 = liquidity * sqrt_price
-        if amount > reserve1:
+        quotient = amount / liquidity
+        if quotient >= sqrt_price:
             raise InsufficientLiquidity(
-                f"amount: {amount!r} token1 exceeds the virtual reserve {reserve1!r}"
+                f"amount: {amount!r} token1 reaches the virtual reserve {liquidity * sqrt_price!r}"
             )
-        return sqrt_price - amount / liquidity
+        return sqrt_price - quotient
     denominator = liquidity - amount * sqrt_price
     if denominator <= 0:
         raise InsufficientLiquidity(
@@ -185,7 +187,10 @@ def compute_swap_step(
     sqrt_target <= sqrt_price. A positive `amount_remaining` is an exact input (fee included),
     a negative one an exact output, as in the contract. The step stops at `sqrt_target` or where
     the amount runs out; an exact-input step that stops short keeps the whole remainder of
-    `amount_remaining` as fee, which is how rounding dust reaches LPs in the contract.
+    `amount_remaining` as fee, which is how rounding dust reaches LPs in the contract. The
+    price is rounded in the contract's directions, so the fee is never negative and no step
+    pays out more than its input buys: an input too small to move the float price by one ulp
+    is all fee, and an output that small costs one ulp of price.
     """
     sqrt_price = check_amount("sqrt_price", sqrt_price, allow_zero=False)
     sqrt_target = check_amount("sqrt_target", sqrt_target, allow_zero=False)
@@ -224,15 +229,29 @@ def _swap_step(
     # Float rounding may not overshoot the target (the contract's rounding guarantees this).
     sqrt_next = max(sqrt_next, sqrt_target) if zero_for_one else min(sqrt_next, sqrt_target)
 
-    reached = sqrt_next == sqrt_target
-    if not (reached and exact_in):
-        amount_in = delta_in(sqrt_price, sqrt_next, liquidity)
-    if not (reached and not exact_in):
+    # The amounts follow from the price, so the price must be rounded as the contract rounds
+    # it, else a float price one ulp off pays for it: on a deep pool an ulp is worth far more
+    # than a dust amount. An input may move the price no further than it pays for
+    # (amountIn <= amountRemainingLessFee, so the fee is >= 0: getNextSqrtPriceFromInput
+    # rounds towards the start); an output moves it at least as far as it takes
+    # (getNextSqrtPriceFromOutput rounds away). Float prices are within an ulp or two.
+    if exact_in:
+        if sqrt_next != sqrt_target:
+            amount_in = delta_in(sqrt_price, sqrt_next, liquidity)
+            while amount_in > remaining_less_fee:
+                sqrt_next = math.nextafter(sqrt_next, sqrt_price)
+                amount_in = delta_in(sqrt_price, sqrt_next, liquidity)
         amount_out = delta_out(sqrt_price, sqrt_next, liquidity)
-    if not exact_in:
+    else:
+        if sqrt_next != sqrt_target:
+            amount_out = delta_out(sqrt_price, sqrt_next, liquidity)
+            while amount_out < -amount_remaining and sqrt_next != sqrt_target:
+                sqrt_next = math.nextafter(sqrt_next, sqrt_target)
+                amount_out = delta_out(sqrt_price, sqrt_next, liquidity)
+        amount_in = delta_in(sqrt_price, sqrt_next, liquidity)
         amount_out = min(amount_out, -amount_remaining)
 
-    if exact_in and not reached:
+    if exact_in and sqrt_next != sqrt_target:
         fee_amount = amount_remaining - amount_in
     else:
         fee_amount = amount_in * fee / (1 - fee)

@@ -30,7 +30,7 @@ def kinked_borrow_rate(
     """
     u = _utilization(utilization)
     base, slope1, slope2 = _rates(base=base, slope1=slope1, slope2=slope2)
-    optimal = _open_fraction("optimal", optimal)
+    optimal = _positive_fraction("optimal", optimal, upper_open=True)
     below = base + slope1 * u / optimal
     above = base + slope1 + slope2 * (u - optimal) / (1.0 - optimal)
     return _out(np.where(u > optimal, above, below))
@@ -44,13 +44,14 @@ def jump_rate(
     U <= kink: base + multiplier * U;  U > kink: base + multiplier * kink +
     jump_multiplier * (U - kink). `multiplier` is the slope (multiplierPerBlock *
     blocksPerYear); note that the contract's constructor argument `multiplierPerYear` is the
-    rate AT the kink, so `multiplier = multiplierPerYear / kink`.
+    rate AT the kink, so `multiplier = multiplierPerYear / kink`. The kink lies in (0, 1]:
+    updateJumpRateModelInternal divides by it (0 reverts), and a utilization never passes 1.
     """
     u = _utilization(utilization)
     base, multiplier, jump_multiplier = _rates(
         base=base, multiplier=multiplier, jump_multiplier=jump_multiplier
     )
-    kink = check_fraction("kink", kink)
+    kink = _positive_fraction("kink", kink, upper_open=False)
     normal = base + multiplier * np.minimum(u, kink)
     return _out(normal + jump_multiplier * np.maximum(u - kink, 0.0))
 
@@ -110,7 +111,7 @@ class KinkedRate:
 
     def __post_init__(self) -> None:
         _rates(base=self.base, slope1=self.slope1, slope2=self.slope2)
-        _open_fraction("optimal", self.optimal)
+        _positive_fraction("optimal", self.optimal, upper_open=True)
 
     def borrow_rate(self, utilization: ArrayLike) -> float | np.ndarray:
         return kinked_borrow_rate(utilization, self.base, self.slope1, self.slope2, self.optimal)
@@ -127,7 +128,7 @@ class JumpRate:
 
     def __post_init__(self) -> None:
         _rates(base=self.base, multiplier=self.multiplier, jump_multiplier=self.jump_multiplier)
-        check_fraction("kink", self.kink)
+        _positive_fraction("kink", self.kink, upper_open=False)
 
     def borrow_rate(self, utilization: ArrayLike) -> float | np.ndarray:
         return jump_rate(utilization, self.base, self.multiplier, self.jump_multiplier, self.kink)
@@ -144,8 +145,10 @@ def _rates(**rates: float) -> tuple[float, ...]:
     return tuple(check_amount(name, value) for name, value in rates.items())
 
 
-def _open_fraction(name: str, value: float) -> float:
-    value = check_fraction(name, value, upper_open=True)
+def _positive_fraction(name: str, value: float, *, upper_open: bool) -> float:
+    """A kink: in (0, 1) for Aave's U* (the rate divides by U* and by 1 - U*), (0, 1] for
+    Compound's kink (it divides by the kink only)."""
+    value = check_fraction(name, value, upper_open=upper_open)
     if value == 0:
         raise InvalidAmount(f"{name}: must be > 0, got {value}")
     return value

@@ -184,10 +184,17 @@ def test_next_sqrt_price_from_output_virtual_reserve_limits():
     for amount_out in (4 / WAD, 5 / WAD):  # 'fails if output amount is (greater than) exactly..'
         with pytest.raises(InsufficientLiquidity, match="amount"):
             get_next_sqrt_price_from_output(sqrt_price, liquidity, amount_out, False)
-    # 'succeeds if output amount is exactly the virtual reserves of token1' -> price 0
-    assert get_next_sqrt_price_from_output(sqrt_price, liquidity, 262144 / WAD, True) == 0.0
-    with pytest.raises(InsufficientLiquidity, match="amount"):
-        get_next_sqrt_price_from_output(sqrt_price, liquidity, 262145 / WAD, True)
+    # 'fails if output amount is (greater than) exactly the virtual reserves of token1': the
+    # released contract requires sqrtPX96 > quotient (an early version returned price 0).
+    for amount_out in (262144 / WAD, 262145 / WAD):
+        with pytest.raises(InsufficientLiquidity, match="token1 reaches the virtual reserve"):
+            get_next_sqrt_price_from_output(sqrt_price, liquidity, amount_out, True)
+    # 'succeeds if output amount is just less than the virtual reserves of token1':
+    # 256 - 262143 / 1024 = 2**-10, i.e. 77371252455336267181195264 / 2**96 (the float
+    # 262143e-18 is off by an ulp, which the subtraction amplifies 2.6e5-fold).
+    result = get_next_sqrt_price_from_output(sqrt_price, liquidity, 262143 / WAD, True)
+    assert x96(77371252455336267181195264) == 2.0**-10
+    assert result == pytest.approx(2.0**-10, rel=1e-10)
 
 
 @pytest.mark.parametrize(
@@ -361,6 +368,81 @@ def test_swap_step_invariants(sqrt_price, ratio, liquidity, fraction, fee, exact
     if sqrt_next != target:  # the amount is used up
         used = amount_in + fee_amount if exact_in else amount_out
         assert used == pytest.approx(amount, rel=1e-9)
+
+
+# Dust: one ulp of sqrt price at 2.5 is 2**-51 = 4.44e-16. On L = 1e24 that ulp is worth
+# L * 2**-51 = 4.44e8 token1, or L * 2**-51 / (2.5 * 2.5) = 7.1e7 token0: floats cannot move
+# the price by less, where the contract's Q64.96 price moves by 2**-96.
+DUST_L, ULP_AT_2_5 = 1e24, 2.0**-51
+
+
+def test_swap_step_dust_input_is_all_fee():
+    # 1e-9 token0 in, 0.997e-9 after the fee, cannot pay for one ulp of price. The float
+    # L*s / (L + a*s) rounds one ulp down all the same, which booked in 7.1e7, out 4.4e8 and a
+    # fee of -7.1e7. SwapMath.computeSwapStep rounds the price so that amountIn <=
+    # amountRemainingLessFee, and keeps what is left as fee: here all of it.
+    step = compute_swap_step(2.5, 1.25, DUST_L, 1e-9, 0.003)
+    assert step == (2.5, 0.0, 0.0, 1e-9)
+
+
+def test_swap_step_dust_output_moves_the_price_one_ulp_and_pays_for_it():
+    # 1e-9 token1 out: s - 1e-9 / L rounds back to 2.5, which paid 0 for it. The contract
+    # rounds the price to move at least as far as the output needs (getNextSqrtPriceFromOutput):
+    # in floats one ulp, 2.5 - 2**-51, which costs L * 2**-51 / (2.5 * (2.5 - 2**-51))
+    # = 71,054,273.576 token0 plus the fee; the output is capped at the 1e-9 asked.
+    sqrt_next, amount_in, amount_out, fee = compute_swap_step(2.5, 1.25, DUST_L, -1e-9, 0.003)
+    assert sqrt_next == 2.5 - ULP_AT_2_5
+    assert amount_in == pytest.approx(71054273.576, rel=1e-11)
+    assert amount_in == pytest.approx(DUST_L * ULP_AT_2_5 / (2.5 * sqrt_next), rel=1e-15)
+    assert amount_out == 1e-9
+    assert fee == pytest.approx(amount_in * 0.003 / 0.997, rel=1e-15)
+
+
+def exact_step(sqrt_price, liquidity, amount, zero_for_one, exact_in):
+    """Exact-math counterpart of a step that stops short of its target, without the float
+    cancellation of a price difference: the output for net input `amount`, or the input for
+    output `amount` (constant product on the virtual reserves, whitepaper eqs. 6.13-6.16)."""
+    s, big_l = sqrt_price, liquidity
+    if exact_in:
+        if zero_for_one:  # s' = L s / (L + a s): out1 = L (s - s')
+            return amount * s * s / (1 + amount * s / big_l)
+        return amount / (s * (s + amount / big_l))  # s' = s + a / L: out0 = L (1/s - 1/s')
+    if zero_for_one:  # s' = s - b / L: in0 = L (1/s' - 1/s)
+        return amount / (s * (s - amount / big_l))
+    return amount * s * s / (1 - amount * s / big_l)  # s' = L s / (L - b s): in1 = L (s' - s)
+
+
+@FAST
+@given(
+    sqrt_price=st.floats(0.01, 100),
+    ratio=st.sampled_from([0.5, 0.99, 1.01, 2.0]),
+    liquidity=st.floats(1e3, 1e24),
+    fraction=st.floats(1e-22, 1e-6),
+    fee=st.sampled_from([0.0, 0.0005, 0.003, 0.01]),
+    exact_in=st.booleans(),
+)
+def test_swap_step_dust_never_books_a_negative_fee_or_pays_beyond_the_exact_math(
+    sqrt_price, ratio, liquidity, fraction, fee, exact_in
+):
+    # amounts down to 1e-22 of the input token's virtual reserve: far below one float ulp
+    target = sqrt_price * ratio
+    zero_for_one = ratio < 1
+    amount = fraction * liquidity * (1 / sqrt_price if zero_for_one else sqrt_price)
+    sqrt_next, amount_in, amount_out, fee_amount = compute_swap_step(
+        sqrt_price, target, liquidity, amount if exact_in else -amount, fee
+    )
+    assert min(sqrt_price, target) <= sqrt_next <= max(sqrt_price, target)
+    assert amount_in >= 0 and amount_out >= 0 and fee_amount >= 0
+    if exact_in:
+        assert amount_in + fee_amount <= amount * (1 + 1e-12)
+        exact_out = exact_step(sqrt_price, liquidity, amount * (1 - fee), zero_for_one, True)
+        assert amount_out <= exact_out * (1 + 1e-12)
+    else:
+        assert amount_out <= amount
+        if sqrt_next != target:  # filled: it paid at least the exact input, fee aside
+            exact_in_needed = exact_step(sqrt_price, liquidity, amount, zero_for_one, False)
+            assert amount_out == amount
+            assert amount_in >= exact_in_needed * (1 - 1e-12)
 
 
 # -- LiquidityAmounts ---------------------------------------------------------------------
@@ -808,13 +890,15 @@ def test_rounding_never_makes_fees_negative():
     # Found by random search: for a position below the price, (g - outside_lower) and
     # (g - outside_upper) round differently as g grows, so its fee growth inside dips by an ulp.
     # Owed fees must stay >= 0, else collecting would try to transfer a negative amount.
+    # (Searched again when swap steps began rounding the price as the contract does: the dip
+    # here is -3.4e-21 in token1.)
     _, pool, _ = make_pool(0.003, 60, 1.0, [(-6000, 6000, 94.28688552527424)])
     pool.mint("lp", -1140, -1020, 59.896034145034896)
-    pool.swap_exact_in("trader", T1, T0, 2.042154536471278)
-    pool.swap_exact_in("trader", T0, T1, 2.353819340219584)
+    pool.swap_exact_in("trader", T1, T0, 0.828508553709822)
+    pool.swap_exact_in("trader", T0, T1, 0.599216167827022)
     below = pool.mint("lp", -1200, -1140, 83.19333733023292)
-    pool.swap_exact_in("trader", T1, T0, 3.816014579037013)
-    pool.swap_exact_in("trader", T1, T0, 2.841119912288722)
+    pool.swap_exact_in("trader", T1, T0, 3.425177863719544)
+    pool.swap_exact_in("trader", T1, T0, 2.014684737667687)
     assert pool.collect(below) == (0.0, 0.0)
 
 
@@ -932,6 +1016,53 @@ def test_quote_to_price_is_the_swap_that_lands_on_the_target_price():
     assert amount_in1 == pytest.approx(1e6 * (1.1 - 1) / 0.997, rel=1e-12)
     pool.swap_exact_in("trader", T0, T1, amount_in)
     assert pool.spot_price(T0, T1) == pytest.approx(0.81, rel=1e-12)
+
+def test_dust_swaps_on_a_deep_pool_pay_nothing_for_nothing():
+    # Full range, L = 1e24 at sqrt price 2.5 (DUST_L above): 4e23 T0 and 2.5e24 T1.
+    ledger, pool, _ = make_pool(0.003, 60, 2.5, [(-887220, 887220, DUST_L)], funds=1e25)
+    # 1e-9 T0 in: was paid 4.44e8 T1, with fee growth -7.1e7 / L; now it is all fee.
+    assert pool.swap_exact_in("trader", T0, T1, 1e-9) == 0.0
+    assert pool.fee_growth_global == (1e-9 / DUST_L, 0.0)
+    assert pool.sqrt_price == 2.5
+    # 1e-9 T1 out: was free; now it pays for one ulp of price, 7.1e7 T0 plus the fee.
+    paid = pool.swap_exact_out("trader", T0, T1, 1e-9)
+    assert paid == pytest.approx(71054273.576 / 0.997, rel=1e-11)
+    assert pool.sqrt_price == 2.5 - ULP_AT_2_5
+    assert pool.fee_growth_global[0] == pytest.approx(paid * 0.003 / DUST_L, rel=1e-12)
+    ledger.check_conservation()
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    sqrt_price=st.floats(0.1, 10),
+    liquidity=st.floats(1e6, 1e24),
+    swaps=st.lists(
+        st.tuples(st.booleans(), st.booleans(), st.floats(1e-21, 1e-6)), min_size=1, max_size=8
+    ),
+)
+def test_dust_swaps_keep_fee_growth_rising_and_pay_at_most_the_exact_math(
+    sqrt_price, liquidity, swaps
+):
+    # Amounts are fractions of the virtual reserve they are taken from; none leaves the range.
+    ledger, pool, _ = make_pool(0.003, 60, sqrt_price, [(-887220, 887220, liquidity)], funds=1e26)
+    for exact_in, zero_for_one, fraction in swaps:
+        s, growth, reserves = pool.sqrt_price, pool.fee_growth_global, pool.reserves()
+        pair = (T0, T1) if zero_for_one else (T1, T0)
+        if exact_in:
+            amount = fraction * liquidity * (1 / s if zero_for_one else s)
+            out = pool.swap_exact_in("trader", *pair, amount)
+            exact_out = exact_step(s, liquidity, amount * 0.997, zero_for_one, True)
+            assert out <= exact_out * (1 + 1e-12)
+        else:
+            out = fraction * liquidity * (s if zero_for_one else 1 / s)
+            paid = pool.swap_exact_out("trader", *pair, out)
+            exact_in_needed = exact_step(s, liquidity, out, zero_for_one, False)
+            assert paid * 0.997 >= exact_in_needed * (1 - 1e-12)
+        assert out <= reserves[pair[1]]
+        assert pool.fee_growth_global[0] >= growth[0]
+        assert pool.fee_growth_global[1] >= growth[1]
+        ledger.check_conservation()
+
 
 # -- the pool: conservation under random operations ---------------------------------------
 OPS = st.lists(

@@ -21,6 +21,7 @@ from protocols.amm.constant_product import (
     get_amount_in,
     get_amount_out,
     impermanent_loss,
+    locked_liquidity,
     price_impact,
 )
 from protocols.errors import (
@@ -336,7 +337,8 @@ def test_donation_before_the_first_mint_goes_to_the_first_lp():
     ledger, pool = make_pool(0.0)
     ledger.transfer("T0", "trader", "pool", 3.0)
     minted = pool.add_liquidity("lp", {"T0": 1.0, "T1": 4.0})
-    assert minted == pytest.approx(math.sqrt(4.0 * 4.0) - MINIMUM_LIQUIDITY, rel=1e-15)
+    # sqrt(4 * 4) = 4 less the lock: two float steps of 4 (2 * 2**-50), more than 1e-15
+    assert minted == 4.0 - 2.0**-49
 
 
 def test_donation_moves_the_price_and_enriches_lps():
@@ -477,17 +479,69 @@ def test_refused_pool_calls_raise_clearly_and_change_nothing(call, error, messag
     assert ledger.snapshot() == before
 
 
-def test_burning_the_whole_supply_empties_the_pool_and_the_next_deposit_is_a_first_mint():
-    # Float artefact: at supply ~707 the locked 1e-15 LP is below float resolution, so the
-    # only LP owns "everything" and its exit takes all reserves (on chain 1000 wei stay).
+@pytest.mark.parametrize(
+    ("reserve0", "reserve1", "locked"),
+    [
+        (1.0, 4.0, MINIMUM_LIQUIDITY),  # sqrt 2: 1e-15 is 2.25 float steps of 2, kept
+        (8.0, 8.0, 2 * 2.0**-49),  # sqrt 8 in [8, 16): 1e-15 is 0.56 of the step 2**-49
+        (500.0, 1000.0, 2 * 2.0**-43),  # sqrt 707.1 in [512, 1024): step 2**-43
+        (1e6, 1e6, 2 * 2.0**-33),  # sqrt 1e6 in [2**19, 2**20): step 2**-33
+    ],
+)
+def test_the_first_lp_never_holds_the_whole_supply(reserve0, reserve1, locked):
+    # UniswapV2Pair.mint locks MINIMUM_LIQUIDITY for good. A float supply cannot hold 1e-15
+    # next to a first mint above ~8: the first LP owned all of it and its exit emptied the
+    # pool to 0/0. The lock is two float steps there, which the supply does hold exactly.
+    ledger, pool = make_pool(reserve0, reserve1)
+    minted = ledger.balance_of("lp", "pool:LP")
+    assert locked_liquidity(math.sqrt(reserve0 * reserve1)) == locked
+    assert ledger.balance_of("pool:locked", "pool:LP") == locked
+    assert ledger.total_supply("pool:LP") - minted == pytest.approx(locked, rel=0.15)
+    pool.remove_liquidity("lp", minted)
+    left = pool.reserves()
+    assert left["T0"] > 0 and left["T1"] > 0
+    assert ledger.total_supply("pool:LP") == pytest.approx(locked, rel=0.15)
+    ledger.check_conservation()
+
+
+def test_after_the_first_lp_leaves_the_lock_keeps_its_share_and_the_price():
+    # Pool 500:1000, first mint sqrt(500000) = 707.1 LP of which 2**-42 are locked (two float
+    # steps of 707.1). The exit burns a share 1 - 2**-42/707.1 = 1 - 3.2e-16, which rounds to
+    # 1 - 3 * 2**-53: 3 float steps of each reserve stay, 3 * 2**-44 T0 and 3 * 2**-43 T1
+    # (the lock's exact share is 1.61e-13 T0 : 3.22e-13 T1), at the price of 2 T1 per T0.
     ledger, pool = make_pool(500.0, 1000.0)
     payout = pool.remove_liquidity("lp", ledger.balance_of("lp", "pool:LP"))
-    assert payout == {"T0": 500.0, "T1": 1000.0}
-    assert pool.reserves() == {"T0": 0.0, "T1": 0.0}
-    with pytest.raises(InsufficientLiquidity, match="no liquidity"):
-        pool.spot_price("T0", "T1")
-    # sqrt(1*4) - MINIMUM_LIQUIDITY, with another MINIMUM_LIQUIDITY locked
-    assert pool.add_liquidity("lp", {"T0": 1.0, "T1": 4.0}) == pytest.approx(2.0, rel=1e-15)
+    assert pool.reserves() == {"T0": 3 * 2.0**-44, "T1": 3 * 2.0**-43}
+    assert payout == {"T0": 500.0 - 3 * 2.0**-44, "T1": 1000.0 - 3 * 2.0**-43}
+    assert ledger.total_supply("pool:LP") == 2.0**-42
+    assert pool.spot_price("T0", "T1") == 2.0
+    # As on chain, the next deposit is not a first mint: it takes the pool's ratio, 1 T0 and
+    # 2 T1, and mints 1 * 2**-42 / (3 * 2**-44) = 4/3 LP.
+    assert pool.add_liquidity("lp", {"T0": 1.0, "T1": 4.0}) == pytest.approx(4 / 3, rel=1e-15)
+    assert pool.reserves() == pytest.approx({"T0": 1.0, "T1": 2.0}, rel=1e-12)
+    ledger.check_conservation()
+
+
+def test_no_exit_empties_a_reserve_once_later_deposits_round_the_lock_away():
+    # Four LPs of 25e6 : 25e6 each, as a scenario seeds a pool. The first mint locks 2**-27
+    # (two float steps of 25e6); with a supply of 1e8 the step is 2**-26, and the first LP's
+    # exit rounds 75e6 + 2**-27 to even: the lock is gone and the last LP held the whole float
+    # supply, whose burn emptied the pool. The pair never pays a whole balance: the last
+    # float step of each reserve, 2**-28, stays.
+    ledger = Ledger()
+    for token in ("T0", "T1"):
+        ledger.create_token(token, issuer="mint")
+    pool = ConstantProductPool(ledger, "pool", "T0", "T1")
+    holders = [f"lp:{i}" for i in range(4)]
+    for holder in holders:
+        for token in ("T0", "T1"):
+            ledger.mint(token, holder, 25e6, by="mint")
+        pool.add_liquidity(holder, {"T0": 25e6, "T1": 25e6})
+    for holder in holders:
+        pool.remove_liquidity(holder, ledger.balance_of(holder, "pool:LP"))
+    assert pool.reserves() == {"T0": 2.0**-28, "T1": 2.0**-28}
+    assert pool.spot_price("T0", "T1") == 1.0
+    assert ledger.balance_of("lp:3", "T0") == 25e6 - 2.0**-28
     ledger.check_conservation()
 
 

@@ -74,6 +74,14 @@ def test_jump_rate_cusdc_by_hand(u, expected):
     assert JumpRate(**CUSDC).borrow_rate(u) == pytest.approx(expected, abs=1e-15)
 
 
+def test_jump_rate_kink_of_one_never_jumps():
+    # kink = 1 (a 1e18 mantissa) is a valid JumpRateModelV2: U <= 1 stays on the first slope,
+    # 0.01 + 0.125 * 0.9 = 0.1225 at U = 0.9, 0.135 at U = 1, whatever the jump multiplier.
+    model = JumpRate(base=0.01, multiplier=0.125, jump_multiplier=5.0, kink=1.0)
+    assert model.borrow_rate(0.9) == pytest.approx(0.1225, abs=1e-15)
+    assert model.borrow_rate(1.0) == pytest.approx(0.135, abs=1e-15)
+
+
 def test_supply_rate_by_hand():
     # WETH at U = 0.9: 0.428 * 0.9 * (1 - 0.15) = 0.32742
     assert supply_rate(0.9, 0.428, 0.15) == pytest.approx(0.32742, abs=1e-15)
@@ -145,12 +153,16 @@ def test_linear_interest_by_hand():
         (lambda: kinked_borrow_rate(0.5, 0.0, 0.1, 0.8, 1.0), "optimal"),
         (lambda: kinked_borrow_rate(0.5, 0.0, 0.1, 0.8, 0.0), "optimal"),
         (lambda: jump_rate(0.5, 0.0, 0.1, 1.0, 1.5), "kink"),
+        (lambda: jump_rate(0.5, 0.0, 0.1, 1.0, 0.0), "kink: must be > 0"),
+        (lambda: jump_rate(0.5, 0.0, 0.1, 1.0, -0.2), "kink"),
         (lambda: supply_rate(0.5, 0.1, 1.5), "reserve_factor"),
         (lambda: supply_rate(0.5, -0.1, 0.1), "borrow_rate"),
         (lambda: compounded_interest(0.1, -1.0), "dt_years"),
         (lambda: compounded_interest(math.inf, 1.0), "rate"),
         (lambda: KinkedRate(base=0.0, slope1=0.1, slope2=0.5, optimal=1.0), "optimal"),
         (lambda: JumpRate(base=-0.01, multiplier=0.1, jump_multiplier=1.0, kink=0.8), "base"),
+        (lambda: JumpRate(base=0.0, multiplier=0.1, jump_multiplier=1.0, kink=0.0), "kink: must"),
+        (lambda: JumpRate(base=0.0, multiplier=0.1, jump_multiplier=1.0, kink=1.01), "kink: must"),
     ],
 )
 def test_bad_inputs_are_refused_by_name(call, word):
