@@ -117,6 +117,8 @@ def spread_table(run: RunFolder) -> Table:
         spread = spread[["step", "kind", "node", "cause"]].copy()
         spread.insert(1, "day", [round(run.day(s), 2) for s in spread["step"]])
     note = "Every distress transition (step, node, cause), in order"
+    if spread.empty:
+        note = "No distress: no protocol crossed a distress threshold in this run"
     if len(spread) > SPREAD_ROWS:
         note += f"; the first {SPREAD_ROWS} of {len(spread)} (all are in events.parquet)"
     return Table("Spread of distress", spread.head(SPREAD_ROWS).astype(object), note + ".")

@@ -38,15 +38,9 @@ def file_mode(folder: bool = False) -> int:
 def output_folder(path: str | Path, option: str = "--out") -> Path:
     """`path` as a folder this user can write into (made if missing), or a `ConfigError`
     naming `option` and what is wrong with it."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{option} {path}: is a file, not a folder; choose a folder")
+    path = _not_a_file(path, option)
     try:
         path.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), path.parent)
-        raise ConfigError(f"{option} {path}: {blocker} is a file, so no folder can be made "
-                          "under it") from None
     except PermissionError:
         raise ConfigError(f"{option} {path}: cannot make this folder (permission denied)") \
             from None
@@ -61,13 +55,23 @@ def output_folder(path: str | Path, option: str = "--out") -> Path:
 def replaceable_run_folder(path: str | Path, option: str = "--out") -> Path:
     """`path` if a run may write its outputs there: missing, empty, or an earlier run's
     outputs (which it replaces); any other folder is someone's files, and is refused."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{option} {path}: is a file, not a folder; choose a folder")
+    path = _not_a_file(path, option)
     if path.is_dir() and any(path.iterdir()) and not (path / RUN_MARKER).exists():
         raise ConfigError(f"{option} {path}: holds other files (not a run's outputs), which a "
                           "run would replace; choose a new or empty folder")
     output_folder(path.parent if path.parent != path else path, option)
+    return path
+
+
+def _not_a_file(path: str | Path, option: str) -> Path:
+    """`path`, unless it or a folder above it is a file (or a device such as /dev/null)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path}: is a file, not a folder; choose a folder")
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ConfigError(f"{option} {path}: {blocker} is a file, so no folder can be made "
+                          "under it")
     return path
 
 

@@ -22,6 +22,7 @@ from agents.borrowers import BorrowerCohort
 from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
 from protocols import names
+from protocols.errors import ConfigError, DaosimError
 from protocols.world import World
 from sim import columns
 from sim.assembly import build_world
@@ -77,8 +78,12 @@ class TreasuryModel(mesa.Model):
         Liquidator.create_agents(
             self, liq.count, liq.capital_usd, liq.gas_units, liq.flash_loan_fee
         )
-        for cohort in config.agents.borrowers:
-            BorrowerCohort(self, cohort)
+        for i, cohort in enumerate(config.agents.borrowers):
+            try:
+                BorrowerCohort(self, cohort)
+            except DaosimError as exc:
+                raise ConfigError(f"agents.borrowers[{i}]: cannot open its positions at step 0: "
+                                  f"{exc}") from None
         for asset, amount in config.treasury.holdings.items():
             if amount > 0:
                 self.world.fund(names.TREASURY, asset, amount)

@@ -45,8 +45,8 @@ def check_buildable(config: Scenario, *, data_dir: str | None = None,
     throw it away, so that `daosim check` refuses what `daosim run` could not start."""
     try:
         model = TreasuryModel(config, data_dir=data_dir)
-    except ConfigError:
-        raise
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     except DaosimError as exc:
         raise ConfigError(f"{source}: its world cannot be built at step 0: {exc}") from None
     release(model)

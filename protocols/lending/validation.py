@@ -43,7 +43,8 @@ def check_supply_cap(market: Market, i: int, amount: float) -> None:
     claims = market.total_supplied(asset)
     cap = market.reserves[asset].supply_cap
     if claims + amount > cap:
-        raise CapExceeded(f"supply cap of {asset} is {cap!r}: {claims!r} supplied + {amount!r}")
+        raise CapExceeded(f"supply cap of {asset} is {float(cap)!r}: {float(claims)!r} supplied "
+                          f"+ {float(amount)!r}")
 
 
 def check_borrow_cap(market: Market, i: int, amount: float) -> None:
@@ -53,7 +54,8 @@ def check_borrow_cap(market: Market, i: int, amount: float) -> None:
     debt = market.total_debt(asset)
     cap = market.reserves[asset].borrow_cap
     if debt + amount > cap:
-        raise CapExceeded(f"borrow cap of {asset} is {cap!r}: {debt!r} borrowed + {amount!r}")
+        raise CapExceeded(f"borrow cap of {asset} is {float(cap)!r}: {float(debt)!r} borrowed "
+                          f"+ {float(amount)!r}")
 
 
 def check_cash(market: Market, asset: str, amount: float, incoming: float = 0.0) -> None:
@@ -63,7 +65,8 @@ def check_cash(market: Market, asset: str, amount: float, incoming: float = 0.0)
     cash = market.cash(asset)
     if cash + incoming < amount:
         raise InsufficientLiquidity(
-            f"{market.name} holds {cash!r} {asset} in cash, cannot pay out {amount!r} "
+            f"{market.name} holds {float(cash)!r} {asset} in cash, cannot pay out "
+            f"{float(amount)!r} "
             f"(utilization {market.utilization(asset):.6f})"
         )
 

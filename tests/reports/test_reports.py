@@ -191,6 +191,7 @@ def test_a_calm_run_still_renders_with_zero_shortfall_and_bad_debt(tmp_path):
     for line in figure.figure.axes[1].get_lines():
         assert not np.any(line.get_ydata())
     assert "id='fig-liquidations'" in html_of(out)
+    assert "No distress: no protocol crossed a distress threshold in this run." in html_of(out)
 
 
 def test_run_spread_table_lists_the_distress_transitions(run_dir):
