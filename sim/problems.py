@@ -60,6 +60,12 @@ def describe(error: Mapping[str, Any]) -> str:
         reason = f"must be a finite number, got {value!r}"
     elif kind == "list_type":
         reason = f"must be a list, got {value!r}"
+    elif kind == "string_type":
+        reason = f"must be text, got {value!r}"
+    elif kind in ("dict_type", "model_type", "model_attributes_type"):
+        reason = f"must be a table, got {value!r}"
+    elif kind == "bool_type":
+        reason = f"must be true or false, got {value!r}"
     elif kind == "literal_error":
         reason = f"must be one of {ctx.get('expected')}, got {value!r}"
     elif kind == "string_pattern_mismatch":

@@ -164,7 +164,7 @@ def problems(**shock) -> list[str]:
         ({"protocol": "gov-eth", "take": ["ETH", "ETH"]}, "shocks[0].take[1]: 'ETH' is listed twice"),
         ({"protocol": "gov-eth", "take": []}, "shocks[0].take: list should have at least 1 item"),
         ({"protocol": "gov-eth", "take": "ETH"}, "shocks[0].take: must be a list, got 'ETH'"),
-        ({"protocol": "gov-eth", "take": [3]}, "shocks[0].take[0]: Input should be a valid string"),
+        ({"protocol": "gov-eth", "take": [3]}, "shocks[0].take[0]: must be text, got 3"),
         ({"protocol": "aave", "take": ["GOV"]}, "shocks[0].take[0]: aave holds no 'GOV' (it holds ETH, USDC)"),
         # a call vault holds its underlying only
         ({"protocol": "vault", "take": ["USDC"]}, "shocks[0].take[0]: vault holds no 'USDC' (it holds ETH)"),
