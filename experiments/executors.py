@@ -9,7 +9,8 @@ windowed (a few tasks per worker in flight): an interrupt loses at most those.
 - `workers=N`: `concurrent.futures.ProcessPoolExecutor` with an explicit start method
   (Mesa switches the default to spawn on import; see `_context`). A worker that dies
   (killed, out of memory) breaks the pool: the pool is rebuilt and the runs that were in
-  flight are retried once, then recorded as failed;
+  flight are retried once, then recorded as failed. A worker whose parent dies exits
+  within `PARENT_CHECK_S` (see `_exit_with_parent`);
 - `scheduler="local"`: a Dask `LocalCluster` of N single-threaded worker processes;
   `scheduler="tcp://host:port"`: an existing Dask cluster (its workers need `daosim`
   installed). Dask retries runs on lost workers itself and reports `KilledWorker` after.
@@ -18,12 +19,15 @@ windowed (a few tasks per worker in flight): an interrupt loses at most those.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from experiments.worker import RunOutcome, RunTask, execute
@@ -32,6 +36,8 @@ from protocols.errors import ConfigError
 OnDone = Callable[[RunTask, RunOutcome], None]
 #: tasks in flight per worker: enough to keep workers busy, few enough to lose on Ctrl-C.
 WINDOW_PER_WORKER = 2
+#: seconds between a pool worker's checks that its parent is alive.
+PARENT_CHECK_S = 0.25
 
 
 def run_tasks(tasks: Iterable[RunTask], on_done: OnDone, *, workers: int = 1,
@@ -65,9 +71,34 @@ def _context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops submitting and shuts the pool."""
+def _pool(workers: int, context: Any = None) -> ProcessPoolExecutor:
+    """The local pool: `workers` processes started by `context` (default `_context()`)."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context or _context(),
+                               initializer=_init_worker)
+
+
+def _init_worker() -> None:
+    """Workers leave Ctrl-C to the parent, which stops submitting and shuts the pool, and
+    exit when the parent dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent,
+                     args=(os.getppid(), multiprocessing.parent_process()), daemon=True,
+                     name="exit-with-parent").start()
+
+
+def _exit_with_parent(ppid: int, parent: BaseProcess | None) -> None:
+    """Exit this worker once the process that started the pool is gone. A worker waits on
+    the pool's call queue, whose pipe it holds open itself, so it never sees the parent's
+    end close: after a `kill -9` of the parent it waited idle for good. Two signs, as
+    start methods differ: an orphan is re-parented (to init or a subreaper), which changes
+    its parent pid (fork, spawn); a forkserver worker's parent pid is the server's, which
+    outlives the sweep while its workers live, so the worker also watches multiprocessing's
+    parent sentinel, a pipe end that only the parent holds open (spawn, forkserver).
+    Polling works on every POSIX system, unlike Linux's PR_SET_PDEATHSIG, which also fires
+    when the thread that started the worker ends."""
+    while os.getppid() == ppid and (parent is None or parent.is_alive()):
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
 
 
 def _run_pool(tasks: Iterable[RunTask], on_done: OnDone, workers: int) -> None:
@@ -79,8 +110,7 @@ def _run_pool(tasks: Iterable[RunTask], on_done: OnDone, workers: int) -> None:
     suspects: list[RunTask] = []  # were running when a worker died
     window = workers * WINDOW_PER_WORKER
     while True:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
-                                   initializer=_ignore_sigint)
+        pool = _pool(workers)
         in_flight: dict[Future[RunOutcome], RunTask] = {}
         isolating = broken = False  # isolating: one suspect runs alone
         try:

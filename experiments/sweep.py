@@ -24,7 +24,7 @@ import pandas as pd
 from experiments import design, seeds
 from experiments.executors import run_tasks
 from experiments.store import ID_COLUMNS, WALL_CLOCK_COLUMNS, RunStore
-from experiments.sweepfile import Sweep
+from experiments.sweepfile import Sweep, sample_warning
 from experiments.worker import RunOutcome, RunTask
 from protocols.errors import ConfigError
 from sim.folders import locked, output_folder
@@ -180,6 +180,8 @@ def summary_text(sweep: Sweep, result: PlanResult, points: pd.DataFrame, tails: 
              f"{sweep.replicates} replicates = {total} runs; {len(runs)} done, "
              f"{result.failed} failed; {result.ran} ran now in {result.elapsed_s:.1f} s "
              f"({rate:.2f} runs/s)"]
+    if note := sample_warning(sweep.design, sweep.samples):
+        lines.append(f"  warning: {note}")
     if len(runs) < total:
         lines.append(f"  incomplete: re-run the same command to finish the "
                      f"{total - len(runs)} missing runs")
@@ -206,8 +208,10 @@ def summary_text(sweep: Sweep, result: PlanResult, points: pd.DataFrame, tails: 
                                     "es95"]]).rstrip())
     if sensitivity is not None and not sensitivity.empty:
         lines.append("")
-        lines.append("Sobol indices (first-order S1, total ST):")
-        lines.append(_format(sensitivity[["metric", "parameter", "S1", "ST"]]).rstrip())
+        lines.append("Sobol indices (first-order S1, total ST; _conf: half-width of the "
+                     "95 % bootstrap confidence interval):")
+        lines.append(_format(sensitivity[["metric", "parameter", "S1", "S1_conf", "ST",
+                                          "ST_conf"]]).rstrip())
     errors = runs[runs["error"].notna()] if len(runs) else runs
     if len(errors):
         lines.append("")

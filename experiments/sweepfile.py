@@ -7,7 +7,8 @@ A sweep file is TOML:
     design = "grid"                   # grid | lhs | sobol
     replicates = 4                    # runs per point (seeds shared across points)
     seed = 2026                       # root seed of every run seed and of the design
-    samples = 64                      # lhs: points; sobol: base samples N (power of 2)
+    samples = 64                      # lhs: points; sobol: base samples N (power of 2,
+                                      # >= 64 or loading warns: see MIN_SOBOL_SAMPLES)
     timeseries = false                # also keep each run's time series
 
     [overrides]                       # dotted paths fixed for every run
@@ -27,6 +28,7 @@ an hour of runs: `axes.treasury.holdings.GOV = -1: ... must be >= 0.0, got -1`.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +41,19 @@ from sim.scenario import apply_overrides, parse_scenario, read_scenario, read_to
 _RANGE_KEYS = frozenset({"low", "high", "log", "integer"})
 #: managed by the sweep itself, so not an axis or an override.
 _RESERVED = frozenset({"seed"})
+#: Base samples N below which a sobol design warns. Saltelli's estimators converge like
+#: 1/sqrt(N), and SALib's examples use N = 1024. Measured on the Ishigami function (3
+#: inputs, known indices; 20 design seeds each): N = 8 gives indices off by 0.37 (median
+#: of the worst per design; up to 0.97) with 95 % intervals +-0.75 wide, as wide as an
+#: index's whole 0..1 range; N = 64 is the smallest power of 2 where the median error is
+#: near 0.1 and intervals about +-0.3, enough to tell a dominant input from a negligible
+#: one. Ranking inputs of similar weight needs N of 512 or more (intervals +-0.1). The
+#: bound warns rather than refuses: a short trial sweep is legitimate.
+MIN_SOBOL_SAMPLES = 64
+
+
+class SobolSampleWarning(UserWarning):
+    """A sobol design has fewer than `MIN_SOBOL_SAMPLES` base samples."""
 
 
 class _Spec(BaseModel):
@@ -142,6 +157,8 @@ def parse_sweep(raw: dict[str, Any], source: Path) -> Sweep:
     problems = list(_axis_value_problems(base, axes))
     if problems:
         raise ConfigError(_report(source, problems))
+    if note := sample_warning(spec.design, spec.samples):
+        warnings.warn(note, SobolSampleWarning, stacklevel=3)  # before an hour of runs
     return Sweep(
         name=spec.name or source.stem, source=source, base_path=base_path, base=base,
         overrides=dict(spec.overrides), axes=tuple(axes), design=spec.design,
@@ -213,6 +230,15 @@ def _design_problems(spec: _Spec, axes: list[Axis]) -> list[str]:
         problems.append(f"samples: a sobol design needs a power of 2 (Sobol' sequences "
                         f"balance only then), got {spec.samples}")
     return problems
+
+
+def sample_warning(design: str, samples: int | None) -> str | None:
+    """Why a sobol design's indices will be unreliable, or None (see MIN_SOBOL_SAMPLES)."""
+    if design != "sobol" or samples is None or samples >= MIN_SOBOL_SAMPLES:
+        return None
+    return (f"samples = {samples}: a sobol design needs samples >= {MIN_SOBOL_SAMPLES}; "
+            "with fewer its indices are mostly noise (S1 < 0, S1 > ST, S1 > 1, intervals "
+            "wider than the indices)")
 
 
 def _axis_value_problems(base: dict[str, Any], axes: list[Axis]) -> list[str]:

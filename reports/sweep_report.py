@@ -1,6 +1,7 @@
 """The report of a sweep (`daosim sweep` outputs): heat maps of contagion and cost metrics
 over two parameter axes, their distribution over runs at each point, and Sobol index bars
-for sensitivity designs."""
+and a table of the indices with their confidence intervals for sensitivity designs (with
+the warning of a design with too few samples, whose indices are mostly noise)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import seaborn as sns
 from matplotlib.ticker import FuncFormatter
 
 from experiments.sweep import metric_columns
+from experiments.sweepfile import sample_warning
 from reports.figures import (
     ReportFigure,
     boxes,
@@ -59,6 +61,16 @@ class SweepFolder:
                 f"{self.plan.get('root_seed', '?')})" + (f", {failed} failed." if failed else "."))
 
     @property
+    def sample_warning(self) -> str | None:
+        """The warning of a sobol design with too few base samples N (its runs are
+        N * (D + 2) * replicates), or None."""
+        if self.plan.get("design") != "sobol":
+            return None
+        runs, replicates = self.plan.get("runs"), self.plan.get("replicates")
+        points = runs // replicates if runs and replicates else len(self.points)
+        return sample_warning("sobol", points // (len(self.params) + 2))
+
+    @property
     def metrics(self) -> list[str]:
         available = metric_columns(self.runs, self.params)
         return [m for m in HEADLINE_METRICS if m in available][:MAX_PANELS]
@@ -90,9 +102,14 @@ def sweep_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
     if len(shown) > SUMMARY_ROWS:
         note += f"; the first {SUMMARY_ROWS} of {len(shown)} points (all in points.parquet)"
     tables = [Table("Summary: per-point means", shown.head(SUMMARY_ROWS), note + ".")]
+    if (sobol := sobol_table(sweep)) is not None:
+        tables.append(sobol)
+    meta = [sweep.plan.get("description", ""), sweep.caption]
+    if sweep.sample_warning:
+        meta.append(f"Warning: {sweep.sample_warning}.")
     return write_report(out_dir or sweep.path,
-                        f"Sweep report: {sweep.plan.get('name', sweep.path.name)}",
-                        [sweep.plan.get("description", ""), sweep.caption], tables, figures)
+                        f"Sweep report: {sweep.plan.get('name', sweep.path.name)}", meta,
+                        tables, figures)
 
 
 def heatmap_figure(sweep: SweepFolder) -> ReportFigure | None:
@@ -164,13 +181,35 @@ def distribution_figure(sweep: SweepFolder) -> ReportFigure | None:
     return ReportFigure("distributions", title, caption, fig)
 
 
+def _sobol_metrics(sweep: SweepFolder) -> list[str]:
+    """The metrics whose indices are shown: the headline ones, else the first few."""
+    assert sweep.sensitivity is not None
+    table = sweep.sensitivity
+    return [m for m in sweep.metrics if m in set(table["metric"])] or \
+        list(dict.fromkeys(table["metric"]))[:MAX_PANELS]
+
+
+def sobol_table(sweep: SweepFolder) -> Table | None:
+    """The figure's indices as numbers, each with its interval: the bars alone hide how
+    little a small design pins them down."""
+    table = sweep.sensitivity
+    if table is None or table.empty:
+        return None
+    rows = table[table["metric"].isin(_sobol_metrics(sweep))]
+    note = ("S1_conf and ST_conf: half-width of each index's 95 % bootstrap confidence "
+            "interval. All metrics are in sensitivity.parquet.")
+    if sweep.sample_warning:
+        note += f" Warning: {sweep.sample_warning}."
+    return Table("Sobol indices with 95 % confidence intervals",
+                 rows[["metric", "parameter", "S1", "S1_conf", "ST", "ST_conf"]], note)
+
+
 def sobol_figure(sweep: SweepFolder) -> ReportFigure | None:
     """First-order and total Sobol indices per parameter, with their confidence intervals."""
     table = sweep.sensitivity
     if table is None or table.empty:
         return None
-    metrics = [m for m in sweep.metrics if m in set(table["metric"])] or \
-        list(dict.fromkeys(table["metric"]))[:MAX_PANELS]
+    metrics = _sobol_metrics(sweep)
     title = "Sobol sensitivity indices"
     fig, axes = new_figure(title, len(metrics), 1, height=2.4)
     for ax, metric in zip(axes, metrics, strict=True):
@@ -184,8 +223,10 @@ def sobol_figure(sweep: SweepFolder) -> ReportFigure | None:
         ax.invert_yaxis()
         label(ax, metric, "share of the metric's variance", "parameter")
         legend_if_several(ax, loc="lower right")
-    return ReportFigure("sobol", title, sweep.caption + " Bars: 95 % confidence intervals.",
-                        fig)
+    caption = sweep.caption + " Whiskers: 95 % bootstrap confidence intervals."
+    if sweep.sample_warning:
+        caption += f" Warning: {sweep.sample_warning}."
+    return ReportFigure("sobol", title, caption, fig)
 
 
 def short(path: str) -> str:

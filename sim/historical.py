@@ -32,8 +32,10 @@ class MissingDataError(DaosimError):
     """A data file is missing, or a series does not cover the time span a run needs."""
 
 
-class DataFormatError(DaosimError):
-    """A CSV file is in none of the formats `load_price_series` knows."""
+class DataFormatError(ConfigError):
+    """A data file cannot be read as a price series: empty, not CSV text, in none of the
+    formats `load_price_series` knows, without its price column, or with rows whose time or
+    price is missing or invalid. The message names the file and, for rows, their lines."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,10 @@ _FORMATS = (
     _Format("Yahoo Finance daily", "date", None, pd.Timedelta(days=1), "close"),
 )
 _BAR_END_COLUMNS = ("close", "adj close")
+#: columns that hold prices, so must be > 0 (besides each format's default column).
+_PRICE_COLUMNS = ("open", "high", "low", "close", "adj close")
+#: line ranges named in a message about bad rows; the rest are counted.
+_SHOWN_RANGES = 3
 
 
 def default_data_dir() -> Path:
@@ -74,7 +80,9 @@ def default_data_dir() -> Path:
 
 def load_price_series(path: str | Path, column: str | None = None) -> pd.Series:
     """One column of a data file as a float Series on a UTC DatetimeIndex, sorted, one
-    value per timestamp (the last if repeated), missing values (Yahoo's `null`) dropped.
+    value per timestamp (the last if repeated). A row without a time or value (an empty
+    field, NaN, Yahoo's `null`) is refused, naming its file line, not dropped: dropping it
+    would bridge the gap silently (ten missing hours replayed as one flat price).
 
     The format is detected from the header (column names are case-insensitive): Binance/FTX
     hourly klines, CryptoDataDownload daily, Chainlink rounds, Uniswap v3 hourly pool
@@ -88,12 +96,12 @@ def load_price_series(path: str | Path, column: str | None = None) -> pd.Series:
     path = Path(path)
     frame, fmt = _read(path)
     name = _column(path, frame, fmt, column)
-    values = _numeric(path, frame, name)
-    times = pd.to_datetime(frame[fmt.time_column], unit=fmt.unit, utc=True)
+    values = _numeric(path, frame, name, positive=name in (*_PRICE_COLUMNS, fmt.default_column))
+    times = _times(path, frame, fmt)
     if fmt.bar is not None and name in _BAR_END_COLUMNS:
         times = times + fmt.bar
     series = pd.Series(values, index=pd.DatetimeIndex(times, name="time_utc"), name=name)
-    series = series.dropna().sort_index(kind="stable")
+    series = series.sort_index(kind="stable")
     return series[~series.index.duplicated(keep="last")]
 
 
@@ -101,17 +109,18 @@ def load_candle_path(path: str | Path, column: str | None = None) -> pd.Series |
     """The intra-candle path of a candle file's close (`candle_path`), or None when the file
     is not a candle file with open, high, low and close (Chainlink rounds, Uniswap pool
     state) or `column` is not its close (another column is replayed as its own series).
-    Rows missing any of the four prices (Yahoo's `null`) are dropped, repeated candles keep
-    the last."""
+    Rows missing any of the four prices (Yahoo's `null`) are refused by line, repeated
+    candles keep the last."""
     path = Path(path)
     frame, fmt = _read(path)
     name = _column(path, frame, fmt, column)
     if fmt.bar is None or name != "close" or not {"open", "high", "low"} <= set(frame.columns):
         return None
-    ohlc = np.column_stack([_numeric(path, frame, c) for c in ("open", "high", "low", "close")])
-    opened = pd.to_datetime(frame[fmt.time_column], unit=fmt.unit, utc=True)
+    ohlc = np.column_stack([_numeric(path, frame, c, positive=True)
+                            for c in ("open", "high", "low", "close")])
+    opened = _times(path, frame, fmt)
     candles = pd.DataFrame(ohlc, index=pd.DatetimeIndex(opened), columns=["o", "h", "l", "c"])
-    candles = candles.dropna().sort_index(kind="stable")
+    candles = candles.sort_index(kind="stable")
     candles = candles[~candles.index.duplicated(keep="last")]
     return candle_path(candles.index, candles.to_numpy(), fmt.bar)
 
@@ -147,15 +156,28 @@ def candle_path(opened: pd.DatetimeIndex, ohlc: Array, bar: pd.Timedelta) -> pd.
 
 
 def _read(path: Path) -> tuple[pd.DataFrame, _Format]:
-    """A data file's rows (lower-cased headers) and its detected format."""
+    """A data file's rows (lower-cased headers) and its detected format. Blank lines are
+    dropped after parsing, so that the frame's index + 2 stays each row's file line."""
     if not path.is_file():
         raise MissingDataError(
             f"{path}: data file not found. Put {path.name} in the data directory "
             f"{path.parent}, or point `daosim run --data-dir` or ${DATA_DIR_ENV} at the folder "
             f"that holds it (default {default_data_dir()})."
         )
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path, skip_blank_lines=False)
+    except pd.errors.EmptyDataError:
+        raise DataFormatError(f"{path}: empty file, no CSV header") from None
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{path}: not CSV text (not UTF-8: byte "
+                              f"{exc.object[exc.start]:#04x} at offset {exc.start})") from None
+    except pd.errors.ParserError as exc:
+        reason = str(exc).split("C error: ")[-1].strip().rstrip(".")
+        raise DataFormatError(f"{path}: malformed CSV ({reason})") from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
+    frame = frame.dropna(how="all")
+    if frame.empty:
+        raise DataFormatError(f"{path}: no data rows below the header")
     fmt = next((f for f in _FORMATS if f.time_column in frame.columns), None)
     if fmt is None:
         raise DataFormatError(f"{path.name}: unknown format, header {list(frame.columns)}")
@@ -164,16 +186,59 @@ def _read(path: Path) -> tuple[pd.DataFrame, _Format]:
 
 def _column(path: Path, frame: pd.DataFrame, fmt: _Format, column: str | None) -> str:
     name = fmt.default_column if column is None else column.strip().lower()
-    if name not in frame.columns:
-        raise ConfigError(f"column: {column!r} is not in {path.name}; it has {list(frame.columns)}")
-    return name
+    if name in frame.columns:
+        return name
+    if column is None:  # the file, not the scenario, is wrong
+        raise DataFormatError(f"{path}: no {name!r} column (the {fmt.source} format's price); "
+                              f"it has {list(frame.columns)}")
+    raise ConfigError(f"column: {column!r} is not in {path.name}; it has {list(frame.columns)}")
 
 
-def _numeric(path: Path, frame: pd.DataFrame, name: str) -> Array:
+def _times(path: Path, frame: pd.DataFrame, fmt: _Format) -> pd.Series:
+    """The time column as UTC timestamps; rows without a readable time are refused."""
+    raw = frame[fmt.time_column]
     try:
-        return frame[name].astype(float).to_numpy()
-    except ValueError:
-        raise DataFormatError(f"{path.name}: column {name!r} is not numeric") from None
+        if fmt.unit is None:
+            times = pd.to_datetime(raw, utc=True, errors="coerce")
+        else:
+            times = pd.to_datetime(pd.to_numeric(raw, errors="coerce"), unit=fmt.unit, utc=True)
+    except (ValueError, OverflowError) as exc:  # e.g. an epoch beyond pandas' range
+        raise DataFormatError(f"{path}: {fmt.time_column}: {exc}") from None
+    _refuse(path, frame, times.isna(), f"{fmt.time_column} is missing or not a time")
+    return times
+
+
+def _numeric(path: Path, frame: pd.DataFrame, name: str, positive: bool = False) -> Array:
+    """A column as floats; rows with no value, a non-number or (`positive`: a price) a value
+    that is not finite and > 0 are refused by file line."""
+    raw = frame[name]
+    values = pd.to_numeric(raw, errors="coerce").astype(float)
+    missing = raw.isna()
+    _refuse(path, frame, missing, f"{name} is missing (an empty field, NaN or null)")
+    text = values.isna() & ~missing
+    example = f", e.g. {raw[text].iloc[0]!r}" if text.any() else ""
+    _refuse(path, frame, text, f"{name} is not a number{example}")
+    if positive:
+        _refuse(path, frame, ~(np.isfinite(values) & (values > 0)), f"{name} is not a price > 0")
+    return values.to_numpy()
+
+
+def _refuse(path: Path, frame: pd.DataFrame, bad: pd.Series, reason: str) -> None:
+    """Raise if any row is `bad`, naming the first few runs of file lines (1-based, the
+    header is line 1) and how many rows."""
+    if not bad.any():
+        return
+    lines = frame.index[bad.to_numpy()].to_numpy() + 2
+    breaks = np.flatnonzero(np.diff(lines) != 1) + 1
+    runs = [f"{r[0]}-{r[-1]}" if r.size > 1 else f"{r[0]}" for r in np.split(lines, breaks)]
+    shown = runs[:_SHOWN_RANGES]
+    if len(runs) > _SHOWN_RANGES:
+        shown[-1] += f" and {len(runs) - _SHOWN_RANGES} more ranges"
+    elif len(runs) > 1:
+        shown[-2:] = [f"{shown[-2]} and {shown[-1]}"]
+    noun = "line" if lines.size == 1 else "lines"
+    rows = "1 row" if lines.size == 1 else f"{lines.size} rows"
+    raise DataFormatError(f"{path}: {noun} {', '.join(shown)} ({rows}): {reason}")
 
 
 def resample_to_steps(
@@ -266,14 +331,13 @@ def square_root_depth_usd(
     one exchange's market, so the depth is that venue's, a lower bound for the whole."""
     path = Path(path)
     close = load_price_series(path)
-    frame = pd.read_csv(path)
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    frame, _ = _read(path)
     column = next((c for c in _BASE_VOLUME + _USD_VOLUME if c in frame.columns), None)
     if column is None:
         raise DataFormatError(f"{path.name}: no volume column ({_BASE_VOLUME + _USD_VOLUME})")
-    volume = frame[column].astype(float).to_numpy()
+    volume = _numeric(path, frame, column)
     if column in _BASE_VOLUME:
-        volume = volume * frame["close"].astype(float).to_numpy()
+        volume = volume * _numeric(path, frame, "close", positive=True)
     start, end = _utc(start), _utc(end)
     inside = (close.index > start) & (close.index <= end)  # closes are stamped at bar ends
     if inside.sum() < 3:

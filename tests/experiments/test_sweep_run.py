@@ -14,7 +14,7 @@ import pytest
 
 from experiments.store import WALL_CLOCK_COLUMNS
 from experiments.sweep import run_sweep
-from experiments.sweepfile import load_sweep, parse_sweep
+from experiments.sweepfile import SobolSampleWarning, load_sweep, parse_sweep
 from sim.runner import run_scenario
 from sim.scenario import load_scenario
 from tests.experiments.conftest import AMM, AMM_SWEEP
@@ -179,7 +179,8 @@ treasury = {{ holdings = {{ ETH = 1000, USDC = 1000000 }} }}
 
 
 def test_sobol_sweep_writes_indices_and_per_run_time_series(write, tmp_path):
-    sweep = load_sweep(write("sobol.toml", SOBOL_SWEEP))
+    with pytest.warns(SobolSampleWarning, match="samples = 8"):  # a small trial, knowingly
+        sweep = load_sweep(write("sobol.toml", SOBOL_SWEEP))
     result = run_sweep(sweep, tmp_path / "out", progress=False)
     runs = result.runs
     assert len(runs) == 8 * (2 + 2) and runs["error"].isna().all()

@@ -1,6 +1,7 @@
 """Reports of a run, a sweep and a comparison, rendered from small real runs: every figure
 is in the HTML, titled and labelled; the summary tables say what the results files say."""
 
+import html
 import json
 import re
 from pathlib import Path
@@ -12,13 +13,14 @@ import pytest
 from cli.main import main
 from experiments.compare import MIN_PAIRS, compare
 from experiments.sweep import run_sweep
-from experiments.sweepfile import load_sweep
+from experiments.sweepfile import SobolSampleWarning, load_sweep
 from protocols.errors import ConfigError
 from reports import compare_report, run_report, sweep_report
 from reports.build import build_report, kind_of
 from reports.figures import usd
 from reports.html import format_value
 from tests.experiments.conftest import SHORT_BASELINE
+from tests.experiments.test_sobol_samples import SIGMA, SOBOL_8, WARNING
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "experiments" / "scenarios"
 
@@ -267,6 +269,29 @@ def test_sobol_bars_show_each_parameters_indices():
     bars = figure.figure.axes[0].patches
     assert sorted(b.get_width() for b in bars) == [0.1, 0.3, 0.6, 0.7]
 
+
+
+def test_sobol_report_tables_each_index_with_its_interval_and_warns_of_few_samples(tmp_path):
+    file = tmp_path / "s8.toml"
+    file.write_text(SOBOL_8)
+    with pytest.warns(SobolSampleWarning):
+        sweep = load_sweep(file)
+    run_sweep(sweep, tmp_path / "out", progress=False)
+    page = html_of(sweep_report.sweep_report(tmp_path / "out").parent)
+    assert f"<p class='meta'>Warning: {html.escape(WARNING)}.</p>" in page
+    table = re.search(r"<h2>Sobol indices with 95 % confidence intervals</h2>(.*?)</table>",
+                      page, re.S).group(1)
+    assert html.escape(WARNING) in table  # the table's note says it again
+    assert re.findall(r"<th>(.*?)</th>", table) == ["metric", "parameter", "S1", "S1_conf",
+                                                     "ST", "ST_conf"]
+    rows = first_table(table)
+    # the figure's metrics (the first five headline ones), two parameters each
+    assert sorted({r[0] for r in rows}) == ["bad_debt_usd", "cascade_depth",
+                                            "protocols_distressed_share",
+                                            "shortfall_peak_usd", "treasury_loss_usd"]
+    assert len(rows) == 10
+    loss = next(r for r in rows if r[:2] == ["treasury_loss_usd", html.escape(SIGMA)])
+    assert loss[2:] == ["1.54436", "0.60863", "1.57811", "0.394689"]  # S1 > 1: noise
 
 # -- a comparison ------------------------------------------------------------------------
 

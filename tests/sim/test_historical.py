@@ -106,13 +106,14 @@ def test_unknown_format_and_bad_columns(tmp_path):
         load_price_series(odd)
     with pytest.raises(ConfigError, match="^column: 'vwap'"):
         load_price_series(DATA / ETH_YAHOO, "vwap")
-    with pytest.raises(DataFormatError, match="'symbol' is not numeric"):
+    with pytest.raises(DataFormatError, match="lines 2-3060 .*symbol is not a number, e.g. 'ETH"):
         load_price_series(DATA / ETH_CDD, "symbol")
 
 
-def test_null_rows_are_dropped_and_repeated_timestamps_keep_the_last(tmp_path):
+def test_rows_are_sorted_and_repeated_timestamps_keep_the_last(tmp_path):
+    # (a `null` row is refused: tests/sim/test_historical_files.py)
     path = tmp_path / "yahoo.csv"
-    path.write_text("Date,Close\n2020-01-02,2.0\n2020-01-01,1.0\n2020-01-03,null\n2020-01-02,3.0\n")
+    path.write_text("Date,Close\n2020-01-02,2.0\n2020-01-01,1.0\n2020-01-02,3.0\n")
     series = load_price_series(path)
     assert list(series) == [1.0, 3.0]
     assert list(series.index) == [utc("2020-01-02"), utc("2020-01-03")]
@@ -202,6 +203,50 @@ def test_coarse_resampling_keeps_observations_and_stays_between_neighbours(price
             between <= max(a, b) * (1 + 1e-12)
         )
 
+
+
+#: every price file of the data directory and its rows (README.md): none has a missing
+#: time or price, so none relied on the dropping of empty rows that is now refused.
+SHIPPED_ROWS = {
+    "eth_usdt_binance_1h_2020-03-08_2020-03-16.csv": 216,
+    "eth_usd_ftx_1h_2020-03-08_2020-03-16.csv": 216,
+    "eth_usdt_binance_1h_2022-05-01_2022-07-11.csv": 1722,
+    "eth_usd_ftx_1h_2022-05-01_2022-07-11.csv": 1722,
+    "luna_usdt_binance_1h_2022-05-01_2022-05-13.csv": 289,
+    "eth_usdt_binance_1h_2022-11-01_2022-11-30.csv": 720,
+    STETH_CHAINLINK: 745,
+    USDC_UNISWAP: 216,
+    "ust_usd_yahoo_daily_2020-11-25_2022-10-09.csv": 684,
+    FTT_YAHOO: 366,
+    USDC_YAHOO: 2151,
+    ETH_YAHOO: 2151,
+    "btc_usd_yahoo_daily_2020-01-01_2025-11-20.csv": 2151,
+    "steth_usd_yahoo_daily_2020-12-23_2025-11-20.csv": 1794,
+    ETH_CDD: 3059,
+    "btc_usdt_binance_daily_2017-08-17_2025-12-31.csv": 3059,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED_ROWS))
+def test_every_shipped_price_file_loads_every_row(name):
+    assert len(load_price_series(DATA / name)) == SHIPPED_ROWS[name]
+    knots = load_candle_path(DATA / name)
+    if knots is not None:  # 3 knots a candle after the first close: no candle was dropped
+        assert len(knots) == 3 * (SHIPPED_ROWS[name] - 1) + 1
+
+
+def test_ten_missing_black_thursday_closes_are_refused_not_bridged(tmp_path):
+    # Emptying the closes of 12 Mar 2020 03:00-12:00 (file lines 101-110) used to replay
+    # the gap silently: log-linear from 184.10 through the candle file, a flat 184.10 for a
+    # close-only file.
+    lines = (DATA / ETH_BINANCE_2020).read_text().splitlines()
+    for k in range(100, 110):
+        fields = lines[k].split(",")
+        fields[5] = ""
+        lines[k] = ",".join(fields)
+    (tmp_path / ETH_BINANCE_2020).write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataFormatError, match=r"csv: lines 101-110 \(10 rows\): close is missing"):
+        replay_paths({"ETH": ETH_BINANCE_2020}, 1.0, "2020-03-12 00:00", 16, tmp_path)
 
 # -- candle paths and the round grid ---------------------------------------------------------
 def _klines(tmp_path, rows: str) -> Path:
