@@ -7,6 +7,7 @@ the handler to `exit_code`, so every command fails and stops the same way.
 from __future__ import annotations
 
 import argparse
+import warnings
 
 from cli import experiments, report, run
 from cli.exits import exit_code
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run one `daosim` command; returns its exit code (0, 2 on a refused input, 130 on
     Ctrl-C)."""
     args = build_parser().parse_args(argv)
+    # a warning is one line, like an error (Python's format adds the warning's source line)
+    warnings.formatwarning = lambda message, *_, **__: f"daosim: warning: {message}\n"
     return exit_code(args.handler, args)
 
 
