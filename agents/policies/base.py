@@ -20,6 +20,7 @@ are shared by the volatility-aware policies.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -99,7 +100,8 @@ def as_decision(answer: Any, where: str = "decide") -> Decision:
                           f"got {type(answer).__name__}")
     for name, targets in (("weight", answer.weights), ("debt", answer.debt_usd)):
         for key, value in (targets or {}).items():
-            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            if not number or not math.isfinite(value) or value < 0:
                 raise PolicyError(f"{where}: {name} of {key!r} must be a finite number >= 0, "
                                   f"got {value!r}")
     if answer.weights is not None:

@@ -313,3 +313,7 @@ def test_as_decision_checks_what_a_policy_returns():
         as_decision(Decision(debt_usd={"ETH": -1.0}))
     with pytest.raises(PolicyError, match="must return a Decision"):
         as_decision(0.5)
+    # a boolean is no weight; a numpy float is
+    with pytest.raises(PolicyError, match="weight of 'ETH' must be a finite number >= 0, got True"):
+        as_decision({"ETH": True})
+    assert as_decision({"ETH": np.float32(0.5)}).weights == {"ETH": 0.5}
