@@ -28,5 +28,8 @@ SUPPLIER_RUN = "supplier_run"
 VAULT_ROLL = "vault_roll"
 DISTRESS = "distress"
 RECOVERED = "recovered"
+#: a new distress's link in the chain (sim.cascade): node, parent, channel, exposure_usd,
+#: depth, since
+CONTAGION = "contagion"
 #: the distress transitions: the event log of the spread
 SPREAD = (DISTRESS, RECOVERED)

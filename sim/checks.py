@@ -104,7 +104,7 @@ def reference_problems(s: Scenario) -> Iterable[str]:
         field = "protocol" if hasattr(shock, "protocol") else "market"
         if protocol is not None and protocol not in by_name:
             yield f"{where}.{field}: unknown protocol {protocol!r}"
-        yield from effect(shock).problems(where, by_name)
+        yield from effect(shock).problems(where, by_name, s)
 
 
 def _composed_reserve_problems(

@@ -1,27 +1,23 @@
-"""The per-run contagion summary: where the shock started, how far distress spread, how fast,
-and what it cost - flat scalar keys, so a sweep stores one row per run.
+"""The per-run contagion summary: where the stress started, how far distress spread along
+which chain, how fast, and what it cost - flat scalar keys, so a sweep stores one row per run.
 
-Shock origins (`shock_origins`, each kind's own in `sim.shocks`): a crash or depeg starts at
-the asset's issuer node, an exploit or a liquidity withdrawal at the protocol, an oracle
-freeze at the consumers whose feed froze; a gas spike has no node. Each origin's initial
-distress for DebtRank is the shock's size (crash size, depeg depth, exploit or withdrawal
-fraction; several shocks on one node combine as 1 - prod(1 - size)); a freeze destroys no
-value by itself, so it enters DebtRank with 0.
+Origins (`sim.origins`) are the nodes hit from outside: declared shocks and the price falls
+and peg breaks of the exogenous paths, so a historical replay has them too. The spread is
+every other node that became distressed (`sim.distress`) during the run; nodes distressed at
+step 0 without being hit (a treasury whose runway starts below the floor) are reported apart.
+The chain (`sim.cascade`) links each distressed node to the distressed neighbour that preceded
+it; `cascade_depth` is its longest path from an origin.
 
-Cascade depth is measured on the dependency graph at step 0 - the exposures that existed
-before any shock, which is the network a policy is judged against and the one DebtRank runs
-on: the depth of a distressed node is its hop distance from the nearest origin along edges
-(A -> B: B exposed to A); the run's cascade depth is the largest depth among the nodes that
-became distressed during the run. A node distressed with no path from any origin is counted
-in `distressed_unreachable` (distress the step-0 graph does not explain). Nodes already
-distressed at step 0 (e.g. a treasury whose runway starts below the floor) are reported
-apart and left out of the cascade figures.
+DebtRank (Battiston et al. 2012, `sim.debtrank`) runs on the dependency graph *just before the
+first origin* - the exposures the policy built up to then, not those of step 0 - from the
+origins' actual losses (`Origin.size`). The time series carries the same figure per step
+(`systemic_debtrank`): how exposed the network of that step is to the run's origins.
 
-Keys: shock_origins, protocols_total, protocols_distressed, protocols_distressed_share,
-nodes_distressed, nodes_distressed_at_start, distressed_unreachable, cascade_depth,
-first_distress_step, last_distress_step, time_to_first_distress, time_to_last_distress
-(steps after the first shock; None without distress - not NaN, so that two identical
-runs compare equal), bad_debt_usd:<market>,
+Keys: shock_origins, first_origin_step, protocols_total, protocols_distressed (the spread:
+origins apart), protocols_distressed_share, nodes_distressed, nodes_distressed_at_start,
+distressed_unexplained, cascade_depth, first_distress_step, last_distress_step,
+time_to_first_distress, time_to_last_distress (steps after the first origin; None without
+spread - not NaN, so that two identical runs compare equal), bad_debt_usd:<market>,
 treasury_loss_usd, treasury_runway_months (when given), debtrank.
 """
 
@@ -33,65 +29,41 @@ from typing import Any
 
 import networkx as nx
 
-from agents import event_kinds
 from protocols.world import World
 from sim import columns
+from sim.cascade import Cascade, Link
 from sim.debtrank import graph_debtrank
-from sim.shocks import ShockSchedule, first_shock_step
-from spec import Scenario
+from sim.origins import Origin
 
 
-def shock_origins(scenario: Scenario, world: World) -> dict[str, float]:
-    """Origin node -> initial distress of the scenario's shocks (sim.shocks)."""
-    return ShockSchedule(scenario.shocks).origins(world)
-
-
-def cascade_depths(graph: nx.DiGraph, origins: Sequence[str]) -> dict[str, int]:
-    """Hop distance of every node reachable from the nearest origin (origins: 0)."""
-    depths: dict[str, int] = {}
-    frontier = [o for o in origins if o in graph]
-    for o in frontier:
-        depths[o] = 0
-    hop = 0
-    while frontier:
-        hop += 1
-        nxt = []
-        for node in frontier:
-            for succ in graph.successors(node):
-                if succ not in depths:
-                    depths[succ] = hop
-                    nxt.append(succ)
-        frontier = nxt
-    return depths
+def origins_debtrank(graph: nx.DiGraph, origins: Mapping[str, Origin]) -> float:
+    """DebtRank on `graph` of the origins at their losses (0 without an origin on it)."""
+    shock = {n: o.size for n, o in origins.items() if n in graph and o.size > 0}
+    return graph_debtrank(graph, shock).debtrank if shock else 0.0
 
 
 def contagion_summary(
-    scenario: Scenario,
     world: World,
-    graph: nx.DiGraph,
-    events: Sequence[Mapping[str, Any]],
+    cascade: Cascade,
+    graph_before: nx.DiGraph,
     treasury_usd: Sequence[float],
+    clock_start: int,
     runway_months: float | None = None,
 ) -> dict[str, Any]:
-    """The contagion figures of a finished run (module doc). `graph` is the step-0
-    dependency graph, `treasury_usd` the treasury's value per step; `runway_months` is
-    reported when given (the model leaves it to sim.treasury's summary figures)."""
-    origins = shock_origins(scenario, world)
-    depths = cascade_depths(graph, list(origins))
-    first: dict[str, int] = {}
-    for event in events:
-        if event["kind"] == event_kinds.DISTRESS:
-            first.setdefault(event["node"], int(event["step"]))
-    at_start = {n for n, s in first.items() if s == 0}
-    spread = {n: s for n, s in first.items() if s > 0}
+    """The contagion figures of a finished run (module doc). `graph_before` is the graph
+    just before the first origin, `treasury_usd` the treasury's value per step,
+    `clock_start` the step the times count from (the first origin, else the first shock);
+    `runway_months` is reported when given."""
+    origins = cascade.origins
+    links = cascade.links
+    spread = {n: k.since for n, k in links.items() if k.since > 0 and not _hit(n, k, origins)}
+    at_start = [n for n, k in links.items() if k.since == 0 and not _hit(n, k, origins)]
     protocols = set(world.protocols)
-    reached = [depths[n] for n in spread if n in depths]
-    # A governance parameter change is a policy, not a shock: the clock starts at the stress.
-    start = first_shock_step(scenario) or 0
     first_step = min(spread.values()) if spread else None
     last_step = max(spread.values()) if spread else None
     summary: dict[str, Any] = {
         "shock_origins": ",".join(sorted(origins)),
+        "first_origin_step": min((o.step for o in origins.values()), default=None),
         "protocols_total": len(protocols),
         "protocols_distressed": len(protocols & set(spread)),
         "protocols_distressed_share": (
@@ -99,12 +71,12 @@ def contagion_summary(
         ),
         "nodes_distressed": len(spread),
         "nodes_distressed_at_start": len(at_start),
-        "distressed_unreachable": sum(1 for n in spread if n not in depths),
-        "cascade_depth": max(reached) if reached else 0,
+        "distressed_unexplained": sum(1 for n in spread if links[n].depth is None),
+        "cascade_depth": cascade.depth,
         "first_distress_step": first_step,
         "last_distress_step": last_step,
-        "time_to_first_distress": first_step - start if first_step is not None else None,
-        "time_to_last_distress": last_step - start if last_step is not None else None,
+        "time_to_first_distress": first_step - clock_start if first_step is not None else None,
+        "time_to_last_distress": last_step - clock_start if last_step is not None else None,
     }
     for name, market in world.markets.items():
         summary[columns.bad_debt_usd(name)] = math.fsum(
@@ -114,28 +86,43 @@ def contagion_summary(
     summary["treasury_loss_usd"] = values[0] - values[-1] if values else 0.0
     if runway_months is not None:
         summary["treasury_runway_months"] = runway_months
-    shock = {n: h for n, h in origins.items() if n in graph}
-    summary["debtrank"] = graph_debtrank(graph, shock).debtrank if shock else 0.0
+    summary["debtrank"] = origins_debtrank(graph_before, origins)
     return summary
 
 
-def annotate(graph: nx.DiGraph, scenario: Scenario, world: World,
-             events: Sequence[Mapping[str, Any]]) -> nx.DiGraph:
-    """A copy of `graph` whose nodes carry `origin` (bool), `depth` (hops from the nearest
-    origin, -1 if unreachable) and `distress_step` (first distress, -1 if never): what a
-    report draws to show the spread."""
+def _hit(node: str, link: Link, origins: Mapping[str, Origin]) -> bool:
+    """Whether `node` was hit as an origin before its distress began (then its distress is
+    the origin's, not spread, even when the chain reached it too)."""
+    return node in origins and origins[node].step <= link.since
+
+
+def annotate(graph: nx.DiGraph, cascade: Cascade) -> nx.DiGraph:
+    """A copy of `graph` (the graph before the first origin) for graph.json and the report:
+    nodes carry `origin` (bool), `origin_step` and `origin_size` (-1 / 0 when not one),
+    `depth` (in the chain: 0 for an origin, -1 if never distressed or unexplained), `distress_step` (when its
+    first distress began, -1 if never), `parent` and `channel` (how it was reached, "" if
+    not); edges carry `cascade` (True on the chain's links; a link over an exposure built
+    after the first origin is added with that exposure)."""
     out = graph.copy()
-    origins = shock_origins(scenario, world)
-    depths = cascade_depths(out, list(origins))
-    first: dict[str, int] = {}
-    for event in events:
-        if event["kind"] == event_kinds.DISTRESS:
-            first.setdefault(event["node"], int(event["step"]))
-    for node in first:
-        if node not in out:
-            out.add_node(node, kind="agents", value_usd=0.0)
+    for _, _, data in out.edges(data=True):
+        data["cascade"] = False
+    for link in cascade.links.values():
+        if link.node not in out:
+            out.add_node(link.node, kind="agents", value_usd=0.0)
+        if link.edge is not None:
+            if not out.has_edge(*link.edge):
+                out.add_edge(*link.edge, weight=link.exposure_usd,
+                             **{link.channel: link.exposure_usd})
+            out.edges[link.edge]["cascade"] = True
     for node, data in out.nodes(data=True):
-        data["origin"] = node in origins
-        data["depth"] = depths.get(node, -1)
-        data["distress_step"] = first.get(node, -1)
+        origin = cascade.origins.get(node)
+        link = cascade.links.get(node)
+        data["origin"] = origin is not None
+        data["origin_step"] = origin.step if origin else -1
+        data["origin_size"] = origin.size if origin else 0.0
+        depth = link.depth if link is not None else (0 if origin else None)
+        data["depth"] = -1 if depth is None else depth
+        data["distress_step"] = link.since if link is not None else -1
+        data["parent"] = link.parent or "" if link is not None else ""
+        data["channel"] = link.channel or "" if link is not None else ""
     return out

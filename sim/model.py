@@ -26,10 +26,12 @@ from protocols.errors import ConfigError, DaosimError
 from protocols.world import World
 from sim import columns
 from sim.assembly import build_world
-from sim.contagion import annotate, contagion_summary
+from sim.cascade import Cascade
+from sim.contagion import annotate, contagion_summary, origins_debtrank
 from sim.distress import DistressMonitor
 from sim.gas import GWEI, gas_with_load_scalar, window_steps
 from sim.graph import dependency_graph
+from sim.origins import find_origins
 from sim.health import AFTER, BEFORE, END, START, HealthSnapshots
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
 from sim.shocks import ShockSchedule, first_shock_step
@@ -94,16 +96,21 @@ class TreasuryModel(mesa.Model):
         )
         self._roll_vaults(0)
         self.shortfall = ShortfallMeter(self.world)
+        # Where the stress starts (sim.origins) and the chain it spreads along (sim.cascade);
+        # the graph DebtRank is measured on is the one just before the first origin: step
+        # 0's until the end of the step before it (sim.contagion).
+        self.cascade = Cascade(find_origins(config, self.paths, self.world))
+        first_origin = min((o.step for o in self.cascade.origins.values()), default=None)
+        self._snapshot_step = None if first_origin is None else first_origin - 1
+        self._graph: tuple[int, nx.DiGraph] | None = None
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
         self.datacollector.collect(self)
-        # Distress at the start (reported apart from the cascade) and the step-0 dependency
-        # graph the cascade depth and DebtRank are measured on (sim.contagion).
         self.distress = DistressMonitor(
             self.world, config, names.TREASURY, runway=self._runway_months,
             value=lambda: self.allocator.book.nav_usd, vault_nav=self._collected_vault_nav,
         )
+        self.graph_before = self.cascade.before = self.dependency_graph()
         self._evaluate_distress(0)
-        self.graph_start = self.dependency_graph()
         self.health = HealthSnapshots()
         self._shock_step = first_shock_step(config)
         if self._shock_step is None:
@@ -159,6 +166,8 @@ class TreasuryModel(mesa.Model):
         # 8. record, then distress transitions (reading the vault NAV just collected)
         self.datacollector.collect(self)
         self._evaluate_distress(t)
+        if t == self._snapshot_step:
+            self.graph_before = self.cascade.before = self.dependency_graph()
         if t >= self.config.steps:
             self.running = False
 
@@ -224,8 +233,16 @@ class TreasuryModel(mesa.Model):
         return usd / self.world.usd(self.world.vaults[name].collateral)
 
     def _evaluate_distress(self, step: int) -> None:
+        first = []
         for change in self.distress.evaluate(step):
             self.record(change.kind, node=change.node, cause=change.cause, value=change.value)
+            if change.kind == event_kinds.DISTRESS and change.node not in self.cascade.links:
+                first.append((change.node, getattr(change, "since", step)))
+        for link in self.cascade.observe(first, self._step_graph):
+            if link.parent is not None:
+                self.record(event_kinds.CONTAGION, node=link.node, parent=link.parent,
+                            channel=link.channel, exposure_usd=link.exposure_usd,
+                            depth=link.depth, since=link.since)
 
     def dependency_graph(self) -> nx.DiGraph:
         """The protocol-dependency graph now (sim.graph), cohort wallets grouped per market."""
@@ -235,9 +252,22 @@ class TreasuryModel(mesa.Model):
         }
         return dependency_graph(self.world, self.steps, groups=groups, treasury=names.TREASURY)
 
+    def _step_graph(self) -> nx.DiGraph:
+        """The graph of this step as recorded: built once, when the time series is collected,
+        and shared with the cascade, which reads it right after (nothing moves in between)."""
+        if self._graph is None or self._graph[0] != self.steps:
+            self._graph = (self.steps, self.dependency_graph())
+        return self._graph[1]
+
     def contagion_graph(self) -> nx.DiGraph:
-        """The step-0 graph annotated with origins, depths and distress steps (graph.json)."""
-        return annotate(self.graph_start, self.config, self.world, self.events)
+        """The graph before the first origin, annotated with origins and the chain
+        (graph.json)."""
+        return annotate(self.graph_before, self.cascade)
+
+    def _clock_start(self) -> int:
+        """The step contagion times count from: the first origin, else the first shock."""
+        steps = [o.step for o in self.cascade.origins.values()]
+        return min(steps) if steps else (self._shock_step or 0)
 
     def treasury_value_usd(self) -> float:
         return self.world.holder_usd(names.TREASURY, self.steps)
@@ -248,6 +278,8 @@ class TreasuryModel(mesa.Model):
             columns.GAS_GWEI: lambda m: m.gas_gwei,
             columns.TREASURY_USD: lambda m: m.treasury_value_usd(),
             columns.LIQUIDATIONS: lambda m: m.liquidations_this_step,
+            columns.SYSTEMIC_DEBTRANK: lambda m: origins_debtrank(
+                m._step_graph(), m.cascade.origins),
             **treasury_reporters(self.config.treasury.opex_usd_per_month),
         }
         for asset in world.assets:
@@ -319,7 +351,7 @@ class TreasuryModel(mesa.Model):
             "max_gas_gwei": float(ts[columns.GAS_GWEI].max()),
             **treasury_figures(self.allocator, ts),
             **contagion_summary(
-                self.config, self.world, self.graph_start, self.events, value
+                self.world, self.cascade, self.graph_before, value, self._clock_start()
             ),
         }
 

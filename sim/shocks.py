@@ -112,8 +112,10 @@ class ShockEffect:
         """Dependency-graph nodes where this shock starts -> its initial distress."""
         return {}
 
-    def problems(self, where: str, by_name: Mapping[str, Any]) -> Iterator[str]:
-        """What the scenario gets wrong about this shock's targets (module sim.checks)."""
+    def problems(self, where: str, by_name: Mapping[str, Any], scenario: Scenario
+                 ) -> Iterator[str]:
+        """What the scenario gets wrong about this shock's targets (module sim.checks),
+        including a shock that would change nothing: it would still count as an origin."""
         yield from ()
 
 
@@ -139,6 +141,13 @@ class DepegEffect(ShockEffect):
     def origins(self, world: World) -> dict[str, float]:
         return {names.issuer(self.shock.asset): self.shock.depth}
 
+    def problems(self, where: str, by_name: Mapping[str, Any], scenario: Scenario
+                 ) -> Iterator[str]:
+        asset = next((a for a in scenario.assets if a.symbol == self.shock.asset), None)
+        if asset is not None and asset.kind != "pegged":
+            yield (f"{where}.asset: a depeg moves a pegged asset off its peg; {asset.symbol} "
+                   f"is {asset.kind} (a crash moves a risky asset)")
+
 
 class ExploitEffect(ShockEffect):
     shock: Exploit
@@ -153,7 +162,8 @@ class ExploitEffect(ShockEffect):
     def origins(self, world: World) -> dict[str, float]:
         return {self.shock.protocol: self.shock.fraction}
 
-    def problems(self, where: str, by_name: Mapping[str, Any]) -> Iterator[str]:
+    def problems(self, where: str, by_name: Mapping[str, Any], scenario: Scenario
+                 ) -> Iterator[str]:
         """Every token in `take` is one the protocol holds, named once; a v2 or Curve pool
         keeps some of each token (emptied of one, it has no price: reserve 0 is outside the
         constant product, and StableSwap's invariant is undefined there)."""
@@ -192,10 +202,22 @@ class OracleFreezeEffect(ShockEffect):
     def origins(self, world: World) -> dict[str, float]:
         return dict.fromkeys(self._feeds(world), 0.0)
 
-    def problems(self, where: str, by_name: Mapping[str, Any]) -> Iterator[str]:
-        market = self.shock.market
+    def problems(self, where: str, by_name: Mapping[str, Any], scenario: Scenario
+                 ) -> Iterator[str]:
+        """The market lends; some consumer reads the asset (a freeze of a feed nobody
+        reads changes nothing)."""
+        market, asset = self.shock.market, self.shock.asset
         if market is not None and market in by_name and not isinstance(by_name[market], Lending):
             yield f"{where}.market: {market!r} is not a lending market"
+            return
+        consumers = [market] if market is not None else list(by_name)
+        if any(asset in _feeds(by_name.get(c)) for c in consumers):
+            return
+        if market is None:
+            yield f"{where}.asset: no protocol reads an oracle of {asset!r}: freezing it changes nothing"
+        elif market in by_name:
+            yield (f"{where}.asset: market {market!r} reads no oracle of {asset!r} (its "
+                   f"reserves: {', '.join(by_name[market].reserves)}): freezing it changes nothing")
 
     def _feeds(self, world: World) -> dict[str, Oracle]:
         """Consumer -> its feed of the asset, for the consumers this freeze hits."""
@@ -248,7 +270,8 @@ class LiquidityWithdrawalEffect(ShockEffect):
     def origins(self, world: World) -> dict[str, float]:
         return {self.shock.protocol: self.shock.fraction}
 
-    def problems(self, where: str, by_name: Mapping[str, Any]) -> Iterator[str]:
+    def problems(self, where: str, by_name: Mapping[str, Any], scenario: Scenario
+                 ) -> Iterator[str]:
         if isinstance(by_name.get(self.shock.protocol), OptionVault):
             yield f"{where}.protocol: liquidity withdrawals apply to pools and lending markets"
 
@@ -267,7 +290,8 @@ class ParameterChangeEffect(ShockEffect):
             record(event_kinds.SHOCK, shock=s.kind, node=s.market, reserve=s.reserve,
                    changes=s.changes())
 
-    def problems(self, where: str, by_name: Mapping[str, Any]) -> Iterator[str]:
+    def problems(self, where: str, by_name: Mapping[str, Any], scenario: Scenario
+                 ) -> Iterator[str]:
         """The market lends, the reserve exists, and the changed parameters obey the
         listing rules (spec.Reserve)."""
         s, market = self.shock, by_name.get(self.shock.market)
@@ -344,6 +368,16 @@ def drain(world: World, protocol: str, fraction: float,
         ledger.transfer(token, protocol, names.EXPLOITER, amount * fraction)
         drained[token] = amount * fraction
     return drained
+
+
+def _feeds(protocol: Any) -> list[str]:
+    """The assets a protocol of the scenario reads an oracle of (sim.assembly): a lending
+    market each reserve's, an option vault its underlying's."""
+    if isinstance(protocol, Lending):
+        return list(protocol.reserves)
+    if isinstance(protocol, OptionVault):
+        return [protocol.underlying]
+    return []
 
 
 def held_tokens(protocol: Any) -> list[str]:
