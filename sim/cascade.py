@@ -3,15 +3,16 @@ through which exposure.
 
 When a node becomes distressed (its first `distress` event; `since` is the step its cause
 first held) its *parent* is the neighbour on the dependency graph, through an edge either
-way, that was already in the chain before it: an origin hit at or before that step
-(`sim.origins`), or a node whose own distress began at an earlier step and has a parent
-itself. Distress travels both ways along an exposure A -> B (B exposed to A): B loses when A
+way, that was already in the chain: an origin hit at or before that step (`sim.origins`), or
+a node whose own distress began no later and was linked first. Distress travels both ways along an exposure A -> B (B exposed to A): B loses when A
 does (collateral, holdings, an oracle reading A's pool), and a distressed B's forced sales -
 liquidations of A's token, a treasury selling into A - hit A. Among the candidates the
 parent is the one joined by the largest exposure (edge `weight`, USD), on the graph just
 before the first origin or on the graph of the step the distress was logged, whichever is
-larger: exposures built after the shock count too. Distress that began in the same step as
-a candidate's is simultaneous, not caused by it. A node with no candidate is *unexplained*
+larger: exposures built after the shock count too. Within a step distress can travel several
+links (rounds run inside it), so the nodes of one step are linked in passes, nearest the
+chain first: a node joins once a neighbour has, which keeps the chain acyclic and step
+length out of it. A node with no candidate is *unexplained*
 (distress the graph does not connect to any origin). A node's depth is its parent's + 1; an
 origin without a parent is depth 0 (hit from outside), and an origin reached through a
 parent continues the chain, so the run's cascade depth - the longest chain from an origin -
@@ -58,31 +59,41 @@ class Cascade:
         """Link every node in `first_distress` ((node, since) of nodes logged distressed for
         the first time this step); `graph_now()` is the graph as it stands (asked for only
         on a step with new distress). Returns the new links."""
-        new = sorted((since, node) for node, since in first_distress if node not in self.links)
-        if not new:
+        pending = sorted((since, node) for node, since in first_distress
+                         if node not in self.links)
+        if not pending:
             return []
         graphs = [g for g in (self.before, graph_now()) if g is not None]
-        out = []
-        for since, node in new:
-            link = self._parent(node, since, graphs)
-            origin = self.origins.get(node)
-            if link.depth is None and origin is not None and origin.step <= since:
-                link = Link(node, since, None, 0)  # hit from outside, not reached
-            self.links[node] = link
-            out.append(link)
+        out: list[Link] = []
+        while pending:
+            waiting = {node for _, node in pending}
+            found = [self._parent(node, since, graphs, waiting) for since, node in pending]
+            found = [k for k in found if k.depth is not None]
+            if not found:  # nobody reached: the origins among them were hit from outside
+                found = [Link(n, s, None, 0) for s, n in pending if self._hit(n, s)]
+                if not found:
+                    found = [Link(n, s, None, None) for s, n in pending]  # unexplained
+            for link in found:
+                self.links[link.node] = link
+            out += found
+            pending = [(s, n) for s, n in pending if n not in self.links]
         return out
 
-    def _chained(self, node: str, since: int) -> int | None:
-        """`node`'s depth if it can be the parent of a distress that began at `since`: the
-        depth of its own distress if that began earlier, else 0 if it was hit as an origin
-        by then."""
-        link = self.links.get(node)
-        if link is not None and link.depth is not None and link.since < since:
-            return link.depth
+    def _hit(self, node: str, since: int) -> bool:
         origin = self.origins.get(node)
-        return 0 if origin is not None and origin.step <= since else None
+        return origin is not None and origin.step <= since
 
-    def _parent(self, node: str, since: int, graphs: list[nx.DiGraph]) -> Link:
+    def _chained(self, node: str, since: int, waiting: set[str]) -> int | None:
+        """`node`'s depth if it can be the parent of a distress that began at `since`: the
+        depth of its own linked distress if that began no later, else 0 if it was hit as an
+        origin by then - unless its own link is still being worked out (`waiting`)."""
+        link = self.links.get(node)
+        if link is not None:
+            return link.depth if link.depth is not None and link.since <= since else None
+        return 0 if node not in waiting and self._hit(node, since) else None
+
+    def _parent(self, node: str, since: int, graphs: list[nx.DiGraph], waiting: set[str]
+                ) -> Link:
         candidates = []
         for graph in graphs:
             if node not in graph:
@@ -91,7 +102,7 @@ class Cascade:
             edges += [(node, s) for s in graph.successors(node)]
             for edge in edges:
                 other = edge[0] if edge[1] == node else edge[1]
-                if self._chained(other, since) is not None:
+                if self._chained(other, since, waiting) is not None:
                     data = graph.edges[edge]
                     candidates.append((-float(data.get("weight", 0.0)), other, edge, data))
         if not candidates:
@@ -99,8 +110,8 @@ class Cascade:
         # the largest exposure; ties go to the first name, for a stable answer
         weight, parent, edge, data = min(candidates, key=lambda c: (c[0], c[1], c[2]))
         channel = max(CHANNELS, key=lambda c: data.get(c, 0.0))
-        return Link(node, since, parent, self._chained(parent, since) + 1, edge, channel,
-                    -weight)
+        depth = self._chained(parent, since, waiting) + 1
+        return Link(node, since, parent, depth, edge, channel, -weight)
 
     # -- the run's figures ---------------------------------------------------------------
     @property

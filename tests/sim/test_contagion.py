@@ -1,17 +1,23 @@
-"""The contagion summary: origins, reach, depth, timing, losses and DebtRank of a run."""
+"""The contagion summary: origins, the causal chain, reach, timing, losses and DebtRank."""
 
 import json
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
 
 from cli.main import main
 from protocols.errors import ConfigError
-from sim.contagion import cascade_depths, contagion_summary, shock_origins
+from sim.cascade import Cascade
+from sim.contagion import contagion_summary
 from sim.debtrank import graph_debtrank
+from sim.historical import default_data_dir
+from sim.model import TreasuryModel
+from sim.origins import Origin, find_origins
 from sim.outputs import from_node_link
+from sim.runner import release
 from sim.scenario import load_scenario, parse_scenario
 from spec import Lending
 from tests.sim.contagion_worlds import (  # noqa: F401
@@ -45,7 +51,7 @@ def test_distress_reaches_b_only_through_the_receipt_token_edge(composed, cut):
     # haircut in the next), never before A.
     assert with_edge["market-b"] >= 25
     assert composed.summary()["bad_debt_usd:market-b"] > 0
-    assert composed.graph_start.has_edge("market-a", "market-b")
+    assert composed.graph_before.has_edge("market-a", "market-b")
     # Without it (B's collateral is plain USDC) nothing reaches B.
     assert "market-b" not in without
     assert cut.summary()["bad_debt_usd:market-b"] == 0.0
@@ -73,55 +79,77 @@ def test_cascade_depth_and_reach_on_a_chain_of_three_protocols_are_exact():
     assert set(first) == {"market-a", "market-b", "market-c"}
     # each after the one it is exposed to, or in the same step's later rounds
     assert first["market-a"] <= first["market-b"] <= first["market-c"]
-    depths = cascade_depths(model.graph_start, list(shock_origins(model.config, model.world)))
-    assert (depths["market-a"], depths["market-b"], depths["market-c"]) == (0, 1, 2)
-    assert summary["cascade_depth"] == 2
+    # Two shocks hit one chain: ETH crashes (issuer:ETH, step 10) while market A's ETH feed
+    # is frozen (market-a, step 5). A's distress comes through the ETH it holds, so the
+    # chain runs issuer:ETH -> A -> B -> C: depth 3, not collapsed at the second origin.
+    links = model.cascade.links
+    assert [(links[n].parent, links[n].depth) for n in ("market-a", "market-b", "market-c")] \
+        == [("issuer:ETH", 1), ("market-a", 2), ("market-b", 3)]
+    assert summary["shock_origins"] == "issuer:ETH,market-a"
+    assert summary["cascade_depth"] == 3
     assert summary["protocols_total"] == 5  # two pools, three markets
-    assert summary["protocols_distressed"] == 3
-    assert summary["protocols_distressed_share"] == pytest.approx(0.6)
-    assert summary["nodes_distressed"] == 3 and summary["distressed_unreachable"] == 0
-    assert summary["first_distress_step"] == first["market-a"]
+    # the spread, origins apart: A was hit (its feed froze at step 5) before its distress
+    assert summary["protocols_distressed"] == 2
+    assert summary["protocols_distressed_share"] == pytest.approx(0.4)
+    assert summary["nodes_distressed"] == 2 and summary["distressed_unexplained"] == 0
+    assert summary["first_distress_step"] == first["market-b"]
     assert summary["last_distress_step"] == first["market-c"]
-    assert summary["time_to_first_distress"] == first["market-a"] - 5  # first shock: step 5
+    assert summary["first_origin_step"] == 5  # the freeze
+    assert summary["time_to_first_distress"] == first["market-b"] - 5
     assert summary["time_to_last_distress"] == first["market-c"] - 5
-    # Cut the B -> C edge: C stays healthy and the cascade stops one hop earlier.
+    contagion = [e for e in model.events if e["kind"] == "contagion"]
+    assert [(e["node"], e["parent"]) for e in contagion] == [
+        ("market-a", "issuer:ETH"), ("market-b", "market-a"), ("market-c", "market-b")]
+    # Cut the B -> C edge: C stays healthy and the chain stops one link earlier.
     short = run(chain("DAI"))
     assert "market-c" not in distress_steps(short)
-    assert short.summary()["cascade_depth"] == 1
-    assert short.summary()["protocols_distressed"] == 2
+    assert short.summary()["cascade_depth"] == 2
+    assert short.summary()["protocols_distressed"] == 1
 
 
-def test_summary_on_a_hand_graph_is_exact():
-    raw = pair()
-    raw["shocks"] = [
-        {"kind": "exploit", "step": 4, "protocol": "eth-usdc", "fraction": 0.5},
-        {"kind": "crash", "step": 6, "asset": "ETH", "size": 0.2},
-        {"kind": "gas_spike", "step": 6},
-    ]
-    model = run(raw, steps=0)
+def hand_graph() -> nx.DiGraph:
     graph = nx.DiGraph()
-    graph.add_node("eth-usdc", value_usd=100.0)
-    graph.add_node("issuer:ETH", value_usd=100.0)
-    graph.add_node("market-a", value_usd=100.0)
-    graph.add_node("market-b", value_usd=100.0)
-    graph.add_node("usdc-dai", value_usd=100.0)
-    graph.add_edge("issuer:ETH", "eth-usdc", weight=50.0)
-    graph.add_edge("eth-usdc", "market-a", weight=100.0)
-    graph.add_edge("market-a", "market-b", weight=25.0)
-    events = [
-        {"step": 0, "kind": "distress", "node": "usdc-dai"},
-        {"step": 4, "kind": "distress", "node": "eth-usdc"},
-        {"step": 9, "kind": "distress", "node": "market-b"},
-        {"step": 12, "kind": "recovered", "node": "market-b"},
-        {"step": 15, "kind": "distress", "node": "market-b"},
-    ]
-    out = contagion_summary(model.config, model.world, graph, events, [100.0, 70.0, 80.0])
-    assert out["shock_origins"] == "eth-usdc,issuer:ETH"
+    for node in ("eth-usdc", "issuer:ETH", "market-a", "market-b", "usdc-dai"):
+        graph.add_node(node, value_usd=100.0)
+    graph.add_edge("issuer:ETH", "eth-usdc", weight=50.0, holdings_usd=50.0)
+    graph.add_edge("eth-usdc", "market-a", weight=100.0, oracle_usd=60.0, liquidity_usd=40.0)
+    graph.add_edge("market-a", "market-b", weight=25.0, collateral_usd=25.0)
+    return graph
+
+
+def test_the_chain_and_the_summary_on_a_hand_graph_are_exact():
+    model = run(pair(), steps=0)
+    graph = hand_graph()
+    later = hand_graph()  # an exposure built after the first origin: market-b -> market-c
+    later.add_edge("market-b", "market-c", weight=7.0, holdings_usd=7.0)
+    cascade = Cascade({"eth-usdc": Origin("eth-usdc", 4, 0.5, "exploit"),
+                       "issuer:ETH": Origin("issuer:ETH", 6, 0.2, "crash")})
+    cascade.before = graph
+    cascade.observe([("usdc-dai", 0)], lambda: graph)  # distressed at start
+    cascade.observe([("eth-usdc", 4)], lambda: graph)  # hit: an origin
+    cascade.observe([("market-a", 7)], lambda: graph)
+    # B, C and D began in the same step: C is reached through B (in the step's rounds) over
+    # an exposure built after the first origin; D is connected to nothing
+    new = cascade.observe([("market-d", 9), ("market-c", 9), ("market-b", 9)], lambda: later)
+    assert [(k.node, k.parent, k.depth, k.channel) for k in new] == [
+        ("market-b", "market-a", 2, "collateral_usd"), ("market-c", "market-b", 3, "holdings_usd"),
+        ("market-d", None, None, None)]
+    links = cascade.links
+    assert (links["market-a"].parent, links["market-a"].edge) == ("eth-usdc",
+                                                                  ("eth-usdc", "market-a"))
+    assert links["market-a"].channel == "oracle_usd" and links["market-a"].exposure_usd == 100
+    # a repeated distress (after a recovery) is no new link
+    assert cascade.observe([("market-b", 15)], lambda: graph) == []
+    out = contagion_summary(model.world, cascade, graph, [100.0, 70.0, 80.0], clock_start=4)
+    assert out["shock_origins"] == "eth-usdc,issuer:ETH" and out["first_origin_step"] == 4
+    # the spread: market-a and market-b (eth-usdc is an origin, usdc-dai was distressed
+    # at start, market-c and market-d are no protocols of this world)
     assert out["protocols_distressed"] == 2 and out["protocols_total"] == 4
-    assert out["nodes_distressed_at_start"] == 1  # usdc-dai, left out of the cascade
-    assert out["cascade_depth"] == 2  # eth-usdc (0) -> market-a (1) -> market-b (2)
-    assert (out["first_distress_step"], out["last_distress_step"]) == (4, 9)
-    assert (out["time_to_first_distress"], out["time_to_last_distress"]) == (0, 5)
+    assert out["nodes_distressed"] == 4 and out["distressed_unexplained"] == 1
+    assert out["nodes_distressed_at_start"] == 1
+    assert out["cascade_depth"] == 3  # eth-usdc (0) -> market-a -> market-b -> market-c
+    assert (out["first_distress_step"], out["last_distress_step"]) == (7, 9)
+    assert (out["time_to_first_distress"], out["time_to_last_distress"]) == (3, 5)
     assert out["treasury_loss_usd"] == 20.0
     # Origins: eth-usdc h=0.5, issuer:ETH h=0.2. issuer:ETH -> eth-usdc adds .5*.2 = .1;
     # eth-usdc (.5, then .6 but it propagates once, with .5) -> market-a: 1 * .5 = .5;
@@ -129,27 +157,100 @@ def test_summary_on_a_hand_graph_is_exact():
     assert out["debtrank"] == pytest.approx(0.145)
     assert out["debtrank"] == pytest.approx(
         graph_debtrank(graph, {"eth-usdc": 0.5, "issuer:ETH": 0.2}).debtrank)
-    none = contagion_summary(model.config, model.world, graph, [], [1.0])
+    none = contagion_summary(model.world, Cascade({}), graph, [1.0], clock_start=0)
     assert none["nodes_distressed"] == 0 and none["first_distress_step"] is None
+    assert none["debtrank"] == 0.0 and none["shock_origins"] == ""
 
 
-def test_shock_origins_and_sizes():
+def test_origins_are_declared_shocks_and_the_paths_own_falls():
     raw = pair()
     raw["shocks"] = [
         {"kind": "crash", "step": 2, "asset": "ETH", "size": 0.5},
         {"kind": "crash", "step": 3, "asset": "ETH", "size": 0.5},
         {"kind": "depeg", "step": 2, "asset": "DAI", "depth": 0.1},
         {"kind": "liquidity_withdrawal", "step": 2, "protocol": "market-b", "fraction": 0.3},
+        {"kind": "exploit", "step": 4, "protocol": "market-b", "fraction": 0.5},
         {"kind": "oracle_freeze", "step": 2, "asset": "ETH"},
         {"kind": "gas_spike", "step": 2},
     ]
     model = run(raw, steps=0)
-    assert shock_origins(model.config, model.world) == pytest.approx({
-        "issuer:ETH": 0.75,  # 1 - (1 - .5)(1 - .5)
-        "issuer:DAI": 0.1,
-        "market-b": 0.3,
-        "market-a": 0.0,  # the only market with an ETH feed: frozen, no value destroyed
-    })
+    origins = find_origins(model.config, model.paths, model.world)
+    # ETH (no noise) loses 1 - (1 - .5)(1 - .5) = 75 % from its step-1 price: measured on
+    # the path, so two crashes on one asset are one fall, not two shocks combined
+    assert origins["issuer:ETH"] == Origin("issuer:ETH", 2, pytest.approx(0.75), "crash")
+    assert origins["issuer:DAI"].size == pytest.approx(0.1, abs=1e-3)  # the depeg's trough
+    # on a protocol, declared fractions combine: 1 - .7 x .5
+    assert origins["market-b"] == Origin("market-b", 2, pytest.approx(0.65),
+                                         "liquidity_withdrawal")
+    # the only market with an ETH feed: frozen, no value destroyed
+    assert origins["market-a"] == Origin("market-a", 2, 0.0, "oracle_freeze")
+    assert set(origins) == {"issuer:ETH", "issuer:DAI", "market-b", "market-a"}
+
+
+def test_a_fall_on_the_path_is_an_origin_at_the_round_it_crosses():
+    raw = pair()
+    raw["shocks"] = []
+    raw["rounds_per_step"] = 4
+    raw["assets"][0]["depegs"] = []
+    model = run(raw, steps=0)
+    paths = model.paths
+    eth = paths.assets.index("ETH")
+    # a replayed-like fall with no declared shock: -10 % per round from round 2 of step 3
+    rows = np.arange(paths.rounds.shape[0])
+    paths.rounds[:, eth] = 2000.0 * 0.9 ** np.clip(rows - 9, 0, 4)
+    origins = find_origins(model.config, paths, model.world)
+    # rows 10..13 (step 3, rounds 2-4 and step 4, round 1); 0.9^3 = .729 is the first
+    # below .8 of the day's peak: row 12, step 3
+    assert origins == {"issuer:ETH": Origin("issuer:ETH", 3, pytest.approx(1 - 0.9 ** 4),
+                                            "price_drop")}
+    # a fall spread over more than the window is no origin: -19 % a day for ever
+    slow = 2000.0 * 0.81 ** (rows / (24 * 4))
+    paths.rounds[:, eth] = slow
+    assert find_origins(model.config, paths, model.world) == {}
+
+
+@pytest.mark.parametrize(
+    "shock, message",
+    [
+        ({"kind": "depeg", "step": 2, "asset": "ETH", "depth": 0.1},
+         r"shocks\[0\]\.asset: a depeg moves a pegged asset off its peg; ETH is risky"),
+        ({"kind": "oracle_freeze", "step": 2, "asset": "DAI", "market": "market-a"},
+         r"shocks\[0\]\.asset: market 'market-a' reads no oracle of 'DAI' \(its reserves: "
+         r"ETH, USDC\): freezing it changes nothing"),
+        ({"kind": "oracle_freeze", "step": 2, "asset": "DAI"},
+         r"shocks\[0\]\.asset: no protocol reads an oracle of 'DAI'"),
+    ],
+)
+def test_a_shock_that_changes_nothing_is_refused(shock, message):
+    raw = pair()
+    raw["protocols"] = raw["protocols"][:3]  # without market B, nothing reads DAI
+    raw["agents"]["borrowers"] = raw["agents"]["borrowers"][:1]
+    raw["shocks"] = [shock]
+    with pytest.raises(ConfigError, match=message):
+        parse_scenario(raw)
+
+
+@pytest.mark.skipif(not default_data_dir().is_dir(), reason="no data directory")
+def test_black_thursday_has_an_origin_a_chain_and_a_debtrank():
+    scenario = load_scenario(SCENARIOS / "black_thursday_2020.toml").model_copy(
+        update={"steps": 60})
+    model = TreasuryModel(scenario)
+    model.run()
+    summary = model.summary()
+    assert summary["shock_origins"] == "issuer:ETH"  # no declared crash: the data's own
+    assert model.cascade.origins["issuer:ETH"].cause == "price_drop"
+    assert summary["cascade_depth"] >= 1 and summary["debtrank"] > 0
+    assert model.cascade.links["aave"].parent == "issuer:ETH"
+    release(model)
+
+
+def test_systemic_debtrank_is_the_summary_figure_just_before_the_first_origin():
+    model = run(chain())
+    ts = model.timeseries().set_index("step")["systemic_debtrank"]
+    summary = model.summary()
+    assert summary["first_origin_step"] == 5
+    assert ts[4] == pytest.approx(summary["debtrank"]) and summary["debtrank"] > 0
+    assert (ts >= 0).all() and (ts <= 1).all()
 
 
 def test_summary_is_flat_and_per_market_bad_debt_adds_up(composed, tmp_path):
@@ -174,14 +275,22 @@ def test_composed_markets_scenario_runs_from_the_cli(tmp_path, capsys):
     assert "distress transitions" in out
     graph = from_node_link(json.loads((tmp_path / "graph.json").read_text()))
     assert graph.edges["aave-v3", "spark-b"]["collateral_usd"] > 0
-    assert graph.nodes["aave-v3"]["origin"] and graph.nodes["aave-v3"]["depth"] == 0
-    assert graph.nodes["spark-b"]["depth"] == 1
+    # aave-v3's feed froze (an origin) and the ETH crash reached it: the chain runs on
+    # through it, issuer:ETH -> aave-v3 -> spark-b
+    nodes = graph.nodes
+    assert nodes["aave-v3"]["origin"] and nodes["aave-v3"]["parent"] == "issuer:ETH"
+    assert (nodes["aave-v3"]["depth"], nodes["spark-b"]["depth"]) == (1, 2)
+    assert nodes["spark-b"]["parent"] == "aave-v3" and nodes["issuer:ETH"]["depth"] == 0
+    assert graph.edges["aave-v3", "spark-b"]["cascade"]
+    assert graph.edges["issuer:ETH", "aave-v3"]["cascade"]  # the ETH aave-v3 holds
+    assert sum(d["cascade"] for _, _, d in graph.edges(data=True)) == 2
     events = pd.read_parquet(tmp_path / "events.parquet")
     distress = events[events["kind"] == "distress"].set_index("node")["step"]
     assert distress["aave-v3"] <= distress["spark-b"]  # same step: a later round
     assert graph.nodes["spark-b"]["distress_step"] == distress["spark-b"]
     summary = pd.read_parquet(tmp_path / "summary.parquet")
-    assert summary.loc[0, "protocols_distressed"] == 2
+    assert summary.loc[0, "protocols_distressed"] == 1  # spark-b: aave-v3 is an origin
+    assert summary.loc[0, "cascade_depth"] == 2
     assert summary.loc[0, "bad_debt_usd:spark-b"] > 0
 
 
