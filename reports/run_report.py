@@ -1,7 +1,7 @@
 """The report of one run (`daosim run` outputs): prices with shock markers, health factors
 before and after the shock, liquidations with the bad debt written off and the shortfall
-marked to market, the dependency graph coloured by time of distress, and the treasury's NAV
-and drawdown."""
+marked to market, the dependency graph with the chain of distress and the systemic DebtRank
+over time, and the treasury's NAV and drawdown."""
 
 from __future__ import annotations
 
@@ -94,11 +94,13 @@ def run_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write `report.html` (and `figures/`) for the run in `folder`; returns its path."""
     run = load_run(folder)
     figures = [f for f in (price_figure(run), health_figure(run), liquidation_figure(run),
-                           graph_figure(run), treasury_figure(run)) if f is not None]
+                           graph_figure(run), systemic_figure(run), treasury_figure(run))
+               if f is not None]
     s = run.scenario
     meta = [s.get("description") or "", run.caption]
     return write_report(out_dir or run.path, f"Run report: {s['name']}", meta,
-                        [summary_table(run.summary), spread_table(run)], figures)
+                        [summary_table(run.summary), chain_table(run), spread_table(run)],
+                        figures)
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
@@ -122,6 +124,31 @@ def spread_table(run: RunFolder) -> Table:
     if len(spread) > SPREAD_ROWS:
         note += f"; the first {SPREAD_ROWS} of {len(spread)} (all are in events.parquet)"
     return Table("Spread of distress", spread.head(SPREAD_ROWS).astype(object), note + ".")
+
+
+def chain_table(run: RunFolder) -> Table:
+    """The origins, then each link of the chain of distress (sim.cascade), in order."""
+    graph = run.graph
+    origins = [] if graph is None else sorted(
+        (d["origin_step"], n, d["origin_size"]) for n, d in graph.nodes(data=True)
+        if d.get("origin"))
+    listed = ", ".join(f"{n} at step {s} ({size:.0%} lost)" for s, n, size in origins)
+    note = f"Origins: {listed}" if origins else "No origin: nothing hit the world from outside"
+    links = run.events[run.events["kind"] == event_kinds.CONTAGION] if "kind" in run.events \
+        else run.events
+    if links.empty:
+        frame = pd.DataFrame(columns=["since", "day", "node", "parent", "channel",
+                                      "exposure_usd", "depth"])
+        note += "; no distress spread from them"
+    else:
+        frame = links[["since", "node", "parent", "channel", "exposure_usd", "depth"]].copy()
+        frame["since"] = frame["since"].astype(int)
+        frame["depth"] = frame["depth"].astype(int)
+        frame.insert(1, "day", [round(run.day(s), 2) for s in frame["since"]])
+        frame["exposure_usd"] = [usd(v) for v in frame["exposure_usd"]]
+        note += ("; each distress below began at `since` and was reached from `parent` through "
+                 "the exposure of that edge (its largest `channel`)")
+    return Table("Chain of distress", frame.astype(object), note + ".")
 
 
 def price_figure(run: RunFolder) -> ReportFigure | None:
@@ -234,8 +261,9 @@ def liquidation_figure(run: RunFolder) -> ReportFigure | None:
 
 
 def graph_figure(run: RunFolder) -> ReportFigure | None:
-    """The step-0 dependency graph, nodes placed by hops from the shock origin and coloured
-    by the day they first became distressed."""
+    """The dependency graph just before the first origin, nodes placed by their place in the
+    chain of distress (origins first), coloured by the day their distress began; the chain's
+    links drawn in red."""
     graph = run.graph
     if graph is None or graph.number_of_nodes() == 0:
         return None
@@ -243,10 +271,12 @@ def graph_figure(run: RunFolder) -> ReportFigure | None:
     deepest = max(depths.values(), default=0)
     column = {n: (d if d >= 0 else deepest + 1) for n, d in depths.items()}
     positions = {}
+    tallest = max(list(column.values()).count(x) for x in set(column.values()))
     for x in sorted(set(column.values())):
         members = sorted(n for n in graph if column[n] == x)
+        gap = tallest / len(members)  # every column spread over the same height
         for k, node in enumerate(members):
-            positions[node] = (x, -(k - (len(members) - 1) / 2))
+            positions[node] = (x, -(k - (len(members) - 1) / 2) * gap)
     title = "Dependency graph: where distress travelled and when"
     fig, (ax,) = new_figure(title, height=5.6)
     steps = {n: graph.nodes[n].get("distress_step", -1) for n in graph}
@@ -262,6 +292,10 @@ def graph_figure(run: RunFolder) -> ReportFigure | None:
     nx.draw_networkx_edges(graph, positions, ax=ax, width=widths, alpha=0.45,
                            edge_color="#5d6d7e", arrowsize=10, node_size=900,
                            connectionstyle="arc3,rad=0.08")
+    chain = [(u, v) for u, v, d in graph.edges(data=True) if d.get("cascade")]
+    nx.draw_networkx_edges(graph, positions, edgelist=chain, ax=ax, width=2.5,
+                           edge_color=SHOCK_COLOR, arrowsize=14, node_size=900,
+                           connectionstyle="arc3,rad=0.08")
     origins = [n for n in graph if graph.nodes[n].get("origin")]
     nx.draw_networkx_nodes(graph, positions, ax=ax, node_color=colours, node_size=900,
                            edgecolors=[SHOCK_COLOR if n in origins else "white" for n in graph],
@@ -269,19 +303,42 @@ def graph_figure(run: RunFolder) -> ReportFigure | None:
     nx.draw_networkx_labels(graph, positions, ax=ax, font_size=6,
                             labels={n: n.replace(":", ":\n") for n in graph})
     mapper = mpl.cm.ScalarMappable(norm=norm, cmap=palette)
-    fig.colorbar(mapper, ax=ax, label="first distress (day)", shrink=0.8)
+    fig.colorbar(mapper, ax=ax, label="distress began (day)", shrink=0.8)
     ticks = sorted(set(column.values()))
     unreachable = deepest + 1
-    ax.set_xticks(ticks, ["no path" if t == unreachable else str(t) for t in ticks])
+    ax.set_xticks(ticks, ["not reached" if t == unreachable else str(t) for t in ticks])
     ax.set_yticks([])
     ax.tick_params(axis="x", which="both", bottom=True, labelbottom=True)
     ax.set_xlim(min(ticks) - 0.6, max(ticks) + 0.6)
     label(ax, "Edge A -> B: B is exposed to A (width: exposure in USD, log)",
-          "hops from the shock origin on the step-0 graph", "nodes at that depth")
+          "links in the chain of distress from an origin", "nodes at that depth")
     reached = len(hit)
-    caption = (f"{run.caption} Red rings: shock origins; grey: never distressed; "
-               f"{reached} of {graph.number_of_nodes()} nodes became distressed.")
+    caption = (f"{run.caption} Red rings: origins; red edges: the chain of distress (each "
+               f"node's link to the neighbour it was reached from); grey: never distressed; "
+               f"{reached} of {graph.number_of_nodes()} nodes became distressed. Exposures "
+               f"as they stood just before the first origin.")
     return ReportFigure("dependency_graph", title, caption, fig)
+
+
+def systemic_figure(run: RunFolder) -> ReportFigure | None:
+    """The systemic DebtRank per step: how exposed each day's network was to the run's
+    origins - it shows a policy building up (or shedding) exposure before the shock."""
+    ts = run.timeseries
+    first = run.summary.get("first_origin_step")
+    if columns.SYSTEMIC_DEBTRANK not in ts or first is None:
+        return None
+    title = "Systemic DebtRank: exposure of the network to the run's origins"
+    fig, (ax,) = new_figure(title, height=3.2)
+    ax.plot(run.days, ts[columns.SYSTEMIC_DEBTRANK], color="#1f618d", linewidth=1.4)
+    mark_shocks(ax, run.shocks)
+    before = max(0, int(first) - 1)
+    ax.axvline(run.day(before), color="#7d3c98", linestyle=":", linewidth=1.2)
+    label(ax, "DebtRank of the origins, at the losses they take, on each step's exposures",
+          TIME, "DebtRank (share of value)")
+    caption = (f"{run.caption} The summary's debtrank "
+               f"({run.summary.get('debtrank', 0.0):.3f}) is this line at the dotted mark, "
+               f"day {run.day(before):.2f}: the end of the step before the first origin.")
+    return ReportFigure("systemic_debtrank", title, caption, fig)
 
 
 def treasury_figure(run: RunFolder) -> ReportFigure | None:

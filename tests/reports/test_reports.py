@@ -110,7 +110,8 @@ def assert_every_figure_in_html(folder: Path, expected: set[str]):
 def test_run_report_holds_every_figure_and_opens_with_the_runs_summary(run_dir):
     assert kind_of(run_dir) == "run"
     assert_every_figure_in_html(run_dir, {"prices", "health_factors", "liquidations",
-                                          "dependency_graph", "treasury"})
+                                          "dependency_graph", "systemic_debtrank",
+                                          "treasury"})
     summary = json.loads((run_dir / "summary.json").read_text())
     rows = first_table(html_of(run_dir))
     assert [r[0] for r in rows] == list(summary)
@@ -131,7 +132,7 @@ def test_run_figures_are_titled_and_labelled(run_dir):
     run = run_report.load_run(run_dir)
     for make in (run_report.price_figure, run_report.health_figure,
                  run_report.liquidation_figure, run_report.graph_figure,
-                 run_report.treasury_figure):
+                 run_report.systemic_figure, run_report.treasury_figure):
         assert_labelled(make(run))
     assert f"Scenario 'baseline', seed {run.summary['seed']}, 72 steps of 1 h." in \
         run_report.price_figure(run).caption
