@@ -101,6 +101,7 @@ class TreasuryModel(mesa.Model):
         self.distress = DistressMonitor(
             self.world, config, names.TREASURY, runway=self._runway_months,
             value=lambda: self.allocator.book.nav_usd, vault_nav=self._collected_vault_nav,
+            shortfall=self._collected_shortfall,
         )
         self._evaluate_distress(0)
         self.graph_start = self.dependency_graph()
@@ -223,9 +224,15 @@ class TreasuryModel(mesa.Model):
         usd = self.datacollector.model_vars[columns.vault_share_usd(name)][-1]
         return usd / self.world.usd(self.world.vaults[name].collateral)
 
+    def _collected_shortfall(self, name: str) -> float:
+        """Shortfall (USD) of market `name` this step, its peak over the rounds, from this
+        step's collected column: valuing the whole book again would double the cost."""
+        return self.datacollector.model_vars[columns.shortfall_usd(name)][-1]
+
     def _evaluate_distress(self, step: int) -> None:
         for change in self.distress.evaluate(step):
-            self.record(change.kind, node=change.node, cause=change.cause, value=change.value)
+            self.record(change.kind, node=change.node, cause=change.cause, value=change.value,
+                        since=change.since)
 
     def dependency_graph(self) -> nx.DiGraph:
         """The protocol-dependency graph now (sim.graph), cohort wallets grouped per market."""
