@@ -209,13 +209,17 @@ class DistressMonitor:
 
     def evaluate(self, step: int) -> list[Transition]:
         """Measure every node's causes at `step`; return this step's transitions."""
+        return self.tracker.update(step, self.measure())
+
+    def measure(self) -> dict[str, list[Reading]]:
+        """Every node's readings now. Once per step: it advances the pinned runs and peaks."""
         found: dict[str, list[Reading]] = {}
         self._lending(found)
         self._pools(found)
         self._vaults(found)
         self._pegs(found)
         self._treasury(found)
-        return self.tracker.update(step, found)
+        return found
 
     # -- per kind ------------------------------------------------------------------------
     def _lending(self, found: dict[str, list[Reading]]) -> None:
