@@ -37,8 +37,11 @@ def cut():
 
 def test_distress_reaches_b_only_through_the_receipt_token_edge(composed, cut):
     with_edge, without = distress_steps(composed), distress_steps(cut)
-    # A's bad debt appears when its ETH feed unfreezes (step 25) in both worlds.
-    assert with_edge["market-a"] == without["market-a"] == 25
+    # In both worlds A's borrowers are under water at the off-chain price from the crash
+    # (step 10) while A's ETH feed is frozen: a shortfall, logged once it held 3 steps.
+    assert with_edge["market-a"] == without["market-a"] == 12
+    assert [e["since"] for e in composed.events
+            if e["kind"] == "distress" and e["node"] == "market-a"] == [10]
     # With the edge, A's socialized loss cuts the aUSDC B holds; B's feed moves on a 20 %
     # deviation, its borrowers are under water at once and B is left with bad debt - in the
     # rounds of the same hour at the earliest (A writes off in one round, B's feed sees the
