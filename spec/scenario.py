@@ -16,11 +16,13 @@ from spec.treasury import Treasury
 
 
 class Distress(Strict):
-    """When a node of the dependency graph counts as distressed (sim.distress). Each cause
-    has an enter threshold (the fields below) and a leave threshold, `recover_ratio` x enter
-    (for the runway floor, where lower is worse, floor / `recover_ratio`); a distress is
-    logged once a cause has held `min_steps` steps in a row, a recovery once every figure
-    has been back inside its leave threshold `min_steps` steps in a row. Durations are
+    """When a node of the dependency graph counts as distressed, and recovered (sim.distress).
+
+    Each cause has an enter threshold (the fields below) and a leave threshold,
+    `recover_ratio` x enter (for the runway floor, where lower is worse, floor /
+    `recover_ratio`); a distress is logged once a cause has held `min_steps` steps in a row,
+    a recovery once every figure has been back inside its leave threshold `min_steps` steps
+    in a row. Durations are
     counted in steps, as every step-counted field is: 3 steps are 3 hours at the default
     `step_hours` = 1, 12 hours at 4. Shares are strict fractions, in (0, 1)."""
 
