@@ -108,6 +108,7 @@ class TreasuryModel(mesa.Model):
         self.distress = DistressMonitor(
             self.world, config, names.TREASURY, runway=self._runway_months,
             value=lambda: self.allocator.book.nav_usd, vault_nav=self._collected_vault_nav,
+            shortfall=self._collected_shortfall,
         )
         self.graph_before = self.cascade.before = self.dependency_graph()
         self._evaluate_distress(0)
@@ -232,12 +233,18 @@ class TreasuryModel(mesa.Model):
         usd = self.datacollector.model_vars[columns.vault_share_usd(name)][-1]
         return usd / self.world.usd(self.world.vaults[name].collateral)
 
+    def _collected_shortfall(self, name: str) -> float:
+        """Shortfall (USD) of market `name` this step, its peak over the rounds, from this
+        step's collected column: valuing the whole book again would double the cost."""
+        return self.datacollector.model_vars[columns.shortfall_usd(name)][-1]
+
     def _evaluate_distress(self, step: int) -> None:
         first = []
         for change in self.distress.evaluate(step):
-            self.record(change.kind, node=change.node, cause=change.cause, value=change.value)
+            self.record(change.kind, node=change.node, cause=change.cause, value=change.value,
+                        since=change.since)
             if change.kind == event_kinds.DISTRESS and change.node not in self.cascade.links:
-                first.append((change.node, getattr(change, "since", step)))
+                first.append((change.node, change.since))
         for link in self.cascade.observe(first, self._step_graph):
             if link.parent is not None:
                 self.record(event_kinds.CONTAGION, node=link.node, parent=link.parent,

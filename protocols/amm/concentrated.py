@@ -285,6 +285,22 @@ class ConcentratedLiquidityPool:
         fees0, fees1 = self._fees_since_update(position)[:2] if position.liquidity else (0.0, 0.0)
         return amount0 + position.tokens_owed0 + fees0, amount1 + position.tokens_owed1 + fees1
 
+    def total_liquidity(self) -> float:
+        """The positions' liquidity L summed over ranges (Uniswap v3 whitepaper, Adams et
+        al. 2021, section 6.2: L = sqrt(x*y) of each position's virtual reserves), which
+        swaps never change and burns reduce, times the share of what the positions are
+        owed that the pool still holds, the scarcer token's (1 unless drained: a drain
+        leaves L and the price alone, module doc, but the LPs cannot be paid)."""
+        total = math.fsum(p.liquidity for p in self._positions.values())
+        owed = [0.0, 0.0]
+        for pid in self._positions:
+            for k, amount in enumerate(self.position_value(pid)):
+                owed[k] += amount
+        held = self.reserves()
+        backed = min((min(1.0, held[t] / o) for t, o in zip(self.tokens, owed, strict=True)
+                      if o > 0), default=1.0)
+        return total * backed
+
     # -- swaps ----------------------------------------------------------------------------
     def quote_exact_in(self, token_in: str, token_out: str, amount_in: float) -> float:
         """What `swap_exact_in` would pay out now, changing nothing: InsufficientLiquidity,

@@ -216,6 +216,13 @@ class ConstantProductPool:
         reserve0, reserve1 = self.reserves().values()
         return reserve0 * reserve1
 
+    def total_liquidity(self) -> float:
+        """sqrt(x*y) = sqrt(k), the liquidity the LP supply is minted against (Uniswap v2
+        whitepaper, Adams et al. 2020, section 3.4): a swap keeps k (fees raise it), a
+        withdrawal of a share s scales it by 1 - s, draining a share d of one side by
+        sqrt(1 - d)."""
+        return math.sqrt(self.k)
+
     def spot_price(self, base: str, quote: str) -> float:
         """Marginal price of 1 `base` in `quote`, fee excluded: reserve_quote/reserve_base."""
         reserve_base, reserve_quote = self._trading_reserves(base, quote, ("base", "quote"))

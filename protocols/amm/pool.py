@@ -36,6 +36,13 @@ class Pool(Protocol):
         """Marginal price of 1 `base` in `quote`, fee excluded."""
         ...
 
+    def total_liquidity(self) -> float:
+        """The pool's depth in a unit that price moves leave unchanged: swaps keep it (fees
+        only add to it), deposits and withdrawals move it in proportion, a drain lowers it.
+        What `sim.distress` compares with its start to tell liquidity leaving from a price
+        move (each pool names the whitepaper quantity)."""
+        ...
+
     def quote_exact_in(self, token_in: str, token_out: str, amount_in: float) -> float:
         """What `swap_exact_in` would pay now; changes nothing."""
         ...

@@ -352,6 +352,12 @@ class StableSwapPool:
         """Current D."""
         return _get_D(self._balances(), self._amp)
 
+    def total_liquidity(self) -> float:
+        """The invariant D (StableSwap whitepaper, Egorov 2019: the total of coins when they
+        trade at par): swaps keep it (fees raise it), withdrawals scale it down; 0 once empty.
+        A drain that leaves a coin at 0 also leaves D undefined (InsufficientLiquidity)."""
+        return self.invariant()
+
     def virtual_price(self) -> float:
         """D / LP supply (3pool `get_virtual_price`): LP value in balanced-coin units."""
         supply = self.lp_supply()

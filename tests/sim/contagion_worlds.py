@@ -111,9 +111,10 @@ def run(raw: dict, steps: int | None = None) -> TreasuryModel:
 
 
 def distress_steps(model: TreasuryModel) -> dict[str, int]:
-    """Node -> step of its first distress transition."""
+    """Node -> step its first distress began (the event's `since`; it is logged once the
+    cause has held `distress.min_steps`)."""
     first: dict[str, int] = {}
     for event in model.events:
         if event["kind"] == "distress":
-            first.setdefault(event["node"], event["step"])
+            first.setdefault(event["node"], event["since"])
     return first
