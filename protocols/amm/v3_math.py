@@ -226,8 +226,13 @@ def _swap_step(
             sqrt_next = sqrt_target
         else:
             sqrt_next = _next_from_output(sqrt_price, liquidity, -amount_remaining, zero_for_one)
-    # Float rounding may not overshoot the target (the contract's rounding guarantees this).
-    sqrt_next = max(sqrt_next, sqrt_target) if zero_for_one else min(sqrt_next, sqrt_target)
+    # Float rounding may not overshoot the target nor step back past the start (the
+    # contract's rounding guarantees both): L*s / (L - b*s) for a dust b can round to an ulp
+    # below s.
+    if zero_for_one:
+        sqrt_next = min(max(sqrt_next, sqrt_target), sqrt_price)
+    else:
+        sqrt_next = max(min(sqrt_next, sqrt_target), sqrt_price)
 
     # The amounts follow from the price, so the price must be rounded as the contract rounds
     # it, else a float price one ulp off pays for it: on a deep pool an ulp is worth far more

@@ -12,7 +12,7 @@ from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from protocols.amm.concentrated import ConcentratedLiquidityPool
@@ -421,6 +421,9 @@ def exact_step(sqrt_price, liquidity, amount, zero_for_one, exact_in):
     fee=st.sampled_from([0.0, 0.0005, 0.003, 0.01]),
     exact_in=st.booleans(),
 )
+# found by hypothesis: L*s / (L - b*s) rounded an ulp below the start, a step backwards
+@example(sqrt_price=0.01, ratio=1.01, liquidity=1.5140817179000776e16, fraction=1e-22, fee=0.0,
+         exact_in=False)
 def test_swap_step_dust_never_books_a_negative_fee_or_pays_beyond_the_exact_math(
     sqrt_price, ratio, liquidity, fraction, fee, exact_in
 ):
