@@ -317,7 +317,7 @@ class TreasuryModel(mesa.Model):
             "treasury_end_usd": float(value[-1]) if value.size else 0.0,
             "treasury_max_drawdown": max_drawdown(value),
             "max_gas_gwei": float(ts[columns.GAS_GWEI].max()),
-            **treasury_figures(self.allocator, ts),
+            **treasury_figures(self.allocator, ts, self.events),
             **contagion_summary(
                 self.config, self.world, self.graph_start, self.events, value
             ),
