@@ -1,7 +1,8 @@
 """The treasury's borrowing: one Aave position per market, moved toward the policy's target
 debts - borrowing against `policy.collateral` (default: the treasury's own `token`, e.g.
-GOV, a real and risky DAO practice) at health factor `policy.borrow_hf`, or repaying and taking the collateral back
-once a position is closed."""
+GOV, a real and risky DAO practice) at health factor `policy.borrow_hf`, or repaying and
+taking the collateral back once a position is closed. The position is an ordinary one of its
+market: liquidators see and liquidate it like any other."""
 
 from __future__ import annotations
 
