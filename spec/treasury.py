@@ -69,12 +69,15 @@ class Policy(Strict):
 
 
 class ForcedSale(Strict):
-    """Selling risk assets when the runway runs short (`agents.treasury_forced`): each
-    step, after opex, while the runway (months of opex the treasury's USD stablecoins pay)
-    is below `runway_floor_months`, the allocator sells the DAO's own `token` and then the
-    other risk assets, largest first, for the opex token until the runway is back at
-    `restore_months` - accepting up to `max_slippage` below reference value. A sale the
-    pools cannot fill is retried next step. `runway_floor_months = 0` (the default) is off.
+    """Forced selling of risk assets, the DAO's own token first, when the runway runs short.
+
+    Each step, after opex and before the policy (`agents.treasury_forced`), while the
+    runway (months of opex the treasury's USD stablecoins pay, borrowed ones included) is
+    below `runway_floor_months`, the allocator sells the DAO's own `token` and then the
+    other risk assets in its wallet, largest first, for the opex token until the runway is
+    back at `restore_months` - accepting up to `max_slippage` below reference value. A
+    sale the pools cannot fill is retried next step. `runway_floor_months = 0` (the
+    default) is off; without opex the runway is unbounded and nothing is ever sold.
 
     `max_slippage` defaults to 10 %: a DAO that must pay its contributors sells into
     whatever depth there is - far more than the 2 % a discretionary rebalancer accepts -
