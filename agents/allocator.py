@@ -6,10 +6,13 @@ step (step 10 of the model) the allocator
 1. pays the operating spend pro rata (`opex_usd_per_month` x step_hours / 730.5 h, in
    `opex_token`, to `opex:payees`), raising the opex token when short: withdrawing its
    lending deposit, then selling other stables, then other assets (largest first);
-2. shows the policy a read-only `TreasuryView` and normalizes its answer (`Decision`),
+2. sells risk assets, its own token first, when the runway is below
+   `forced_sale.runway_floor_months` (`agents.treasury_forced`; off by default) - whatever
+   the policy, which then sees the book after the sale;
+3. shows the policy a read-only `TreasuryView` and normalizes its answer (`Decision`),
    stopping the run with a `PolicyError` on one it cannot act on (`decide`);
-3. moves debts toward the policy's targets (`agents.treasury_debts`);
-4. trades the free portfolio toward the target weights: leaves venues it holds too much of
+4. moves debts toward the policy's targets (`agents.treasury_debts`);
+5. trades the free portfolio toward the target weights: leaves venues it holds too much of
    (`agents.venues`), sells base assets it holds too much of for the safe asset, buys those
    it lacks with it, then enters venues.
 
@@ -33,6 +36,7 @@ from agents.routing import Router
 from agents.treasury_book import Book, read_book, token_index
 from agents.treasury_debts import TreasuryDebts
 from agents.treasury_desk import TreasuryDesk
+from agents.treasury_forced import ForcedSeller
 from agents.venues import venue_index
 from protocols import names
 from protocols.errors import PolicyError
@@ -76,6 +80,8 @@ class Allocator(mesa.Agent):
         self.opex_shortfall_usd = 0.0
         self._index = token_index(world)
         self.book = read_book(world, holder, 0, self._positions_map(), self._index)
+        self.forced = ForcedSeller(self.desk, opex_usd_per_month=config.opex_usd_per_month,
+                                   stables=stables, read_book=self.read_book)
         self.initial_nav_usd = self.book.nav_usd
         self.initial_weights = self.book.weights()
         self._record_history(0)
@@ -104,7 +110,7 @@ class Allocator(mesa.Agent):
         self.desk.failures = []
         if self.opex_per_step_usd > 0:
             self._pay_opex()
-        self.book = self.read_book()
+        self.book = self.forced.step(self.read_book())
         self.price_history[t] = [self.book.prices[a] for a in self.assets]
         decision = self.decide(t)
         for kind, fields in decision.events:

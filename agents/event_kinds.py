@@ -20,6 +20,8 @@ REBALANCE = "rebalance"
 ALLOCATOR_FAILED = "allocator_failed"
 TREASURY_BORROW = "treasury_borrow"
 TREASURY_REPAY = "treasury_repay"
+#: the treasury selling risk assets because its runway fell below the floor
+FORCED_SALE = "forced_sale"
 
 # -- world events (field `node`) -----------------------------------------------------------
 SHOCK = "shock"

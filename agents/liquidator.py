@@ -35,9 +35,11 @@ that triple for the scan - the others have the same terms and prices and are no 
 they are not quoted; the scan ends once every triple in the list is exhausted.
 Gas is an accounting cost in `profit_usd` (it leaves the simulated economy, no transfer).
 
-Event "liquidation" (one per liquidation): actor, market, pid, collateral_asset, debt_asset,
+Event "liquidation" (one per liquidation): actor, market, pid, owner (the position's ledger
+holder: `treasury`, a cohort wallet `borrowers:7`...), collateral_asset, debt_asset,
 health_factor, debt_repaid (debt units), collateral_seized and protocol_fee (collateral
-units, fee included in seized), received_a_token, route ("pool", "offchain" or "kept"), pool
+units, fee included in seized), collateral_seized_usd (seized at the off-chain price before
+the sale: what the owner lost), received_a_token, route ("pool", "offchain" or "kept"), pool
 (the pool's name for route "pool", else None), sold (collateral units sold, 0 when kept),
 debt_repaid_usd, flash_fee_usd, profit_usd (proceeds - repayment - flash fee - gas, all at
 the off-chain prices before the sale; kept collateral valued at its off-chain price) and
@@ -261,12 +263,14 @@ class Liquidator(mesa.Agent):
             actor=self.holder,
             market=market.name,
             pid=result.pid,
+            owner=str(market.owner[pid]),
             collateral_asset=result.collateral_asset,
             debt_asset=result.debt_asset,
             health_factor=result.health_factor,
             debt_repaid=result.debt_repaid,
             collateral_seized=result.collateral_seized,
             protocol_fee=result.protocol_fee,
+            collateral_seized_usd=result.collateral_seized * usd_c,
             received_a_token=plan.a_token,
             route=KEPT if sale is None else sale.route,
             pool=sale.pool.name if sale is not None and sale.route == POOL else None,

@@ -19,7 +19,7 @@ collateral under its market.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,18 @@ class Book:
         if total <= 0:
             return {}
         return {k: v / total for k, v in self.values_usd.items() if v != 0}
+
+
+def runway_months(book: Book, opex_usd_per_month: float, stables: Collection[str]) -> float:
+    """Months of opex the holder's USD stablecoins (plain and redeemable deposits) pay; inf
+    without opex. Borrowed stablecoins count (they are cash), posted collateral does not."""
+    if opex_usd_per_month <= 0:
+        return math.inf
+    held = math.fsum(
+        (book.free_units.get(s, 0.0) - book.locked_units.get(s, 0.0)) * book.prices[s]
+        for s in stables
+    )
+    return max(held, 0.0) / opex_usd_per_month
 
 
 TokenIndex = tuple[dict[str, Any], dict[str, Any]]

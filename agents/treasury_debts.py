@@ -1,7 +1,8 @@
 """The treasury's borrowing: one Aave position per market, moved toward the policy's target
-debts - borrowing against `policy.collateral` (e.g. the DAO's own GOV, a real and risky DAO
-practice) at health factor `policy.borrow_hf`, or repaying and taking the collateral back
-once a position is closed."""
+debts - borrowing against `policy.collateral` (default: the treasury's own `token`, e.g.
+GOV, a real and risky DAO practice) at health factor `policy.borrow_hf`, or repaying and
+taking the collateral back once a position is closed. The position is an ordinary one of its
+market: liquidators see and liquidate it like any other."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class TreasuryDebts:
         targets leave out keeps its debt."""
         desk, world = self.desk, self.desk.world
         config = desk.config
-        collateral = config.policy.collateral
+        collateral = config.policy.collateral or config.token
         for asset in sorted(set(targets) | set(current)):
             wanted = max(0.0, float(targets.get(asset, current.get(asset, 0.0))))
             gap_usd = wanted - current.get(asset, 0.0)

@@ -41,6 +41,8 @@ class TreasuryDesk:
         self.router = Router(host.world.pools)
         self.costs_usd = {"gas": 0.0, "slippage": 0.0}
         self.turnover_usd = 0.0
+        #: units the last successful swap sold (a swap may be cut to its slippage limit)
+        self.last_sold = 0.0
         #: this step's failures (the allocator hands them to the policy next step)
         self.failures: list[dict[str, Any]] = []
 
@@ -49,29 +51,33 @@ class TreasuryDesk:
         return self.host.world
 
     # -- swaps ---------------------------------------------------------------------------
-    def swap(self, sell: str, buy: str, amount: float, reason: str) -> float:
+    def swap(self, sell: str, buy: str, amount: float, reason: str,
+             max_slippage: float | None = None) -> float:
         """Sell up to `amount` of `sell` for `buy` on the best route within the slippage
-        limit; returns what was bought (0 when nothing could be done - recorded)."""
+        limit (`max_slippage`, default the treasury's); returns what was bought (0 when
+        nothing could be done - recorded)."""
         world = self.world
+        limit = self.config.max_slippage if max_slippage is None else max_slippage
         if amount <= 0:
             return 0.0
         p_in, p_out = world.usd(sell), world.usd(buy)
         if not self.router.routes(sell, buy):
             self.fail("no_route", sell=sell, buy=buy, amount=amount)
             return 0.0
-        quote = self.router.quote_within(sell, buy, amount, p_in, p_out, self.config.max_slippage)
+        quote = self.router.quote_within(sell, buy, amount, p_in, p_out, limit)
         if quote is None or quote.amount_in * p_in < self.config.min_trade_usd:
             self.fail("slippage_limit", sell=sell, buy=buy, amount=amount,
-                      max_slippage=self.config.max_slippage)
+                      max_slippage=limit)
             return 0.0
         if quote.amount_in < amount * (1 - 1e-9):
             self.fail("slippage_limit", sell=sell, buy=buy, amount=amount,
-                      filled=quote.amount_in, max_slippage=self.config.max_slippage)
+                      filled=quote.amount_in, max_slippage=limit)
         try:
             out = self.router.execute(self.holder, quote)
         except (InsufficientLiquidity, DaosimError) as exc:
             self.fail("no_route", sell=sell, buy=buy, amount=amount, error=str(exc))
             return 0.0
+        self.last_sold = quote.amount_in
         gas = self.gas(len(quote.route))
         self._trade_event(quote, out, p_in, p_out, gas, reason)
         return out

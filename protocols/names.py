@@ -128,6 +128,6 @@ def depositors(vault: str) -> str:
 
 
 def borrower_group(market: str) -> str:
-    """The dependency-graph node of a market's borrowers: their wallets and the market's
-    collateral escrow."""
+    """The dependency-graph node of a market's borrowers: their wallets and their positions
+    (the collateral they posted, the debt they owe)."""
     return f"{BORROWER}:{market}"

@@ -91,6 +91,14 @@ def reference_problems(s: Scenario) -> Iterable[str]:
             yield f"treasury.holdings.{symbol}: unknown asset {symbol!r}"
     if s.treasury.opex_usd_per_month > 0 and s.treasury.opex_token not in assets:
         yield f"treasury.opex_token: unknown asset {s.treasury.opex_token!r}"
+    forced = s.treasury.forced_sale
+    if forced.runway_floor_months > 0:
+        if s.treasury.token not in assets:
+            yield (f"treasury.token: unknown asset {s.treasury.token!r} (forced_sale sells "
+                   "the DAO's own token first)")
+        if not s.usd_stables:
+            yield ("treasury.forced_sale.runway_floor_months: the runway counts USD "
+                   "stablecoins and the scenario has none")
     yield from _policy_problems(s, assets, by_name)
 
     for i, shock in enumerate(s.shocks):
@@ -174,19 +182,25 @@ def _policy_problems(s: Scenario, assets: set[str], by_name: Mapping[str, Any]) 
     ):
         yield (f"{where}.safe_asset: defaults to opex_token {s.treasury.opex_token!r}, "
                "not an asset: name one")
+    collateral = policy.collateral or s.treasury.token
     borrows = set(policy.borrow) | (
         {policy.hedge_asset} if policy.kind == "delta_hedge" and policy.hedge_with == "borrow"
         else set()
     )
+    if borrows and collateral not in assets:
+        field = ("treasury.policy.collateral" if policy.collateral is not None
+                 else "treasury.token")
+        yield (f"{field}: unknown asset {collateral!r} (the collateral the treasury borrows "
+               "against)")
     for symbol in sorted(borrows):
         field = f"borrow.{symbol}" if symbol in policy.borrow else "hedge_with"
         if symbol not in assets:
             yield f"{where}.{field}: unknown asset {symbol!r}"
         elif not any(
             isinstance(p, Lending) and symbol in p.reserves and p.reserves[symbol].borrowable
-            and policy.collateral in p.reserves
-            and p.reserves[policy.collateral].liquidation_threshold > 0
+            and collateral in p.reserves
+            and p.reserves[collateral].liquidation_threshold > 0
             for p in by_name.values()
         ):
             yield (f"{where}.{field}: no lending market lends {symbol} against collateral "
-                   f"{policy.collateral!r}")
+                   f"{collateral!r}")

@@ -1,8 +1,9 @@
 """The protocol-dependency graph, derived from ledger and protocol state at any step.
 
 Nothing here is maintained by hand: every edge is read off the ledger (who holds whose
-token), the lending books (what collateral a market accepts and holds), the oracles (which
-pool a feed reads) and the pools (which assets they trade).
+token), the lending books (what collateral a market accepts and holds, and whose positions
+post it and owe its debt), the oracles (which pool a feed reads) and the pools (which assets
+they trade).
 
 Nodes (attribute `kind`):
 - `pool`, `lending`, `vault`: the scenario's protocols, by name;
@@ -10,8 +11,9 @@ Nodes (attribute `kind`):
   depeg has an origin node;
 - `treasury`: the DAO;
 - `agents`: holder groups - `liquidity_providers` (lp:k), `arbitrageurs` (arb:k),
-  `liquidators` (liq:k), `borrowers:<market>` (cohort wallets and the market's collateral
-  escrow), `suppliers:<market>`, `depositors:<vault>`, `options-desk`, `offchain-market`,
+  `liquidators` (liq:k), `borrowers:<market>` (the wallets of the cohorts
+  borrowing in <market>, with their positions there), `suppliers:<market>`,
+  `depositors:<vault>`, `options-desk`, `offchain-market`,
   `exploiter`. A protocol's own sub-accounts (`<name>:treasury`, `<name>:locked`...)
   belong to the protocol itself.
 Each node has `value_usd`: pools their TVL, lending markets cash + outstanding debt,
@@ -19,28 +21,38 @@ vaults their NAV, issuers the supply held inside the simulation, holders what th
 
 An edge A -> B means B is exposed to A, with one attribute per channel (USD):
 - `holdings_usd`: value of A-issued tokens B holds (receipt and LP tokens, vault shares,
-  a base asset for its issuer; Uniswap v3 positions for their pool);
+  a base asset for its issuer; Uniswap v3 positions for their pool). The receipt tokens a
+  market's collateral escrow holds belong to the owners of its positions: market A ->
+  each owner's node (`treasury`, `borrowers:<market>`...), the collateral it posted there;
 - `collateral_usd`: A's token accepted as collateral by lending market B, valued at what
   B's book holds of it;
 - `oracle_usd`: B's oracle reads A's pool TWAP - the collateral value B prices with it;
 - `liquidity_usd`: pool A trades an asset B holds as collateral, so B's liquidations sell
   into A - the value of that collateral;
-- `weight`: the sum of the four (an upper bound on what B can lose through A, used as the
+- `credit_usd`: B is a lending market and A's positions in it owe B this debt (interest
+  included): what B loses if A does not repay and its collateral does not cover it. Summed
+  over the nodes it is the market's total debt;
+- `weight`: the sum of the five (an upper bound on what B can lose through A, used as the
   exposure of DebtRank).
+
+A position's owner is its ledger holder, grouped as every holder is; a cohort wallet left
+ungrouped (`borrowers:<id>`) counts under its market's `borrowers:<market>`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import networkx as nx
+import numpy as np
 
 from protocols import names
 from protocols.amm.concentrated import ConcentratedLiquidityPool
+from protocols.lending import LendingMarket
 from protocols.world import World
 
-CHANNELS = ("holdings_usd", "collateral_usd", "oracle_usd", "liquidity_usd")
+CHANNELS = ("holdings_usd", "collateral_usd", "oracle_usd", "liquidity_usd", "credit_usd")
 #: Balances below this USD value are dust, not exposure.
 DUST_USD = 1e-6
 
@@ -78,10 +90,13 @@ def dependency_graph(
 
     node_of = _grouping(world, groups or {}, treasury)
     held: dict[str, float] = {}
+    escrows = {market.escrow for market in world.markets.values()}
     for token in world.ledger.tokens():
         source = world.ledger.issuer_of(token)
         source = source if source in graph else node_of(source)
         for holder, amount in world.ledger.holders(token).items():
+            if holder in escrows:  # posted collateral: its positions' owners' (below)
+                continue
             value = amount * usd(token)
             target = node_of(holder)
             if value <= DUST_USD or target == source:
@@ -101,6 +116,7 @@ def dependency_graph(
                         _add(graph, name, target, "holdings_usd", value)
 
     for name, market in world.markets.items():
+        _position_edges(graph, name, market, usd, node_of, held)
         for asset in market.assets:
             if not market.reserves[asset].usable_as_collateral:
                 continue
@@ -127,6 +143,34 @@ def dependency_graph(
             data.setdefault(channel, 0.0)
         data["weight"] = math.fsum(data[c] for c in CHANNELS)
     return graph
+
+
+def _position_edges(graph: nx.DiGraph, name: str, market: LendingMarket,
+                    usd: Callable[[str], float], node_of: Callable[[str], str],
+                    held: dict[str, float]) -> None:
+    """Market `name` -> each owner's node (`holdings_usd`: the escrowed receipt tokens its
+    positions posted) and owner -> market (`credit_usd`: what they owe), summed per owner
+    over the book's rows with numpy - a market can hold 100,000 positions."""
+    if not market.n_positions:
+        return
+    assets = market.assets
+    receipt_usd = np.array([usd(market.receipt_token(a)) for a in assets])
+    debt_usd = np.array([market.borrow_index(a) * usd(a) for a in assets])
+    owners, row_owner = np.unique(market.owner, return_inverse=True)
+    collateral = np.bincount(row_owner, weights=market.collateral_scaled @ receipt_usd,
+                             minlength=owners.size)
+    debt = np.bincount(row_owner, weights=market.debt_scaled @ debt_usd,
+                       minlength=owners.size)
+    for owner, posted, owed in zip(owners.tolist(), collateral.tolist(), debt.tolist(),
+                                   strict=True):
+        node = node_of(owner)
+        if node == owner and owner.partition(":")[0] == names.BORROWER:
+            node = names.borrower_group(name)  # an ungrouped cohort wallet
+        if posted > DUST_USD:
+            held[node] = held.get(node, 0.0) + posted
+            _add(graph, name, node, "holdings_usd", posted)
+        if owed > DUST_USD:
+            _add(graph, node, name, "credit_usd", owed)
 
 
 def _add(graph: nx.DiGraph, source: str, target: str, channel: str, value: float) -> None:

@@ -356,7 +356,7 @@ class TreasuryModel(mesa.Model):
             "treasury_end_usd": float(value[-1]) if value.size else 0.0,
             "treasury_max_drawdown": max_drawdown(value),
             "max_gas_gwei": float(ts[columns.GAS_GWEI].max()),
-            **treasury_figures(self.allocator, ts),
+            **treasury_figures(self.allocator, ts, self.events),
             **contagion_summary(
                 self.world, self.cascade, self.graph_before, value, self._clock_start()
             ),

@@ -9,20 +9,22 @@ volatility, runway, exposure per protocol, turnover and costs.
   lending deposits only as far as their market's cash can pay them out; minus debt at
   reference. Amounts no route can absorb count for nothing (halved until a quote fills).
 - Runway (months): USD stablecoins held plus stablecoin deposits redeemable now, divided by
-  the monthly opex (inf without opex).
+  the monthly opex (inf without opex): `agents.treasury_book.runway_months`, which the
+  allocator's forced selling reads too. Borrowed stablecoins count: they are cash.
 - Drawdown and realized volatility from the NAV series (log returns, annualized).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from agents import event_kinds
 from agents.routing import Router
-from agents.treasury_book import Book, read_book
+from agents.treasury_book import Book, read_book, runway_months
 from sim import columns
 
 #: Halvings tried when a full-size liquidation quote cannot be filled.
@@ -72,17 +74,6 @@ def _sale_usd(router: Router, asset: str, amount: float, prices: Mapping[str, fl
     return 0.0
 
 
-def runway_months(book: Book, opex_usd_per_month: float, stables: Collection[str]) -> float:
-    """Months of opex the treasury's USD stablecoins (plain and redeemable deposits) pay."""
-    if opex_usd_per_month <= 0:
-        return math.inf
-    held = math.fsum(
-        (book.free_units.get(s, 0.0) - book.locked_units.get(s, 0.0)) * book.prices[s]
-        for s in stables
-    )
-    return max(held, 0.0) / opex_usd_per_month
-
-
 def drawdowns(nav: Sequence[float] | np.ndarray) -> np.ndarray:
     """Fall from the running peak at each step, as a share of the peak (0 while the peak
     is not positive; a missing value is skipped by the peak and has no drawdown)."""
@@ -130,8 +121,19 @@ def reporters(opex_usd_per_month: float) -> dict[str, Any]:
     return series
 
 
-def summary_figures(allocator: Any, timeseries: Any) -> dict[str, float]:
-    """Headline treasury numbers of a run (for `TreasuryModel.summary`)."""
+def summary_figures(allocator: Any, timeseries: Any,
+                    events: Iterable[Mapping[str, Any]] = ()) -> dict[str, float]:
+    """Headline treasury numbers of a run (for `TreasuryModel.summary`). From the event log:
+    `treasury_liquidated_usd`, the treasury's collateral seized by liquidators (USD at the
+    off-chain price of each liquidation), and `treasury_forced_sales_usd`, the USD its
+    forced sales received (`agents.treasury_forced`)."""
+    holder = allocator.holder
+    liquidated = forced = 0.0
+    for event in events:
+        if event["kind"] == event_kinds.LIQUIDATION and event.get("owner") == holder:
+            liquidated += event["collateral_seized_usd"]
+        elif event["kind"] == event_kinds.FORCED_SALE and event.get("actor") == holder:
+            forced += event["usd"]
     nav = timeseries[columns.TREASURY_NAV].to_numpy(dtype=float)
     liq = timeseries[columns.TREASURY_NAV_LIQ].to_numpy(dtype=float)
     runway = (timeseries[columns.RUNWAY_MONTHS].to_numpy(dtype=float)
@@ -148,4 +150,6 @@ def summary_figures(allocator: Any, timeseries: Any) -> dict[str, float]:
         "treasury_slippage_usd": allocator.costs_usd["slippage"],
         "treasury_opex_paid_usd": allocator.opex_paid_usd,
         "treasury_opex_shortfall_usd": allocator.opex_shortfall_usd,
+        "treasury_liquidated_usd": liquidated,
+        "treasury_forced_sales_usd": forced,
     }

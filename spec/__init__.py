@@ -43,12 +43,12 @@ from spec.shocks import (
     ParameterChange,
     Shock,
 )
-from spec.treasury import Policy, Treasury
+from spec.treasury import ForcedSale, Policy, Treasury
 
 __all__ = [
     "PROTOCOL_KINDS", "SHOCK_KINDS", "Agents", "Arbitrageurs", "Asset", "BorrowerCohort",
-    "Crash", "Curve", "Depeg", "DepegShock", "Distress", "Exploit", "Gas", "GasSpike",
-    "Lending", "Liquidators", "LiquidityProviders", "LiquidityWithdrawal", "Market",
+    "Crash", "Curve", "Depeg", "DepegShock", "Distress", "Exploit", "ForcedSale", "Gas",
+    "GasSpike", "Lending", "Liquidators", "LiquidityProviders", "LiquidityWithdrawal", "Market",
     "OptionVault", "OracleFreeze", "OracleSpec", "ParameterChange", "Policy", "Protocol",
     "RateModel", "Regime", "Reserve", "Scenario", "Shock", "Treasury", "UniswapV2",
     "UniswapV3", "V3Range",

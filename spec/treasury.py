@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from spec.fields import Fraction, Positive, Strict, Symbol, Units, Usd
+from spec.fields import Fraction, NonNegative, Positive, Strict, Symbol, Units, Usd
 
 
 class Policy(Strict):
@@ -20,8 +20,18 @@ class Policy(Strict):
     venue tokens such as "aave:aUSDC") default to the initial holdings; `assets` (the risky
     sleeve) default to the non-stable assets held at the start; `safe_asset` defaults to
     `opex_token`. Steps: `every`, `half_life`. `floor`, `band`, `trigger`, `delta_band`,
-    `target_delta` and `max_risky` are shares of NAV; `target_vol` is yearly. `borrow` asks
-    for debts (USD per asset) against `collateral`, kept at health factor `borrow_hf`.
+    `target_delta` and `max_risky` are shares of NAV; `target_vol` is yearly.
+
+    Borrowing. `borrow` asks for debts (USD per asset), opened once at the first step, in
+    the first lending market that lends the asset against `collateral` (default: the
+    treasury's own `token`, usually GOV), posting enough of it for health factor
+    `borrow_hf` (Aave's, at the market's oracle prices). E.g. `borrow = {USDC = 2e6}`,
+    `borrow_hf = 2.5` funds opex or diversification without selling GOV: the USDC lands
+    in the free portfolio, pays opex and counts in the runway like any other; a rebalancing
+    policy trades it toward its weights with the rest. The position is an ordinary one:
+    when GOV falls until its health factor is below 1 the liquidators seize the GOV and
+    sell it (event `liquidation`, owner `treasury`). `delta_hedge` with `hedge_with =
+    "borrow"` borrows its hedge asset the same way.
     A "<v3 pool>:v3" weight is held as one range of +-`v3_width` around the pool's price.
     """
 
@@ -44,7 +54,7 @@ class Policy(Strict):
     delta_band: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
     hedge_with: Literal["sell", "borrow"] = "sell"
     borrow: dict[str, Usd] = {}
-    collateral: Symbol = "GOV"
+    collateral: Symbol | None = None
     borrow_hf: Annotated[float, Field(gt=1.0)] = 2.0
     v3_width: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
     params: dict[str, object] = {}
@@ -58,11 +68,44 @@ class Policy(Strict):
         return self
 
 
+class ForcedSale(Strict):
+    """Forced selling of risk assets, the DAO's own token first, when the runway runs short.
+
+    Each step, after opex and before the policy (`agents.treasury_forced`), while the
+    runway (months of opex the treasury's USD stablecoins pay, borrowed ones included) is
+    below `runway_floor_months`, the allocator sells the DAO's own `token` and then the
+    other risk assets in its wallet, largest first, for the opex token until the runway is
+    back at `restore_months` - accepting up to `max_slippage` below reference value. A
+    sale the pools cannot fill is retried next step. `runway_floor_months = 0` (the
+    default) is off; without opex the runway is unbounded and nothing is ever sold.
+
+    `max_slippage` defaults to 10 %: a DAO that must pay its contributors sells into
+    whatever depth there is - far more than the 2 % a discretionary rebalancer accepts -
+    but not at any price into a drained pool."""
+
+    runway_floor_months: NonNegative = 0.0
+    restore_months: Positive = 12.0
+    max_slippage: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+
+    @model_validator(mode="after")
+    def _restore_above_floor(self) -> ForcedSale:
+        if self.runway_floor_months > 0 and self.restore_months <= self.runway_floor_months:
+            raise ValueError(
+                f"restore_months: must be above runway_floor_months "
+                f"({self.runway_floor_months:g}), got {self.restore_months:g}")
+        return self
+
+
 class Treasury(Strict):
     """The DAO's holdings (whole tokens) and monthly operating spend (USD, in `opex_token`,
     paid every step pro rata to `opex:payees`), its allocation `policy`, and the limits of
     the allocator's trades: `max_slippage` (execution below reference value, fees included),
-    `min_trade_usd` and `gas_units` per swap hop or venue action."""
+    `min_trade_usd` and `gas_units` per swap hop or venue action.
+
+    `token` is the DAO's own governance token: sold first by a `forced_sale`, and the
+    collateral `policy.borrow` posts unless `policy.collateral` names another asset. It
+    must be an asset of the scenario where it is used (forced selling on, or borrowing
+    against it)."""
 
     holdings: dict[str, Units] = {}
     opex_usd_per_month: Usd = 0.0
@@ -71,3 +114,5 @@ class Treasury(Strict):
     max_slippage: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.02
     min_trade_usd: Usd = 10_000.0
     gas_units: Annotated[int, Field(ge=0)] = 200_000
+    token: Symbol = "GOV"
+    forced_sale: ForcedSale = ForcedSale()

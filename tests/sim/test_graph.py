@@ -12,6 +12,8 @@ from sim.outputs import from_node_link, write_graph
 from sim.runner import release
 from sim.scenario import load_scenario
 from tests.sim.contagion_worlds import (  # noqa: F401
+    chain,
+    cohort,
     pair,
     release_models,
     run,
@@ -147,3 +149,56 @@ def test_an_lp_token_accepted_as_collateral_is_bought_from_its_pool_and_is_an_ed
     assert edge["collateral_usd"] == pytest.approx(held * world.usd(lp))
     assert edge["holdings_usd"] == pytest.approx(edge["collateral_usd"])
     world.ledger.check_conservation()
+
+
+# -- the treasury's lending positions (its own node, not the borrowers') ------------------
+def treasury_borrowing() -> dict:
+    """tests/agents/test_allocator's world (GOV $2, Aave LT 0.65 on GOV, lending USDC), the
+    treasury borrowing $100k USDC against GOV at HF 2, beside a cohort doing the same."""
+    from tests.agents.test_allocator import world
+
+    raw = world({"kind": "static", "borrow": {"USDC": 100_000}, "borrow_hf": 2.0})
+    raw["agents"]["borrowers"] = [cohort("aave", "GOV", "USDC", 40, 20_000, 1.6, 0.1)]
+    return raw
+
+
+def test_the_treasurys_position_is_its_own_channel_both_ways():
+    model = run(treasury_borrowing(), steps=1)
+    world, market = model.world, model.world.markets["aave"]
+    g = model.dependency_graph()
+    pid = model.allocator.debts.positions["aave"]
+    # hand-checked: $100k debt, 2 x 100,000 / (0.65 x $2) GOV posted at $2
+    posted_usd = 2 * 100_000 / (0.65 * 2.0) * 2.0
+    assert g.edges["treasury", "aave"]["credit_usd"] == pytest.approx(100_000, rel=1e-12)
+    assert g.edges["aave", "treasury"]["holdings_usd"] == pytest.approx(posted_usd, rel=1e-9)
+    assert g.edges["treasury", "aave"]["weight"] == pytest.approx(100_000, rel=1e-12)
+    # the cohort's positions are the borrowers' group's: the escrow minus the treasury's
+    gov = market.assets.index("GOV")
+    escrow_usd = world.ledger.balance_of(market.escrow, "aave:aGOV") * world.token_usd(
+        "aave:aGOV", model.steps)
+    rows = [p for p in range(market.n_positions) if p != pid]
+    cohort_usd = sum(float(market.collateral_of(p)[gov]) for p in rows) * world.usd("GOV")
+    assert g.edges["aave", "borrowers:aave"]["holdings_usd"] == pytest.approx(cohort_usd)
+    assert g.edges["aave", "borrowers:aave"]["holdings_usd"] == pytest.approx(
+        escrow_usd - posted_usd, rel=1e-9)
+    # the market's debt is owed by its borrowers' nodes, all of it
+    owed = {a: b for a, b, c in g.in_edges("aave", data="credit_usd") if c}
+    assert set(owed) == {"treasury", "borrowers:aave"}
+    total = sum(market.total_debt(a) * world.usd(a) for a in market.assets)
+    assert sum(g.edges[a, "aave"]["credit_usd"] for a in owed) == pytest.approx(total,
+                                                                                rel=1e-12)
+    assert g.nodes["treasury"]["value_usd"] == pytest.approx(
+        sum(d["holdings_usd"] for _, _, d in g.in_edges("treasury", data=True)))
+    for _, _, data in g.edges(data=True):
+        assert data["weight"] == pytest.approx(sum(data[c] for c in CHANNELS))
+
+
+def test_credit_sums_to_every_markets_debt():
+    model = run(chain(), steps=0)
+    g, world = model.dependency_graph(), model.world
+    for name, market in world.markets.items():
+        credit = sum(d for _, _, d in g.in_edges(name, data="credit_usd") if d)
+        total = sum(market.total_debt(a) * world.usd(a) for a in market.assets)
+        assert total > 0 and credit == pytest.approx(total, rel=1e-12)
+        # the treasury borrows nothing here: all of it is the market's borrowers'
+        assert g.edges[f"borrowers:{name}", name]["credit_usd"] == pytest.approx(credit)
