@@ -67,6 +67,8 @@ class Allocator(mesa.Agent):
         self.desk = TreasuryDesk(model, holder, config, self.safe, stables)
         self.debts = TreasuryDebts(self.desk)
         self.venues = venue_index(world, config.policy.v3_width)
+        for key, usd in config.venues.items():
+            self.venues[key].open(self.desk, usd)
         #: What holdings are sold into when valuing them at liquidation.
         self.exit_assets = [self.safe] if self.safe in self.stables else sorted(self.stables)
         self.steps_per_year = steps_per_year

@@ -55,6 +55,14 @@ class Venue:
     def exit(self, desk: TreasuryDesk, share: float, value_usd: float) -> None:
         raise NotImplementedError
 
+    def open(self, desk: TreasuryDesk, usd: float) -> None:
+        """Hold `usd` here from the start: the base assets the venue takes are given to the
+        treasury and deposited - the state before the run, so no trade, gas or event."""
+        world = desk.world
+        for asset, share in self.mix(world).items():
+            world.fund(desk.holder, asset, usd * share / world.usd(asset))
+        self._deposit(desk, usd)
+
     def _deposit(self, desk: TreasuryDesk, usd: float) -> bool:
         """Deposit about `usd`; False when there is too little to do anything."""
         raise NotImplementedError

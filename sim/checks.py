@@ -150,6 +150,20 @@ def _correlation_problems(s: Scenario) -> Iterable[str]:
                 return
 
 
+VENUE_FORMS = "'<market>:a<ASSET>', '<pool>:LP', '<v3 pool>:v3', '<vault>:shares'"
+
+
+def _venue_tokens(by_name: Mapping[str, Any]) -> set[str]:
+    """The tokens the treasury's venues are booked under (agents.venues)."""
+    venues = {names.lp_token(name) for name, p in by_name.items() if p.kind in LP_KINDS}
+    venues |= {names.v3_positions(name) for name, p in by_name.items() if p.kind == "uniswap_v3"}
+    venues |= {names.vault_shares(name) for name, p in by_name.items()
+               if isinstance(p, OptionVault)}
+    venues |= {names.receipt(name, asset) for name, p in by_name.items() if isinstance(p, Lending)
+               for asset in p.reserves}
+    return venues
+
+
 def _policy_problems(s: Scenario, assets: set[str], by_name: Mapping[str, Any]) -> Iterable[str]:
     """The treasury policy can be built, names assets and venue tokens that exist, and can
     borrow."""
@@ -160,16 +174,14 @@ def _policy_problems(s: Scenario, assets: set[str], by_name: Mapping[str, Any]) 
         yield f"{where}.kind: {exc}"
     if policy.params and policy.kind in BUILTIN:
         yield f"{where}.params: only a dotted-path (user) policy takes params"
-    venues = {names.lp_token(name) for name, p in by_name.items() if p.kind in LP_KINDS}
-    venues |= {names.v3_positions(name) for name, p in by_name.items() if p.kind == "uniswap_v3"}
-    venues |= {names.vault_shares(name) for name, p in by_name.items()
-               if isinstance(p, OptionVault)}
-    venues |= {names.receipt(name, asset) for name, p in by_name.items() if isinstance(p, Lending)
-               for asset in p.reserves}
+    venues = _venue_tokens(by_name)
     for key in policy.weights:
         if key not in assets and key not in venues:
             yield (f"{where}.weights.{key}: not an asset or venue token (assets, "
-                   f"'<market>:a<ASSET>', '<pool>:LP', '<v3 pool>:v3', '<vault>:shares')")
+                   f"{VENUE_FORMS})")
+    for key in s.treasury.venues:
+        if key not in venues:
+            yield f"treasury.venues.{key}: not a venue token ({VENUE_FORMS})"
     for i, symbol in enumerate(policy.assets):
         if symbol not in assets:
             yield f"{where}.assets[{i}]: unknown asset {symbol!r}"

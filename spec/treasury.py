@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from spec.fields import Fraction, NonNegative, Positive, Strict, Symbol, Units, Usd
+from spec.fields import Fraction, NonNegative, Positive, PositiveUsd, Strict, Symbol, Units, Usd
 
 
 class Policy(Strict):
@@ -108,6 +108,10 @@ class Treasury(Strict):
     against it)."""
 
     holdings: dict[str, Units] = {}
+    #: USD the treasury holds at the start in venues, keyed as policy weights name them
+    #: ("aave:aUSDC", "<pool>:LP", "<v3 pool>:v3", "<vault>:shares"): the base assets a
+    #: venue takes are given to the treasury and deposited before step 1, with no trade.
+    venues: dict[str, PositiveUsd] = {}
     opex_usd_per_month: Usd = 0.0
     opex_token: Symbol = "USDC"
     policy: Policy = Policy()

@@ -45,6 +45,12 @@ def test_the_treasurys_loan_against_gov_is_liquidated_in_a_gov_crash():
     for _ in range(3):
         m.step()
     assert not events(m, "liquidation")
+    # the loan is a channel both ways on the graph: aave is owed by the treasury, the
+    # treasury has its GOV posted in aave
+    graph = m.dependency_graph()
+    debt_usd = m.allocator.book.debt_usd["USDC"]
+    assert graph.edges["treasury", "aave"]["credit_usd"] == pytest.approx(debt_usd, rel=1e-12)
+    assert graph.edges["aave", "treasury"]["holdings_usd"] == pytest.approx(posted * 2.0)
     before, supply = gov_total(m), m.world.ledger.total_supply("GOV")
     m.step()  # the crash halves GOV: HF 1.5 x 0.5 = 0.75, below 0.95 -> close factor 1
     (liq,) = events(m, "liquidation", owner=TREASURY)
@@ -68,6 +74,9 @@ def test_the_treasurys_loan_against_gov_is_liquidated_in_a_gov_crash():
     assert before - gov_total(m) == pytest.approx(liq["collateral_seized"], rel=1e-9)
     assert m.world.ledger.total_supply("GOV") == pytest.approx(supply, rel=1e-12)
     m.world.ledger.check_conservation()
+    # the liquidation repaid the whole loan: the credit edge is gone with it
+    assert "credit_usd" not in m.dependency_graph().edges.get(("treasury", "aave"), {}) or \
+        m.dependency_graph().edges["treasury", "aave"]["credit_usd"] == 0.0
     summary = m.summary()
     assert summary["treasury_liquidated_usd"] == pytest.approx(liq["collateral_seized"] * 1.0)
     assert summary["treasury_liquidated_usd"] == pytest.approx(220_000, rel=1e-6)
@@ -212,3 +221,31 @@ def test_an_unknown_token_is_fine_while_nothing_uses_it():
     assert config.treasury.token == "DAO"
     with pytest.raises(ConfigError, match="treasury.token: unknown asset 'DAO'"):
         parse_scenario(world({"kind": "static", "borrow": {"USDC": 1e5}}, token="DAO"))
+
+
+# -- 4. venues held from the start ---------------------------------------------------------
+def test_venues_held_from_the_start_are_deposited_before_step_1_without_a_trade():
+    m = model(world({"kind": "static"}, venues={"aave:aUSDC": 300_000,
+                                               "gov-usdc:LP": 100_000}))
+    ledger, book = m.world.ledger, m.allocator.book
+    # 300k USDC supplied at exchange rate 1; the LP holds 100k / 500k of the pool's
+    # value (its 400k plus the 100k added), GOV and USDC half each at flat prices
+    assert ledger.balance_of(TREASURY, "aave:aUSDC") == pytest.approx(300_000)
+    assert book.values_usd["aave:aUSDC"] == pytest.approx(300_000)
+    assert book.values_usd["gov-usdc:LP"] == pytest.approx(100_000, rel=1e-9)
+    pool = m.world.pools["gov-usdc"].reserves()
+    assert pool == pytest.approx({"GOV": 125_000, "USDC": 250_000})
+    # the holdings are untouched, nothing was traded, no gas paid
+    assert ledger.balance_of(TREASURY, "USDC") == pytest.approx(1_000_000)
+    assert ledger.balance_of(TREASURY, "GOV") == pytest.approx(500_000)
+    assert m.allocator.initial_nav_usd == pytest.approx(3_000_000 + 400_000, rel=1e-9)
+    assert not [e for e in m.events if e["kind"] == "rebalance"]
+    assert m.allocator.costs_usd["gas"] == 0.0
+    m.run()  # static holds them to the end
+    assert ledger.balance_of(TREASURY, "aave:aUSDC") > 0
+    m.world.ledger.check_conservation()
+
+
+def test_an_unknown_venue_is_named():
+    with pytest.raises(ConfigError, match=r"treasury\.venues\.aave:aDAI: not a venue token"):
+        model(world({"kind": "static"}, venues={"aave:aDAI": 1e5}))
