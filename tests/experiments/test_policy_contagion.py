@@ -1,13 +1,14 @@
 """The project's question on its shipped experiment: on dao_token_stress the treasury's policy
-changes how much bad debt and insolvency the crash leaves in the lending market.
+changes how far the crash spreads - the bad debt and insolvency left in the lending market,
+the DAO's own loan liquidated, and the exposures DebtRank is measured on.
 
 Paired on common seeds (the sweep's: root 2026, replicates 0..7), each policy against
-static: threshold rebalancing buys GOV after the crash and leaves less; volatility
-targeting sells GOV into the thin market while the TWAP is still catching up, and risk
-parity sells GOV for ETH before the crash, and both leave more. The scenario's crash is at
-step 100 and the bad debt is booked within two days of it: 150 steps keep the figures of the
-full 336 (measured on these 8 seeds: each policy - static difference agrees within $500)
-at under half the cost, ~17 s for the 32 runs on one core.
+static: threshold rebalancing buys GOV after the crash and delta hedging sells only ETH
+(unlimited depth) and keeps its GOV off the market, and both leave less; volatility targeting
+sells GOV into the thin market while the TWAP is still catching up, and risk parity sells
+GOV for ETH before the crash, and both leave more. The scenario's crash is at step 100 and
+the bad debt is booked within two days of it: 150 steps keep the figures of the full 336 at
+under half the cost, ~20 s for the 40 runs on one core.
 """
 
 import math
@@ -48,21 +49,43 @@ def test_paired_interval_matches_a_hand_computed_case():
 
 
 @pytest.fixture(scope="module")
-def losses() -> dict[str, np.ndarray]:
-    """bad_debt_usd + shortfall_peak_usd per policy, one entry per common seed."""
-    out = {}
-    for kind in ("static", "threshold", "vol_target", "risk_parity"):
-        out[kind] = np.array([
-            _loss(run_scenario(load_scenario(
+def summaries() -> dict[str, list[dict]]:
+    """The summaries of each policy, one per common seed."""
+    return {kind: [run_scenario(load_scenario(
                 SCENARIO, {"treasury.policy.kind": kind, "seed": seed, "steps": STEPS}
-            )).summary)
-            for seed in SEEDS
-        ])
-    return out
+            )).summary for seed in SEEDS]
+            for kind in ("static", "threshold", "vol_target", "risk_parity", "delta_hedge")}
+
+
+@pytest.fixture(scope="module")
+def losses(summaries) -> dict[str, np.ndarray]:
+    """bad_debt_usd + shortfall_peak_usd per policy, one entry per common seed."""
+    return {kind: np.array([_loss(s) for s in runs]) for kind, runs in summaries.items()}
 
 
 def _loss(summary: dict) -> float:
     return summary["bad_debt_usd"] + summary["shortfall_peak_usd"]
+
+
+def test_debtrank_is_measured_on_the_exposures_each_policy_built(summaries):
+    # the same origins (the same paths) on every seed, a different network before them
+    # (a policy that did not trade before the crash may leave static's network as it was)
+    for k in range(len(SEEDS)):
+        assert len({runs[k]["shock_origins"] for runs in summaries.values()}) == 1
+        assert len({runs[k]["debtrank"] for runs in summaries.values()}) >= 3
+    # risk parity sold GOV for ETH before the crash: less exposure to the GOV origin
+    static = np.array([s["debtrank"] for s in summaries["static"]])
+    parity = np.array([s["debtrank"] for s in summaries["risk_parity"]])
+    assert (parity < static).all()
+
+
+def test_the_treasurys_loan_against_gov_is_a_channel_the_policy_moves(summaries):
+    liquidated = {k: np.array([s["treasury_liquidated_usd"] for s in runs])
+                  for k, runs in summaries.items()}
+    assert (liquidated["static"] > 0).sum() >= len(SEEDS) // 2
+    # selling GOV for ETH before the crash leaves the DAO's own loan deeper under water
+    low, _ = paired_interval(liquidated["risk_parity"] - liquidated["static"])
+    assert low > 0
 
 
 def test_the_stress_bites_under_every_seed(losses):
@@ -70,8 +93,8 @@ def test_the_stress_bites_under_every_seed(losses):
     assert (losses["static"] > 100_000).all()
 
 
-@pytest.mark.parametrize("kind, sign", [("threshold", -1), ("vol_target", 1),
-                                        ("risk_parity", 1)])
+@pytest.mark.parametrize("kind, sign", [("threshold", -1), ("delta_hedge", -1),
+                                        ("vol_target", 1), ("risk_parity", 1)])
 def test_policy_changes_bad_debt_plus_shortfall_with_a_paired_interval_excluding_zero(
     losses, kind, sign
 ):
