@@ -329,11 +329,14 @@ def systemic_figure(run: RunFolder) -> ReportFigure | None:
         return None
     title = "Systemic DebtRank: exposure of the network to the run's origins"
     fig, (ax,) = new_figure(title, height=3.2)
-    ax.plot(run.days, ts[columns.SYSTEMIC_DEBTRANK], color="#1f618d", linewidth=1.4)
+    sampled = ts[columns.SYSTEMIC_DEBTRANK].notna().to_numpy()
+    ax.plot(run.days[sampled], ts[columns.SYSTEMIC_DEBTRANK][sampled], color="#1f618d",
+            linewidth=1.4, marker=".", markersize=3)
     mark_shocks(ax, run.shocks)
     before = max(0, int(first) - 1)
     ax.axvline(run.day(before), color="#7d3c98", linestyle=":", linewidth=1.2)
-    label(ax, "DebtRank of the origins, at the losses they take, on each step's exposures",
+    label(ax, "DebtRank of the origins, at the losses they take, on the exposures of the day "
+          "(sampled every 6 h)",
           TIME, "DebtRank (share of value)")
     caption = (f"{run.caption} The summary's debtrank "
                f"({run.summary.get('debtrank', 0.0):.3f}) is this line at the dotted mark, "

@@ -51,7 +51,7 @@ def contagion_summary(
     runway_months: float | None = None,
 ) -> dict[str, Any]:
     """The contagion figures of a finished run (module doc). `graph_before` is the graph
-    just before the first origin, `treasury_usd` the treasury's value per step,
+    just before the first origin, `treasury_usd` the treasury's NAV per step,
     `clock_start` the step the times count from (the first origin, else the first shock);
     `runway_months` is reported when given."""
     origins = cascade.origins
