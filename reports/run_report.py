@@ -329,9 +329,8 @@ def systemic_figure(run: RunFolder) -> ReportFigure | None:
         return None
     title = "Systemic DebtRank: exposure of the network to the run's origins"
     fig, (ax,) = new_figure(title, height=3.2)
-    sampled = ts[columns.SYSTEMIC_DEBTRANK].notna().to_numpy()
-    ax.plot(run.days[sampled], ts[columns.SYSTEMIC_DEBTRANK][sampled], color="#1f618d",
-            linewidth=1.4, marker=".", markersize=3)
+    ax.step(run.days, ts[columns.SYSTEMIC_DEBTRANK], where="post", color="#1f618d",
+            linewidth=1.4)
     mark_shocks(ax, run.shocks)
     before = max(0, int(first) - 1)
     ax.axvline(run.day(before), color="#7d3c98", linestyle=":", linewidth=1.2)

@@ -26,7 +26,7 @@ GAS_GWEI = "gas_gwei"
 TREASURY_USD = "treasury_usd"
 LIQUIDATIONS = "liquidations"
 #: DebtRank of the run's origins (at their losses) on this step's exposures (sim.contagion),
-#: sampled every 6 hours and at the step before the first origin, NaN between (sim.model)
+#: sampled every 6 hours and at the step before the first origin, held between (sim.model)
 SYSTEMIC_DEBTRANK = "systemic_debtrank"
 TREASURY_NAV = "treasury_nav_usd"
 TREASURY_NAV_LIQ = "treasury_nav_liq_usd"

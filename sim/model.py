@@ -105,6 +105,7 @@ class TreasuryModel(mesa.Model):
         first_origin = min((o.step for o in self.cascade.origins.values()), default=None)
         self._snapshot_step = None if first_origin is None else first_origin - 1
         self._graph: tuple[int, nx.DiGraph] | None = None
+        self._systemic = 0.0
         self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
         self.datacollector.collect(self)
         self.distress = DistressMonitor(
@@ -274,15 +275,17 @@ class TreasuryModel(mesa.Model):
         return annotate(self.graph_before, self.cascade)
 
     def _systemic_debtrank(self) -> float:
-        """DebtRank of the run's origins on this step's graph (sim.contagion), sampled every
-        `SYSTEMIC_EVERY_HOURS` of simulated time and at the step before the first origin
-        (the summary's figure); NaN between samples. A graph and a DebtRank every hourly step
-        cost 40 % of a baseline run; a 6-hour sample shows how exposure builds up."""
+        """DebtRank of the run's origins on the graph of the latest sample (sim.contagion):
+        sampled every `SYSTEMIC_EVERY_HOURS` of simulated time and at the step before the
+        first origin (the summary's figure), the value held in between. A graph and a
+        DebtRank every hourly step cost 40 % of a baseline run; a 6-hour sample shows how
+        exposure builds up."""
         t, hours = int(self.steps), self.config.step_hours
-        due = t == 0 or t == self._snapshot_step or (
-            math.floor(t * hours / SYSTEMIC_EVERY_HOURS)
-            != math.floor((t - 1) * hours / SYSTEMIC_EVERY_HOURS))
-        return origins_debtrank(self._step_graph(), self.cascade.origins) if due else math.nan
+        if t == 0 or t == self._snapshot_step or (
+                math.floor(t * hours / SYSTEMIC_EVERY_HOURS)
+                != math.floor((t - 1) * hours / SYSTEMIC_EVERY_HOURS)):
+            self._systemic = origins_debtrank(self._step_graph(), self.cascade.origins)
+        return self._systemic
 
     def _clock_start(self) -> int:
         """The step contagion times count from: the first origin, else the first shock."""
