@@ -28,6 +28,8 @@ SHOCK = "shock"
 SHOCK_END = "shock_end"
 SUPPLIER_RUN = "supplier_run"
 VAULT_ROLL = "vault_roll"
+#: a node's distress / recovery (sim.distress): node, cause, value, since (the step the
+#: cause began, or the recovery's leave threshold held from)
 DISTRESS = "distress"
 RECOVERED = "recovered"
 #: a new distress's link in the chain (sim.cascade): node, parent, channel, exposure_usd,

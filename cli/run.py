@@ -121,14 +121,23 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _print_spread(events: list[dict]) -> None:
-    """The distress event log of the run, one line per transition."""
+    """The distress event log of the run, one line per transition: when it was logged,
+    when its cause began, and for a new distress the neighbour the chain reached it from."""
     from agents import event_kinds
 
+    parents = {e["node"]: e["parent"] for e in events if e["kind"] == event_kinds.CONTAGION}
     spread = [e for e in events if e["kind"] in event_kinds.SPREAD]
     if spread:
-        print("distress transitions (step, node, cause):")
+        print("distress transitions (step logged, step begun, node, cause, reached from):")
+    seen: set[str] = set()
     for event in spread[:SPREAD_LINES]:
-        print(f"  {event['step']:>6}  {event['kind']:<9}  {event['node']:<28}  {event['cause']}")
+        node = event["node"]
+        reached = ""
+        if event["kind"] == event_kinds.DISTRESS and node not in seen:
+            seen.add(node)
+            reached = f"  <- {parents[node]}" if node in parents else ""
+        print(f"  {event['step']:>6}  {event.get('since', event['step']):>6}  "
+              f"{event['kind']:<9}  {node:<28}  {event['cause']}{reached}")
     if len(spread) > SPREAD_LINES:
         print(f"  ... {len(spread) - SPREAD_LINES} more in events.parquet")
 

@@ -23,7 +23,9 @@ An edge A -> B means B is exposed to A, with one attribute per channel (USD):
 - `holdings_usd`: value of A-issued tokens B holds (receipt and LP tokens, vault shares,
   a base asset for its issuer; Uniswap v3 positions for their pool). The receipt tokens a
   market's collateral escrow holds belong to the owners of its positions: market A ->
-  each owner's node (`treasury`, `borrowers:<market>`...), the collateral it posted there;
+  each owner's node (`treasury`, `borrowers:<market>`...), the collateral it posted there.
+  A lending market's own cash of its reserve assets is no edge: it owes that cash to its
+  suppliers, so its price moves leave the market whole;
 - `collateral_usd`: A's token accepted as collateral by lending market B, valued at what
   B's book holds of it;
 - `oracle_usd`: B's oracle reads A's pool TWAP - the collateral value B prices with it;
@@ -97,6 +99,8 @@ def dependency_graph(
         for holder, amount in world.ledger.holders(token).items():
             if holder in escrows:  # posted collateral: its positions' owners' (below)
                 continue
+            if holder in world.markets and token in world.markets[holder].assets:
+                continue  # a market's own cash: owed to its suppliers, no price exposure
             value = amount * usd(token)
             target = node_of(holder)
             if value <= DUST_USD or target == source:
