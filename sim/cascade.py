@@ -7,7 +7,9 @@ way, that was already in the chain: an origin hit at or before that step (`sim.o
 a node whose own distress began no later and was linked first. Distress travels both ways along an exposure A -> B (B exposed to A): B loses when A
 does (collateral, holdings, an oracle reading A's pool), and a distressed B's forced sales -
 liquidations of A's token, a treasury selling into A - hit A. Among the candidates the
-parent is the one joined by the largest exposure (edge `weight`, USD), on the graph just
+parent is the one the node's loss is traced to - a lending market's bad debt to the issuer of
+the collateral it was written off against (`blame`) - else the one joined by the largest
+exposure (edge `weight`, USD), on the graph just
 before the first origin or on the graph of the step the distress was logged, whichever is
 larger: exposures built after the shock count too. Within a step distress can travel several
 links (rounds run inside it), so the nodes of one step are linked in passes, nearest the
@@ -49,8 +51,10 @@ class Link:
 class Cascade:
     """Builds the chain as distress is logged (module doc)."""
 
-    def __init__(self, origins: Mapping[str, Origin]) -> None:
+    def __init__(self, origins: Mapping[str, Origin],
+                 blame: Callable[[str], Mapping[str, float]] | None = None) -> None:
         self.origins = dict(origins)
+        self._blame = blame or (lambda node: {})
         self.links: dict[str, Link] = {}
         self.before: nx.DiGraph | None = None  # the graph just before the first origin
 
@@ -95,6 +99,7 @@ class Cascade:
     def _parent(self, node: str, since: int, graphs: list[nx.DiGraph], waiting: set[str]
                 ) -> Link:
         candidates = []
+        blame = self._blame(node)
         for graph in graphs:
             if node not in graph:
                 continue
@@ -104,11 +109,12 @@ class Cascade:
                 other = edge[0] if edge[1] == node else edge[1]
                 if self._chained(other, since, waiting) is not None:
                     data = graph.edges[edge]
-                    candidates.append((-float(data.get("weight", 0.0)), other, edge, data))
+                    candidates.append((-blame.get(other, 0.0), -float(data.get("weight", 0.0)),
+                                       other, edge, data))
         if not candidates:
             return Link(node, since, None, None)
-        # the largest exposure; ties go to the first name, for a stable answer
-        weight, parent, edge, data = min(candidates, key=lambda c: (c[0], c[1], c[2]))
+        # the loss traced to it, else the largest exposure; ties go to the first name
+        _, weight, parent, edge, data = min(candidates, key=lambda c: c[:4])
         channel = max(CHANNELS, key=lambda c: data.get(c, 0.0))
         depth = self._chained(parent, since, waiting) + 1
         return Link(node, since, parent, depth, edge, channel, -weight)

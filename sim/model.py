@@ -101,7 +101,9 @@ class TreasuryModel(mesa.Model):
         # Where the stress starts (sim.origins) and the chain it spreads along (sim.cascade);
         # the graph DebtRank is measured on is the one just before the first origin: step
         # 0's until the end of the step before it (sim.contagion).
-        self.cascade = Cascade(find_origins(config, self.paths, self.world))
+        self._bad_debt_from: dict[str, dict[str, float]] = {}
+        self.cascade = Cascade(find_origins(config, self.paths, self.world),
+                               blame=lambda node: self._bad_debt_from.get(node, {}))
         first_origin = min((o.step for o in self.cascade.origins.values()), default=None)
         self._snapshot_step = None if first_origin is None else first_origin - 1
         self._graph: tuple[int, nx.DiGraph] | None = None
@@ -133,6 +135,10 @@ class TreasuryModel(mesa.Model):
         self.events.append({"step": self.steps, "kind": kind, **fields})
         if kind == event_kinds.LIQUIDATION:
             self.liquidations_this_step += 1
+            if fields.get("bad_debt", 0.0) > 0:  # whose collateral the loss came through
+                source = self.world.ledger.issuer_of(fields["collateral_asset"])
+                losses = self._bad_debt_from.setdefault(fields["market"], {})
+                losses[source] = losses.get(source, 0.0) + fields["bad_debt"]
 
     # -- the step ----------------------------------------------------------------------
     def step(self) -> None:

@@ -165,6 +165,21 @@ def test_the_chain_and_the_summary_on_a_hand_graph_are_exact():
     assert none["debtrank"] == 0.0 and none["shock_origins"] == ""
 
 
+def test_a_markets_bad_debt_is_traced_to_the_collateral_it_was_written_off_against():
+    graph = nx.DiGraph()
+    graph.add_edge("issuer:ETH", "aave", weight=24e6, collateral_usd=24e6)
+    graph.add_edge("issuer:GOV", "aave", weight=11e6, collateral_usd=11e6)
+    origins = {n: Origin(n, 100, 0.3, "crash") for n in ("issuer:ETH", "issuer:GOV")}
+    by_exposure = Cascade(origins)
+    by_exposure.observe([("aave", 100)], lambda: graph)
+    assert by_exposure.links["aave"].parent == "issuer:ETH"  # the larger exposure
+    losses = {"aave": {"issuer:GOV": 3e5, "issuer:ETH": 1e3}}
+    by_loss = Cascade(origins, blame=lambda node: losses.get(node, {}))
+    (link,) = by_loss.observe([("aave", 100)], lambda: graph)
+    assert (link.parent, link.channel, link.exposure_usd) == ("issuer:GOV", "collateral_usd",
+                                                               11e6)
+
+
 def test_origins_are_declared_shocks_and_the_paths_own_falls():
     raw = pair()
     raw["shocks"] = [
