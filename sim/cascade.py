@@ -4,22 +4,21 @@ through which exposure.
 When a node becomes distressed (its first `distress` event; `since` is the step its cause
 first held) its *parent* is the neighbour on the dependency graph, through an edge either
 way, that was already in the chain: an origin hit at or before that step (`sim.origins`), or
-a node whose own distress began no later and was linked first. Distress travels both ways along an exposure A -> B (B exposed to A): B loses when A
-does (collateral, holdings, an oracle reading A's pool), and a distressed B's forced sales -
-liquidations of A's token, a treasury selling into A - hit A. Among the candidates the
-parent is the one the node's loss is traced to - a lending market's bad debt to the issuer of
-the collateral it was written off against (`blame`) - else the one joined by the largest
-exposure (edge `weight`, USD), on the graph just
-before the first origin or on the graph of the step the distress was logged, whichever is
-larger: exposures built after the shock count too. Within a step distress can travel several
-links (rounds run inside it), so the nodes of one step are linked in passes, nearest the
-chain first: a node joins once a neighbour has, which keeps the chain acyclic and step
-length out of it. A node with no candidate is *unexplained*
-(distress the graph does not connect to any origin). A node's depth is its parent's + 1; an
-origin without a parent is depth 0 (hit from outside), and an origin reached through a
-parent continues the chain, so the run's cascade depth - the longest chain from an origin -
-does not collapse when several shocks hit one chain (a crash, then a frozen feed further
-down).
+a node whose own distress began no later and was linked first. Distress travels both ways
+along an exposure A -> B (B exposed to A): B loses when A does (collateral, holdings, an
+oracle reading A's pool), and a distressed B's forced sales - liquidations of A's token, a
+treasury selling into A - hit A. Among the candidates the parent is the one the node's loss
+is traced to - a lending market's bad debt to the issuer of the collateral it was written
+off against (`blame`) - else the one joined by the largest exposure (edge `weight`, USD), on
+the graph just before the first origin or on the graph of the step the distress was logged,
+whichever is larger: exposures built after the shock count too. Within a step distress can
+travel several links (rounds run inside it), so the nodes of one step are linked in passes,
+nearest the chain first: a node joins once a neighbour has, which keeps the chain acyclic
+and step length out of it. A node with no candidate is *unexplained* (distress the graph
+does not connect to any origin). A node's depth is its parent's + 1; an origin without a
+parent is depth 0 (hit from outside), and an origin reached through a parent continues the
+chain, so the run's cascade depth - the longest chain from an origin - does not collapse
+when several shocks hit one chain (a crash, then a frozen feed further down).
 """
 
 from __future__ import annotations

@@ -97,12 +97,12 @@ def _hit(node: str, link: Link, origins: Mapping[str, Origin]) -> bool:
 
 
 def annotate(graph: nx.DiGraph, cascade: Cascade) -> nx.DiGraph:
-    """A copy of `graph` (the graph before the first origin) for graph.json and the report:
-    nodes carry `origin` (bool), `origin_step` and `origin_size` (-1 / 0 when not one),
-    `depth` (in the chain: 0 for an origin, -1 if never distressed or unexplained), `distress_step` (when its
-    first distress began, -1 if never), `parent` and `channel` (how it was reached, "" if
-    not); edges carry `cascade` (True on the chain's links; a link over an exposure built
-    after the first origin is added with that exposure)."""
+    """A copy of `graph` (the graph before the first origin) for graph.json and the report: nodes
+    carry `origin` (bool), `origin_step` and `origin_size` (-1 / 0 when not one), `depth`
+    (in the chain: 0 for an origin, -1 if never distressed or unexplained), `distress_step`
+    (when its first distress began, -1 if never), `parent` and `channel` (how it was
+    reached, "" if not); edges carry `cascade` (True on the chain's links; a link over an
+    exposure built after the first origin is added with that exposure)."""
     out = graph.copy()
     for _, _, data in out.edges(data=True):
         data["cascade"] = False

@@ -31,8 +31,8 @@ from sim.contagion import annotate, contagion_summary, origins_debtrank
 from sim.distress import DistressMonitor
 from sim.gas import GWEI, gas_with_load_scalar, window_steps
 from sim.graph import dependency_graph
-from sim.origins import find_origins
 from sim.health import AFTER, BEFORE, END, START, HealthSnapshots
+from sim.origins import find_origins
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
 from sim.shocks import ShockSchedule, first_shock_step
 from sim.shortfall import ShortfallMeter
@@ -115,7 +115,7 @@ class TreasuryModel(mesa.Model):
             value=lambda: self.allocator.book.nav_usd, vault_nav=self._collected_vault_nav,
             shortfall=self._collected_shortfall,
         )
-        self.graph_before = self.cascade.before = self.dependency_graph()
+        self.graph_before = self.cascade.before = self._step_graph()
         self._evaluate_distress(0)
         self.health = HealthSnapshots()
         self._shock_step = first_shock_step(config)
@@ -177,7 +177,7 @@ class TreasuryModel(mesa.Model):
         self.datacollector.collect(self)
         self._evaluate_distress(t)
         if t == self._snapshot_step:
-            self.graph_before = self.cascade.before = self.dependency_graph()
+            self.graph_before = self.cascade.before = self._step_graph()
         if t >= self.config.steps:
             self.running = False
 

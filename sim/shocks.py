@@ -214,7 +214,8 @@ class OracleFreezeEffect(ShockEffect):
         if any(asset in _feeds(by_name.get(c)) for c in consumers):
             return
         if market is None:
-            yield f"{where}.asset: no protocol reads an oracle of {asset!r}: freezing it changes nothing"
+            yield (f"{where}.asset: no protocol reads an oracle of {asset!r}: freezing it "
+                   "changes nothing")
         elif market in by_name:
             yield (f"{where}.asset: market {market!r} reads no oracle of {asset!r} (its "
                    f"reserves: {', '.join(by_name[market].reserves)}): freezing it changes nothing")

@@ -114,6 +114,25 @@ def test_the_graph_follows_the_ledger_at_any_step():
     assert after < 0.9e6
 
 
+def test_export_round_trips(tmp_path, baseline_graph):
+    write_graph(baseline_graph, tmp_path / "graph.json")
+    back = from_node_link(json.loads((tmp_path / "graph.json").read_text()))
+    assert set(back.nodes) == set(baseline_graph.nodes)
+    assert set(back.edges) == set(baseline_graph.edges)
+    assert back.edges["issuer:GOV", "treasury"] == baseline_graph.edges["issuer:GOV", "treasury"]
+    write_graph(baseline_graph, tmp_path / "graph.graphml")
+    xml = nx.read_graphml(tmp_path / "graph.graphml")
+    assert set(xml.edges) == set(baseline_graph.edges)
+    assert float(xml.edges["issuer:GOV", "treasury"]["holdings_usd"]) == pytest.approx(60e6)
+
+
+def test_graph_of_a_bare_world_is_built_from_the_world_alone():
+    model = run(pair(), steps=0)
+    graph = dependency_graph(model.world)  # no cohort grouping: wallets stay separate
+    assert graph.has_edge("market-a", "borrowers:market-a")  # the collateral escrow
+    assert "treasury" in graph
+
+
 @pytest.mark.parametrize("pool", ["eth-usdc", "usdc-dai"])
 def test_an_lp_token_accepted_as_collateral_is_bought_from_its_pool_and_is_an_edge(pool):
     model = run(pair(f"{pool}:LP"), steps=0)
