@@ -44,6 +44,7 @@ ungrouped (`borrowers:<id>`) counts under its market's `borrowers:<market>`.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Mapping
 
 import networkx as nx
@@ -160,13 +161,12 @@ def _position_edges(graph: nx.DiGraph, name: str, market: LendingMarket,
     assets = market.assets
     receipt_usd = np.array([usd(market.receipt_token(a)) for a in assets])
     debt_usd = np.array([market.borrow_index(a) * usd(a) for a in assets])
-    owners, row_owner = np.unique(market.owner, return_inverse=True)
+    owners, row_owner = _owners(market)
     collateral = np.bincount(row_owner, weights=market.collateral_scaled @ receipt_usd,
-                             minlength=owners.size)
+                             minlength=len(owners))
     debt = np.bincount(row_owner, weights=market.debt_scaled @ debt_usd,
-                       minlength=owners.size)
-    for owner, posted, owed in zip(owners.tolist(), collateral.tolist(), debt.tolist(),
-                                   strict=True):
+                       minlength=len(owners))
+    for owner, posted, owed in zip(owners, collateral.tolist(), debt.tolist(), strict=True):
         node = node_of(owner)
         if node == owner and owner.partition(":")[0] == names.BORROWER:
             node = names.borrower_group(name)  # an ungrouped cohort wallet
@@ -175,6 +175,20 @@ def _position_edges(graph: nx.DiGraph, name: str, market: LendingMarket,
             _add(graph, name, node, "holdings_usd", posted)
         if owed > DUST_USD:
             _add(graph, node, name, "credit_usd", owed)
+
+
+#: per market: its book's size, its positions' distinct owners and each row's owner index.
+#: A position's owner never changes and positions are only appended, so the grouping (a
+#: sort of 100,000 strings) is redone only when the book grows.
+_OWNERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _owners(market: LendingMarket) -> tuple[list[str], np.ndarray]:
+    cached = _OWNERS.get(market)
+    if cached is None or cached[0] != market.n_positions:
+        owners, rows = np.unique(market.owner, return_inverse=True)
+        cached = _OWNERS[market] = (market.n_positions, owners.tolist(), rows)
+    return cached[1], cached[2]
 
 
 def _add(graph: nx.DiGraph, source: str, target: str, channel: str, value: float) -> None:
