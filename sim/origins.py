@@ -92,7 +92,13 @@ def _trailing_peak(path: np.ndarray, window: int) -> np.ndarray:
     return views.max(axis=1)
 
 
-def _anchor(scenario: Scenario, paths: ExogenousPaths, peg_to: str) -> np.ndarray:
+def _window_rounds(scenario: Scenario, rounds_per_step: int) -> int:
+    """Rounds in the trailing window a fall is measured over (at least one)."""
+    hours = scenario.distress.origin_window_hours
+    return max(1, math.ceil(hours * rounds_per_step / scenario.step_hours))
+
+
+def _anchor(paths: ExogenousPaths, peg_to: str) -> np.ndarray:
     if peg_to == "USD":
         return np.ones(paths.rounds.shape[0])
     return paths.rounds[:, paths.assets.index(peg_to)]
@@ -100,12 +106,12 @@ def _anchor(scenario: Scenario, paths: ExogenousPaths, peg_to: str) -> np.ndarra
 
 def _price_origins(scenario: Scenario, paths: ExogenousPaths) -> list[Origin]:
     limits, R = scenario.distress, paths.rounds_per_step
-    window = max(1, math.ceil(limits.origin_window_hours * R / scenario.step_hours))
+    window = _window_rounds(scenario, R)
     out = []
     for asset in scenario.assets:
         path = paths.rounds[:, paths.assets.index(asset.symbol)]
         if asset.kind == "pegged":
-            off = np.abs(path / _anchor(scenario, paths, asset.peg_to) - 1.0)
+            off = np.abs(path / _anchor(paths, asset.peg_to) - 1.0)
             rows = np.flatnonzero(off > limits.depeg)
             if rows.size:
                 r = int(rows[0])
@@ -122,8 +128,8 @@ def _price_origins(scenario: Scenario, paths: ExogenousPaths) -> list[Origin]:
 
 
 def _declared_origins(scenario: Scenario, paths: ExogenousPaths, world: World) -> list[Origin]:
-    limits, R = scenario.distress, paths.rounds_per_step
-    window = max(1, math.ceil(limits.origin_window_hours * R / scenario.step_hours))
+    R = paths.rounds_per_step
+    window = _window_rounds(scenario, R)
     out = []
     for shock in scenario.shocks:
         if isinstance(shock, Crash | DepegShock):
@@ -135,7 +141,7 @@ def _declared_origins(scenario: Scenario, paths: ExogenousPaths, world: World) -
                 before = path[max(0, start - window):start]
                 size = 1.0 - path[start:].min() / before.max()
             else:
-                off = np.abs(path / _anchor(scenario, paths, asset.peg_to) - 1.0)
+                off = np.abs(path / _anchor(paths, asset.peg_to) - 1.0)
                 size = off[start:].max()
             out.append(Origin(names.issuer(shock.asset), shock.step, float(size), shock.kind))
             continue
