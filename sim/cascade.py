@@ -15,10 +15,12 @@ whichever is larger: exposures built after the shock count too. Within a step di
 travel several links (rounds run inside it), so the nodes of one step are linked in passes,
 nearest the chain first: a node joins once a neighbour has, which keeps the chain acyclic
 and step length out of it. A node with no candidate is *unexplained* (distress the graph
-does not connect to any origin). A node's depth is its parent's + 1; an origin without a
-parent is depth 0 (hit from outside), and an origin reached through a parent continues the
-chain, so the run's cascade depth - the longest chain from an origin - does not collapse
-when several shocks hit one chain (a crash, then a frozen feed further down).
+does not connect to any origin). A node's depth is its parent's + 1. An origin whose shock
+destroyed value (a crash, a drain: size > 0) is depth 0 from the step it was hit: its
+distress is its own. An origin that destroyed nothing (a frozen feed, size 0) is depth 0
+only when nothing reached it; reached through a parent, it continues the chain, so the run's
+cascade depth - the longest chain from an origin - does not collapse when a crash travels
+past a frozen feed.
 """
 
 from __future__ import annotations
@@ -67,7 +69,11 @@ class Cascade:
         if not pending:
             return []
         graphs = [g for g in (self.before, graph_now()) if g is not None]
-        out: list[Link] = []
+        # hit by a shock that destroyed value: its own cause, whatever its neighbours did
+        out = [Link(n, s, None, 0) for s, n in pending if self._hit(n, s, losing=True)]
+        for link in out:
+            self.links[link.node] = link
+        pending = [(s, n) for s, n in pending if n not in self.links]
         while pending:
             waiting = {node for _, node in pending}
             found = [self._parent(node, since, graphs, waiting) for since, node in pending]
@@ -82,9 +88,10 @@ class Cascade:
             pending = [(s, n) for s, n in pending if n not in self.links]
         return out
 
-    def _hit(self, node: str, since: int) -> bool:
+    def _hit(self, node: str, since: int, losing: bool = False) -> bool:
+        """Whether `node` was hit as an origin by `since` (`losing`: with a loss > 0)."""
         origin = self.origins.get(node)
-        return origin is not None and origin.step <= since
+        return origin is not None and origin.step <= since and (origin.size > 0 or not losing)
 
     def _chained(self, node: str, since: int, waiting: set[str]) -> int | None:
         """`node`'s depth if it can be the parent of a distress that began at `since`: the

@@ -165,6 +165,25 @@ def test_the_chain_and_the_summary_on_a_hand_graph_are_exact():
     assert none["debtrank"] == 0.0 and none["shock_origins"] == ""
 
 
+def test_an_origin_that_lost_value_is_its_own_cause_and_a_frozen_feed_is_not():
+    graph = nx.DiGraph()
+    graph.add_edge("aave", "pool", weight=5e6, liquidity_usd=5e6)
+    graph.add_edge("aave", "market", weight=5e6, collateral_usd=5e6)
+    origins = {"issuer:ETH": Origin("issuer:ETH", 10, 0.3, "crash"),
+               "pool": Origin("pool", 40, 0.5, "exploit"),
+               "market": Origin("market", 5, 0.0, "oracle_freeze")}
+    graph.add_edge("issuer:ETH", "aave", weight=9e6, collateral_usd=9e6)
+    cascade = Cascade(origins)
+    cascade.observe([("aave", 12)], lambda: graph)
+    # the drained pool's distress at its exploit is the exploit's, though aave came first
+    (pool,) = cascade.observe([("pool", 40)], lambda: graph)
+    assert (pool.parent, pool.depth) == (None, 0)
+    # the frozen market destroyed nothing itself: the crash reached it through aave
+    (market,) = cascade.observe([("market", 41)], lambda: graph)
+    assert (market.parent, market.depth) == ("aave", 2)
+    assert cascade.depth == 2
+
+
 def test_a_markets_bad_debt_is_traced_to_the_collateral_it_was_written_off_against():
     graph = nx.DiGraph()
     graph.add_edge("issuer:ETH", "aave", weight=24e6, collateral_usd=24e6)
