@@ -187,7 +187,8 @@ def summary_text(sweep: Sweep, result: PlanResult, points: pd.DataFrame, tails: 
                      f"{total - len(runs)} missing runs")
     params = [a.path for a in sweep.axes]
     shown = [m for m in ("bad_debt_usd", "shortfall_peak_usd", "liquidation_volume_usd",
-                         "treasury_max_drawdown", "protocols_distressed", "treasury_end_usd")
+                         "treasury_nav_max_drawdown", "protocols_distressed",
+                         "treasury_nav_end_usd")
              if m in points]
     if not shown:
         shown = metric_columns(points.drop(columns=["runs", "failed"], errors="ignore"),

@@ -369,5 +369,5 @@ def treasury_figure(run: RunFolder) -> ReportFigure | None:
     label(bottom, "Drawdown from the running peak", TIME, "drawdown (%)")
     legend_if_several(bottom, loc="best")
     caption = (f"{run.caption} Maximum drawdown "
-               f"{run.summary.get('treasury_max_drawdown', float('nan')) * 100:.1f} %.")
+               f"{run.summary.get('treasury_nav_max_drawdown', float('nan')) * 100:.1f} %.")
     return ReportFigure("treasury", title, caption, fig)

@@ -36,7 +36,6 @@ from sim.origins import find_origins
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
 from sim.shocks import ShockSchedule, first_shock_step
 from sim.shortfall import ShortfallMeter
-from sim.treasury import max_drawdown
 from sim.treasury import reporters as treasury_reporters
 from sim.treasury import runway_months as treasury_runway
 from sim.treasury import summary_figures as treasury_figures
@@ -353,7 +352,6 @@ class TreasuryModel(mesa.Model):
     def summary(self) -> dict[str, Any]:
         """One row of headline figures for this run."""
         ts = self.timeseries()
-        value = ts[columns.TREASURY_USD].to_numpy()
         liquidations = [e for e in self.events if e["kind"] == event_kinds.LIQUIDATION]
         bad_debt_usd = math.fsum(
             amount * self.world.usd(asset)
@@ -373,9 +371,6 @@ class TreasuryModel(mesa.Model):
             ),
             "bad_debt_usd": bad_debt_usd,
             **shortfall_figures(ts, {n: self.shortfall.now(n) for n in self.world.markets}),
-            "treasury_start_usd": float(value[0]) if value.size else 0.0,
-            "treasury_end_usd": float(value[-1]) if value.size else 0.0,
-            "treasury_max_drawdown": max_drawdown(value),
             "max_gas_gwei": float(ts[columns.GAS_GWEI].max()),
             **treasury_figures(self.allocator, ts, self.events),
             # the loss net of debt, posted collateral included: a loan moves no value

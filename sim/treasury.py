@@ -27,6 +27,12 @@ from agents.routing import Router
 from agents.treasury_book import Book, read_book, runway_months
 from sim import columns
 
+#: Summary keys kept until version 0.2 as copies of the key they duplicated: 0.1 reported
+#: the treasury's gross ledger value under them, which equals the NAV without a loan.
+ALIASES = {"treasury_start_usd": "treasury_nav_start_usd",
+           "treasury_end_usd": "treasury_nav_end_usd",
+           "treasury_max_drawdown": "treasury_nav_max_drawdown"}
+
 #: Halvings tried when a full-size liquidation quote cannot be filled.
 MAX_HALVINGS = 20
 
@@ -123,7 +129,8 @@ def reporters(opex_usd_per_month: float) -> dict[str, Any]:
 
 def summary_figures(allocator: Any, timeseries: Any,
                     events: Iterable[Mapping[str, Any]] = ()) -> dict[str, float]:
-    """Headline treasury numbers of a run (for `TreasuryModel.summary`). From the event log:
+    """Headline treasury numbers of a run (for `TreasuryModel.summary`), the `ALIASES`
+    included. From the event log:
     `treasury_liquidated_usd`, the treasury's collateral seized by liquidators (USD at the
     off-chain price of each liquidation), and `treasury_forced_sales_usd`, the USD its
     forced sales received (`agents.treasury_forced`)."""
@@ -138,7 +145,8 @@ def summary_figures(allocator: Any, timeseries: Any,
     liq = timeseries[columns.TREASURY_NAV_LIQ].to_numpy(dtype=float)
     runway = (timeseries[columns.RUNWAY_MONTHS].to_numpy(dtype=float)
               if columns.RUNWAY_MONTHS in timeseries else np.array([]))
-    return {
+    figures = {
+        "treasury_nav_start_usd": float(nav[0]) if nav.size else 0.0,
         "treasury_nav_end_usd": float(nav[-1]) if nav.size else 0.0,
         "treasury_nav_liq_end_usd": float(liq[-1]) if liq.size else 0.0,
         "treasury_nav_max_drawdown": max_drawdown(nav),
@@ -153,3 +161,4 @@ def summary_figures(allocator: Any, timeseries: Any,
         "treasury_liquidated_usd": liquidated,
         "treasury_forced_sales_usd": forced,
     }
+    return figures | {alias: figures[key] for alias, key in ALIASES.items()}
