@@ -9,10 +9,12 @@ step (step 10 of the model) the allocator
 2. sells risk assets, its own token first, when the runway is below
    `forced_sale.runway_floor_months` (`agents.treasury_forced`; off by default) - whatever
    the policy, which then sees the book after the sale;
-3. shows the policy a read-only `TreasuryView` and normalizes its answer (`Decision`),
+3. runs the tranches of the scheduled `actions` due this step (`agents.treasury_actions`:
+   a proposal's sale, deposit, loan, ...), so the policy sees the book they leave;
+4. shows the policy a read-only `TreasuryView` and normalizes its answer (`Decision`),
    stopping the run with a `PolicyError` on one it cannot act on (`decide`);
-4. moves debts toward the policy's targets (`agents.treasury_debts`);
-5. trades the free portfolio toward the target weights: leaves venues it holds too much of
+5. moves debts toward the policy's targets (`agents.treasury_debts`);
+6. trades the free portfolio toward the target weights: leaves venues it holds too much of
    (`agents.venues`), sells base assets it holds too much of for the safe asset, buys those
    it lacks with it, then enters venues.
 
@@ -33,6 +35,7 @@ from agents.host import Host
 from agents.policies import BUILTIN, as_decision, make_policy
 from agents.policies.base import Decision, TreasuryView
 from agents.routing import Router
+from agents.treasury_actions import TreasuryActions
 from agents.treasury_book import Book, read_book, token_index
 from agents.treasury_debts import TreasuryDebts
 from agents.treasury_desk import TreasuryDesk
@@ -84,11 +87,14 @@ class Allocator(mesa.Agent):
         self.book = read_book(world, holder, 0, self._positions_map(), self._index)
         self.forced = ForcedSeller(self.desk, opex_usd_per_month=config.opex_usd_per_month,
                                    stables=stables, read_book=self.read_book)
+        self.actions = TreasuryActions(self.desk, self.debts, self.venues, config.actions,
+                                       self.read_book)
         self.initial_nav_usd = self.book.nav_usd
         self.initial_weights = self.book.weights()
         self._record_history(0)
         #: A scenario without a treasury (no holdings, no spend) has nothing to decide.
-        self.idle = self.initial_nav_usd == 0 and self.opex_per_step_usd == 0
+        self.idle = (self.initial_nav_usd == 0 and self.opex_per_step_usd == 0
+                     and not config.actions)
 
     @property
     def router(self) -> Router:
@@ -113,6 +119,8 @@ class Allocator(mesa.Agent):
         if self.opex_per_step_usd > 0:
             self._pay_opex()
         self.book = self.forced.step(self.read_book())
+        if self.actions.step(t):
+            self.book = self.read_book()
         self.price_history[t] = [self.book.prices[a] for a in self.assets]
         decision = self.decide(t)
         for kind, fields in decision.events:

@@ -22,6 +22,10 @@ TREASURY_BORROW = "treasury_borrow"
 TREASURY_REPAY = "treasury_repay"
 #: the treasury selling risk assets because its runway fell below the floor
 FORCED_SALE = "forced_sale"
+#: one tranche of a scheduled treasury action (`[[treasury.actions]]`,
+#: agents.treasury_actions): index, action, asset, tranche, wanted / done (units and USD),
+#: done_total / done_total_usd, remaining / remaining_usd, final
+TREASURY_ACTION = "treasury_action"
 
 # -- world events (field `node`) -----------------------------------------------------------
 SHOCK = "shock"

@@ -41,6 +41,42 @@ class TreasuryDebts:
             else:
                 self._repay(market, asset, -gap_usd / world.usd(asset))
 
+    def borrow(self, asset: str, amount: float, market: str | None = None,
+               collateral: str | None = None) -> float:
+        """Borrow up to `amount` units of `asset` in `market` (default: the first lending it
+        against `collateral`, default as for the policy's debts) at `policy.borrow_hf`;
+        returns the units borrowed (0 when refused - recorded)."""
+        config = self.desk.config
+        collateral = collateral or config.policy.collateral or config.token
+        found = (self.desk.world.markets[market] if market is not None
+                 else self._market_for(asset, collateral))
+        if found is None:
+            self.desk.fail("borrow_refused", asset=asset, reason_detail="no market")
+            return 0.0
+        return self._borrow(found, asset, collateral, amount)
+
+    def debt(self, market: str, asset: str) -> float:
+        """Units of `asset` the treasury owes in `market` (0 without a position there)."""
+        pid = self.positions.get(market)
+        if pid is None:
+            return 0.0
+        lending = self.desk.world.markets[market]
+        return float(lending.debt_of(pid)[lending.assets.index(asset)])
+
+    def repay(self, asset: str, amount: float, market: str | None = None) -> float:
+        """Repay up to `amount` units of `asset` in `market` (default: the first market where
+        the treasury owes it) from what the wallet holds - nothing is sold for it; returns
+        the units repaid."""
+        if market is None:
+            market = next((m for m in sorted(self.positions) if self.debt(m, asset) > 0), None)
+        if market is None:
+            return 0.0
+        held = self.desk.world.ledger.balance_of(self.desk.holder, asset)
+        amount = min(amount, held, self.debt(market, asset))
+        if amount <= 0:
+            return 0.0
+        return self._repay(self.desk.world.markets[market], asset, amount)
+
     def _market_for(self, asset: str, collateral: str) -> LendingMarket | None:
         for market in self.desk.world.markets.values():
             if (asset in market.assets and collateral in market.assets
@@ -49,9 +85,11 @@ class TreasuryDebts:
                 return market
         return None
 
-    def _borrow(self, market: LendingMarket, asset: str, collateral: str, amount: float) -> None:
+    def _borrow(self, market: LendingMarket, asset: str, collateral: str,
+                amount: float) -> float:
         """Borrow `amount` of `asset`, first posting collateral so the position's health
-        factor (oracle prices, Aave's definition) stays at `borrow_hf`."""
+        factor (oracle prices, Aave's definition) stays at `borrow_hf`; returns the units
+        borrowed."""
         desk = self.desk
         world, ledger, policy = desk.world, desk.world.ledger, desk.config.policy
         if market.name not in self.positions:
@@ -74,30 +112,33 @@ class TreasuryDebts:
         if amount * world.usd(asset) < desk.config.min_trade_usd:
             why = "market_illiquid" if market.cash(asset) * p_a < room * p_a else "borrow_refused"
             desk.fail(why, market=market.name, asset=asset, wanted=amount)
-            return
+            return 0.0
         try:
             market.borrow(pid, asset, amount)
         except DaosimError as exc:
             desk.fail("borrow_refused", market=market.name, asset=asset, error=str(exc))
-            return
+            return 0.0
         desk.gas()
         desk.host.record(event_kinds.TREASURY_BORROW, actor=desk.holder, market=market.name,
                          asset=asset, amount=amount, collateral=collateral,
                          collateral_posted=posted, health_factor=market.health_factor_of(pid))
+        return amount
 
-    def _repay(self, market: LendingMarket, asset: str, amount: float) -> None:
+    def _repay(self, market: LendingMarket, asset: str, amount: float) -> float:
+        """Repay `amount` of `asset`, raising what the wallet lacks (`desk.obtain`); returns
+        the units repaid."""
         desk = self.desk
         ledger = desk.world.ledger
         pid = self.positions.get(market.name)
         if pid is None:
-            return
+            return 0.0
         held = ledger.balance_of(desk.holder, asset)
         if held < amount:
             desk.obtain(asset, amount - held, "repay")
             held = ledger.balance_of(desk.holder, asset)
         pay = min(amount, held)
         if pay <= 0:
-            return
+            return 0.0
         repaid = market.repay(pid, asset, pay)
         desk.gas()
         desk.host.record(event_kinds.TREASURY_REPAY, actor=desk.holder, market=market.name,
@@ -109,3 +150,4 @@ class TreasuryDebts:
                         market.withdraw_collateral(pid, a, float(c))
                     except DaosimError as exc:
                         desk.fail("market_illiquid", market=market.name, asset=a, error=str(exc))
+        return repaid

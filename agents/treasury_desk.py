@@ -26,6 +26,8 @@ from spec import Treasury
 
 #: Extra sold when raising a shortfall, covering fees and impact so one swap suffices.
 RAISE_CUSHION = 0.02
+#: Bisection steps sizing a sale to its proceeds (2^-40 relative).
+SIZING_STEPS = 40
 
 
 class TreasuryDesk:
@@ -81,6 +83,27 @@ class TreasuryDesk:
         gas = self.gas(len(quote.route))
         self._trade_event(quote, out, p_in, p_out, gas, reason)
         return out
+
+    def amount_for(self, sell: str, buy: str, want: float, held: float) -> float:
+        """The least of `sell` (at most `held`) whose best-route quote pays `want` units of
+        `buy`: all of `held` when even that pays less. Proceeds grow with the amount sold, so
+        bisection finds it (on exact quotes; nothing is traded)."""
+        router = self.router
+
+        def proceeds(amount: float) -> float:
+            quote = router.quote(sell, buy, amount)
+            return quote.amount_out if quote is not None else 0.0
+
+        if held <= 0 or proceeds(held) <= want:
+            return max(held, 0.0)
+        lo, hi = 0.0, held
+        for _ in range(SIZING_STEPS):
+            mid = 0.5 * (lo + hi)
+            if proceeds(mid) < want:
+                lo = mid
+            else:
+                hi = mid
+        return hi
 
     def obtain(self, token: str, amount: float, reason: str) -> None:
         """Try to hold `amount` more of `token`: its lending deposit, then stables, then

@@ -28,9 +28,6 @@ from agents import event_kinds
 from agents.treasury_book import Book, runway_months
 from agents.treasury_desk import TreasuryDesk
 
-#: Bisection steps sizing a sale to its proceeds (2^-40 relative).
-SIZING_STEPS = 40
-
 
 class ForcedSeller:
     """Restores the runway of `desk`'s holder by selling risk assets (see the module doc).
@@ -94,21 +91,5 @@ class ForcedSeller:
 
     def size(self, asset: str, want: float, held: float) -> float:
         """The least of `asset` (at most `held`) whose best-route quote pays `want` units of
-        the runway's stablecoin: all of `held` when even that pays less. Proceeds grow with
-        the amount sold, so bisection finds it."""
-        router = self.desk.router
-
-        def proceeds(amount: float) -> float:
-            quote = router.quote(asset, self.into, amount)
-            return quote.amount_out if quote is not None else 0.0
-
-        if held <= 0 or proceeds(held) <= want:
-            return max(held, 0.0)
-        lo, hi = 0.0, held
-        for _ in range(SIZING_STEPS):
-            mid = 0.5 * (lo + hi)
-            if proceeds(mid) < want:
-                lo = mid
-            else:
-                hi = mid
-        return hi
+        the runway's stablecoin (`TreasuryDesk.amount_for`)."""
+        return self.desk.amount_for(asset, self.into, want, held)

@@ -100,6 +100,7 @@ def reference_problems(s: Scenario) -> Iterable[str]:
             yield ("treasury.forced_sale.runway_floor_months: the runway counts USD "
                    "stablecoins and the scenario has none")
     yield from _policy_problems(s, assets, by_name)
+    yield from _action_problems(s, assets, by_name)
 
     for i, shock in enumerate(s.shocks):
         where = f"shocks[{i}]"
@@ -216,3 +217,72 @@ def _policy_problems(s: Scenario, assets: set[str], by_name: Mapping[str, Any]) 
         ):
             yield (f"{where}.{field}: no lending market lends {symbol} against collateral "
                    f"{collateral!r}")
+
+
+#: policies whose targets default to the initial holdings (no `weights`)
+REBALANCE_TO_START = ("calendar", "threshold")
+
+
+def _action_problems(s: Scenario, assets: set[str], by_name: Mapping[str, Any]) -> Iterable[str]:
+    """Each scheduled action names what exists, in a market of the right kind, and ends
+    within the run (a window past the last step would leave part of it never tried)."""
+    treasury = s.treasury
+    safe = treasury.policy.safe_asset or treasury.opex_token
+    pools = {names.lp_token(n) for n, p in by_name.items() if p.kind in LP_KINDS}
+    pools |= {names.v3_positions(n) for n, p in by_name.items() if p.kind == "uniswap_v3"}
+    collateral_default = treasury.policy.collateral or treasury.token
+    for i, action in enumerate(treasury.actions):
+        where = f"treasury.actions[{i}]"
+        kind, asset = action.kind, action.asset
+        if action.end > s.steps:
+            yield (f"{where}.steps: the window (start {action.start}, {action.steps} steps) "
+                   f"ends at step {action.end}, after the run's last step {s.steps}")
+        if kind in ("provide", "remove"):
+            if asset not in pools:
+                yield (f"{where}.asset: {asset!r} is not a pool's venue token "
+                       "('<pool>:LP', '<v3 pool>:v3')")
+            continue
+        if asset not in assets:
+            yield f"{where}.asset: unknown asset {asset!r}"
+            continue
+        for field, value in (("into", action.into), ("with", action.with_)):
+            wanted = (kind == "sell") if field == "into" else (kind == "buy")
+            if not wanted:
+                continue
+            if value is None and safe not in assets:
+                yield (f"{where}.{field}: defaults to the safe asset {safe!r}, not an asset: "
+                       "name one")
+            elif value is not None and value not in assets:
+                yield f"{where}.{field}: unknown asset {value!r}"
+            elif (value or safe) == asset:
+                yield (f"{where}.{field}: defaults to the safe asset {safe!r}, the asset "
+                       f"itself: name another")
+        if kind not in ("deposit", "withdraw", "borrow", "repay"):
+            continue
+        market = by_name.get(action.venue) if action.venue is not None else None
+        if action.venue is not None and not isinstance(market, Lending):
+            yield f"{where}.venue: no lending market named {action.venue!r}"
+            continue
+        if kind in ("deposit", "withdraw") and asset not in market.reserves:
+            yield f"{where}.asset: {market.name} does not list {asset!r}"
+        elif kind in ("borrow", "repay"):
+            collateral = action.collateral or collateral_default
+            if kind == "borrow" and collateral not in assets:
+                yield f"{where}.collateral: unknown asset {collateral!r}"
+                continue
+            lends = [p for p in ([market] if market is not None else by_name.values())
+                     if isinstance(p, Lending) and asset in p.reserves
+                     and p.reserves[asset].borrowable
+                     and (kind == "repay" or (collateral in p.reserves and
+                                              p.reserves[collateral].liquidation_threshold > 0))]
+            if not lends:
+                against = f" against collateral {collateral!r}" if kind == "borrow" else ""
+                field = "venue" if market is not None else "asset"
+                yield (f"{where}.{field}: no lending market "
+                       f"{'named ' + repr(action.venue) + ' ' if market else ''}"
+                       f"lends {asset}{against}")
+    if treasury.actions and treasury.policy.kind in REBALANCE_TO_START \
+            and not treasury.policy.weights:
+        yield (f"treasury.policy.weights: a {treasury.policy.kind} policy without weights "
+               "rebalances to the initial holdings and would trade treasury.actions back; "
+               "set the weights the actions aim for")

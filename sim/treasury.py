@@ -133,7 +133,10 @@ def summary_figures(allocator: Any, timeseries: Any,
     included. From the event log:
     `treasury_liquidated_usd`, the treasury's collateral seized by liquidators (USD at the
     off-chain price of each liquidation), and `treasury_forced_sales_usd`, the USD its
-    forced sales received (`agents.treasury_forced`)."""
+    forced sales received (`agents.treasury_forced`). From the allocator's scheduled actions
+    (`agents.treasury_actions`): `actions_executed_usd`, what their tranches did, and
+    `actions_shortfall_usd`, what they intended and did not do by the end of their windows
+    (USD at the reference price of the step each tranche was due)."""
     holder = allocator.holder
     liquidated = forced = 0.0
     for event in events:
@@ -160,5 +163,7 @@ def summary_figures(allocator: Any, timeseries: Any,
         "treasury_opex_shortfall_usd": allocator.opex_shortfall_usd,
         "treasury_liquidated_usd": liquidated,
         "treasury_forced_sales_usd": forced,
+        "actions_executed_usd": allocator.actions.executed_usd,
+        "actions_shortfall_usd": allocator.actions.shortfall_usd,
     }
     return figures | {alias: figures[key] for alias, key in ALIASES.items()}

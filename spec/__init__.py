@@ -43,10 +43,10 @@ from spec.shocks import (
     ParameterChange,
     Shock,
 )
-from spec.treasury import ForcedSale, Policy, Treasury
+from spec.treasury import Action, ForcedSale, Policy, Treasury
 
 __all__ = [
-    "PROTOCOL_KINDS", "SHOCK_KINDS", "Agents", "Arbitrageurs", "Asset", "BorrowerCohort",
+    "PROTOCOL_KINDS", "SHOCK_KINDS", "Action", "Agents", "Arbitrageurs", "Asset", "BorrowerCohort",
     "Crash", "Curve", "Depeg", "DepegShock", "Distress", "Exploit", "ForcedSale", "Gas",
     "GasSpike", "Lending", "Liquidators", "LiquidityProviders", "LiquidityWithdrawal", "Market",
     "OptionVault", "OracleFreeze", "OracleSpec", "ParameterChange", "Policy", "Protocol",

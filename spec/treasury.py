@@ -7,7 +7,19 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from spec.fields import Fraction, NonNegative, Positive, PositiveUsd, Strict, Symbol, Units, Usd
+from spec.fields import (
+    MAX_UNITS,
+    Fraction,
+    Name,
+    NonNegative,
+    Positive,
+    PositiveUsd,
+    Strict,
+    Symbol,
+    Token,
+    Units,
+    Usd,
+)
 
 
 class Policy(Strict):
@@ -96,6 +108,98 @@ class ForcedSale(Strict):
         return self
 
 
+ACTION_KINDS = ("sell", "buy", "deposit", "withdraw", "borrow", "repay", "provide", "remove")
+#: the amount fields an action kind accepts (exactly one is given)
+ACTION_AMOUNTS = {
+    "sell": ("units", "usd", "share"), "buy": ("units", "usd"),
+    "deposit": ("units", "usd", "share"), "withdraw": ("units", "usd", "share"),
+    "borrow": ("units", "usd"), "repay": ("units", "usd", "share"),
+    "provide": ("usd",), "remove": ("usd", "share"),
+}
+
+
+class Action(Strict):
+    """One thing the DAO does (a governance proposal executed; `agents.treasury_actions`),
+    spread over `steps` steps from step `start` as TWAP tranches.
+
+    `kind` and `asset`: sell `asset` for `into`, buy `asset` with `with` (both default to
+    the policy's safe asset, else `opex_token`), deposit `asset` to / withdraw it from the
+    lending market `venue`, borrow / repay `asset` (in `venue`, default: the first market
+    lending it against `collateral`, which defaults as for `policy.borrow`; collateral is
+    posted for health factor `policy.borrow_hf`), provide liquidity to / remove it from the
+    pool whose venue token `asset` is ("univ2-GOV-ETH:LP", "univ3-ETH-USDC:v3").
+
+    The amount is exactly one of `units` (whole units of `asset`), `usd` (USD at the
+    reference price when each tranche is due) or `share` (of the holding when the action
+    starts: the wallet's `asset` for sell and deposit, the deposit for withdraw, the debt
+    for repay, the venue holding for remove). A buy or borrow has no holding to take a
+    share of, and liquidity is provided in `usd`.
+
+    Tranches catch up: at each step of the window the tranche is (intended - done so far)
+    / (steps left), so a tranche the pools could not fill is retried by the next ones; what
+    is not done when the window ends is the shortfall. Swaps stay within `max_slippage`
+    (default the treasury's) below reference value, fees included.
+
+    A rebalancing policy trades the book the actions leave toward its weights: calendar
+    and threshold policies without `weights` (the initial holdings) would trade a sale
+    back, so the scenario check refuses that combination (`sim.checks`)."""
+
+    kind: Literal["sell", "buy", "deposit", "withdraw", "borrow", "repay", "provide", "remove"]
+    asset: Token
+    into: Symbol | None = None
+    with_: Symbol | None = Field(default=None, alias="with")
+    venue: Name | None = None
+    collateral: Symbol | None = None
+    units: Annotated[float, Field(gt=0.0, le=MAX_UNITS)] | None = None
+    usd: PositiveUsd | None = None
+    share: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    start: Annotated[int, Field(ge=1)]
+    steps: Annotated[int, Field(ge=1)] = 1
+    max_slippage: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+
+    @property
+    def end(self) -> int:
+        """The window's last step."""
+        return self.start + self.steps - 1
+
+    @property
+    def measure(self) -> str:
+        """What intended and done are counted in: "usd" for a `usd` amount, else "units"
+        (of `asset`; a share becomes units at the start)."""
+        return "usd" if self.usd is not None else "units"
+
+    @model_validator(mode="after")
+    def _fields_fit_the_kind(self) -> Action:
+        kind, allowed = self.kind, ACTION_AMOUNTS[self.kind]
+        given = [f for f in ("units", "usd", "share") if getattr(self, f) is not None]
+        if not given:
+            raise ValueError(f"{allowed[0]}: a {kind} needs exactly one of {', '.join(allowed)}")
+        if len(given) > 1:
+            raise ValueError(f"{given[1]}: give exactly one of units, usd, share "
+                             f"(got {' and '.join(given)})")
+        if given[0] not in allowed:
+            raise ValueError(f"{given[0]}: a {kind} is sized by {' or '.join(allowed)}")
+        venue_kind = kind in ("provide", "remove")
+        if venue_kind != (":" in self.asset):
+            raise ValueError(
+                "asset: a provide or remove names a pool's venue token ('<pool>:LP', "
+                f"'<v3 pool>:v3'), got {self.asset!r}" if venue_kind
+                else f"asset: a {kind} names an asset, got {self.asset!r}")
+        for field, kinds in (("into", ("sell",)), ("with", ("buy",)),
+                             ("collateral", ("borrow",)),
+                             ("venue", ("deposit", "withdraw", "borrow", "repay"))):
+            value = self.with_ if field == "with" else getattr(self, field)
+            if value is not None and kind not in kinds:
+                raise ValueError(f"{field}: not used by a {kind} (only {', '.join(kinds)})")
+        if kind in ("deposit", "withdraw") and self.venue is None:
+            raise ValueError(f"venue: a {kind} needs the lending market's name")
+        if self.into is not None and self.into == self.asset:
+            raise ValueError(f"into: sells {self.asset} for itself")
+        if self.with_ is not None and self.with_ == self.asset:
+            raise ValueError(f"with: buys {self.asset} with itself")
+        return self
+
+
 class Treasury(Strict):
     """The DAO's holdings (whole tokens) and monthly operating spend (USD, in `opex_token`,
     paid every step pro rata to `opex:payees`), its allocation `policy`, and the limits of
@@ -105,7 +209,10 @@ class Treasury(Strict):
     `token` is the DAO's own governance token: sold first by a `forced_sale`, and the
     collateral `policy.borrow` posts unless `policy.collateral` names another asset. It
     must be an asset of the scenario where it is used (forced selling on, or borrowing
-    against it)."""
+    against it).
+
+    `actions` are what the DAO does on a schedule (`Action`): each step they run after the
+    opex and any forced sale and before the policy, which sees the book they leave."""
 
     holdings: dict[str, Units] = {}
     #: USD the treasury holds at the start in venues, keyed as policy weights name them
@@ -120,3 +227,4 @@ class Treasury(Strict):
     gas_units: Annotated[int, Field(ge=0)] = 200_000
     token: Symbol = "GOV"
     forced_sale: ForcedSale = ForcedSale()
+    actions: list[Action] = []

@@ -127,7 +127,7 @@ def test_cli_compare_prints_the_table_and_writes_it(write, tmp_path, capsys):
 @pytest.mark.parametrize(("file", "path", "value"), [
     ("gov_lt_50.toml", ("shocks", -1, "liquidation_threshold"), 0.5),
     ("vol_target_40.toml", ("treasury", "policy", "target_vol"), 0.4),
-    ("diversify_treasury.toml", ("treasury", "holdings", "USDC"), 30_000_000),
+    ("diversify_treasury.toml", ("treasury", "actions", 0, "units"), 4_000_000),
 ])
 def test_each_shipped_proposal_is_a_valid_diff_on_the_baseline(file, path, value):
     (_, base), (name, proposal) = load_arms(ROOT / "experiments" / "scenarios" / "baseline.toml",
