@@ -56,9 +56,9 @@ def headline_row(row: pd.Series) -> dict[str, str]:
 
 
 def sides(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Material rows by side (risk; capital efficiency), each ordered by the size of the
-    change; a per-market row equal to its all-market total in every run is left out and its
-    market named on the total's line."""
+    """Material rows by side (risk; capital efficiency), ordered by group (market risk, the
+    treasury, contagion) and then by the size of the change; a per-market row equal to its
+    all-market total in every run is left out and its market named on the total's line."""
     if table.empty:
         return {"risk": table, "capital efficiency": table}
     # a column of empty strings reads back from the CSV as NaN floats
@@ -68,8 +68,9 @@ def sides(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
                                                                 strict=True) if total}
     material = material.assign(
         markets=[f" (all in {markets[m]})" if m in markets else "" for m in material["metric"]],
-        size=material["rel_change"].abs().fillna(np.inf))
-    order = material.sort_values("size", ascending=False, kind="stable").drop(columns="size")
+        rank=[RISK_GROUPS.index(g) if g in RISK_GROUPS else 0 for g in material["group"]],
+        size=-material["rel_change"].abs().fillna(np.inf))
+    order = material.sort_values(["rank", "size"], kind="stable").drop(columns=["rank", "size"])
     capital = order["group"] == "capital efficiency"
     return {"risk": order[~capital & order["group"].isin(RISK_GROUPS)],
             "capital efficiency": order[capital]}
