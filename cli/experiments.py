@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.exits import on_interrupt
-from cli.report import write_report
+from cli.report import comparison_text, write_report
 
 
 def add_sweep(commands: Any) -> None:
@@ -43,6 +43,10 @@ def add_compare(commands: Any) -> None:
                          help="root seed of the run seeds (default: the baseline's seed)")
     compare.add_argument("--out", type=Path, default=None,
                          help="results folder (default out/compare/BASELINE-vs-PROPOSAL)")
+    compare.add_argument("--resolve", type=float, default=0.1, metavar="SHARE",
+                         help="report the paired runs that would resolve a change of this "
+                              "share of each metric's baseline mean with 80%% power "
+                              "(default 0.1)")
     _execution_options(compare)
     compare.set_defaults(handler=_compare)
 
@@ -82,10 +86,10 @@ def _compare(args: argparse.Namespace) -> int:
 
     out = args.out or Path("out") / "compare" / f"{args.baseline.stem}-vs-{args.proposal.stem}"
     with on_interrupt(_resumable(out)):
-        result = compare(args.baseline, args.proposal, args.runs, out, seed=args.seed,
-                         workers=args.workers, scheduler=args.scheduler,
-                         data_dir=_dir(args.data_dir), progress=not args.no_progress)
-    print(result.text)
+        compare(args.baseline, args.proposal, args.runs, out, seed=args.seed,
+                workers=args.workers, scheduler=args.scheduler, data_dir=_dir(args.data_dir),
+                progress=not args.no_progress, resolve=args.resolve)
+    print(comparison_text(out))
     print(f"tables in {out}/ (comparison.csv, tails.csv, comparison.txt, runs.parquet)")
     return 0 if args.no_report else write_report(out)
 

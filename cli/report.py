@@ -27,6 +27,14 @@ def _report(args: argparse.Namespace) -> int:
     return write_report(args.folder, args.out)
 
 
+def comparison_text(folder: Path) -> str:
+    """Write a comparison folder's `comparison.txt` (headline, folded statuses, table,
+    tails) and return it for the terminal."""
+    from reports.compare_text import write_comparison_text
+
+    return write_comparison_text(folder)
+
+
 def write_report(folder: Path, out: Path | None = None) -> int:
     """Write the report of the results in `folder` into `out` (default `folder`) and say
     where; a Ctrl-C meanwhile says how to write it again."""

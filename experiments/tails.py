@@ -9,6 +9,7 @@ R so a reader can judge.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,6 +19,13 @@ import pandas as pd
 #: (bad_debt), insolvent debt not yet written off (the shortfall's peak and end), losses.
 _LOSS_WORDS = ("bad_debt", "shortfall_peak", "shortfall_end", "insolvent", "loss")
 QUANTILES = (0.5, 0.95, 0.99)
+
+
+def min_runs(q: float) -> int:
+    """Fewest runs for a q-quantile (or the ES beyond it) to rest on at least one run beyond
+    it: R (1 - q) >= 1, so 20 for p95 and ES95, 100 for p99. With fewer, the figure is an
+    interpolation between the worst runs, not a tail estimate."""
+    return math.ceil(round(1 / (1 - q), 9))
 
 
 def with_losses(runs: pd.DataFrame) -> pd.DataFrame:

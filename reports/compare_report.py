@@ -1,16 +1,26 @@
-"""The report of a proposal comparison (`daosim compare` outputs): the paired difference of
-every metric with its bootstrap interval, each arm's distribution of the loss metrics, and
-the treasury's NAV and drawdown under the baseline and under the proposal."""
+"""The report of a proposal comparison (`daosim compare` outputs): a headline (the proposal,
+what it changes, the metrics that changed materially, risk and capital efficiency side by
+side; `reports.compare_text`), the paired difference of every metric that differs with its
+bootstrap interval, each arm's distribution of the loss metrics, and the treasury's NAV and
+drawdown under the baseline and under the proposal."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from reports.compare_text import (
+    folded_lines,
+    headline_frame,
+    judged_table,
+    material_rule,
+    proposal_lines,
+    tails_shown,
+)
 from reports.figures import (
     ReportFigure,
     boxes,
@@ -40,6 +50,7 @@ class CompareFolder:
     runs: pd.DataFrame
     table: pd.DataFrame
     series: pd.DataFrame | None  # every run's time series, with `run_key`
+    about: dict[str, Any] = field(default_factory=dict)  # comparison.json (older: absent)
 
     @property
     def arms(self) -> list[str]:
@@ -59,11 +70,13 @@ class CompareFolder:
 def load_compare(folder: str | Path) -> CompareFolder:
     path = Path(folder)
     series = path / "timeseries"
+    about = path / "comparison.json"
     return CompareFolder(
         path=path, plan=read_json(path / "plan.json"),
         runs=read_parquet(path / "runs.parquet"),
         table=read_csv(path / "comparison.csv"),
         series=read_parquet(series) if series.is_dir() and any(series.iterdir()) else None,
+        about=read_json(about) if about.exists() else {},
     )
 
 
@@ -72,18 +85,27 @@ def compare_report(folder: str | Path, out_dir: str | Path | None = None) -> Pat
     cmp = load_compare(folder)
     figures = [f for f in (difference_figure(cmp), distribution_figure(cmp),
                            treasury_figure(cmp)) if f is not None]
-    summary = cmp.table[["metric", "baseline_mean", "proposal_mean", "diff_mean", "ci_low",
-                         "ci_high", "verdict"]]
+    about = {"baseline": cmp.arms[0], "proposal": cmp.arms[1], **cmp.about}
+    resolve = float(about.get("resolve", 0.1))
+    tables = [Table("Headline: what changed materially", headline_frame(cmp.table),
+                    material_rule(about, cmp.pairs)),
+              Table("Every judged metric that differs (proposal - baseline)",
+                    judged_table(cmp.table, resolve),
+                    ". ".join(folded_lines(about, cmp.table))
+                    + f". half_width: of the interval; runs_for_{resolve:.0%}: paired runs "
+                    f"that would resolve a change of {resolve:.0%} of the baseline mean with "
+                    "80 % power (normal approximation from the paired differences' standard "
+                    "deviation).")]
     tails = cmp.path / "tails.csv"
-    tables = [Table("Summary: paired differences (proposal - baseline)", summary,
-                    "Means over the paired runs; 95 % percentile-bootstrap interval of the "
-                    "mean difference.")]
     if tails.exists():
         tables.append(Table("Tail losses per arm (VaR-style quantiles over runs)",
-                            read_csv(tails)))
+                            tails_shown(read_csv(tails), cmp.runs),
+                            "A q-quantile is shown from 1/(1-q) runs per arm (one run beyond "
+                            "it): p95 and es95 from 20, p99 from 100; below that only the mean "
+                            "and the worst run."))
     base, prop = cmp.arms
     return write_report(out_dir or cmp.path, f"Proposal report: {prop} vs {base}",
-                        [cmp.caption], tables, figures)
+                        [cmp.caption, *proposal_lines(about)], tables, figures)
 
 
 def judgements(table: pd.DataFrame) -> list[str]:

@@ -63,10 +63,12 @@ steps = 36
 def compare_dir(tmp_path_factory, short_baseline):
     folder = tmp_path_factory.mktemp("compare")
     proposal = folder / "lt50.toml"
-    proposal.write_text('name = "lt50"\n[overrides]\n'
-                        '"protocols[aave].reserves.GOV.liquidation_threshold" = 0.5\n'
-                        '"protocols[aave].reserves.GOV.ltv" = 0.4\n')
-    compare(short_baseline, proposal, MIN_PAIRS, folder / "out", progress=False, boot=200)
+    # as experiments/proposals/gov_lt_50.toml: executed on open positions at step 48 (set in
+    # the reserve from step 0 it would only open smaller loans: nothing material to show)
+    proposal.write_text('name = "lt50"\n[[append.shocks]]\nkind = "parameter_change"\n'
+                        'step = 48\nmarket = "aave"\nreserve = "GOV"\nltv = 0.4\n'
+                        'liquidation_threshold = 0.5\n')
+    compare(short_baseline, proposal, MIN_PAIRS, folder / "out", progress=False, resamples=200)
     return folder / "out"
 
 
@@ -306,12 +308,30 @@ def test_compare_report_differences_arms_and_nav(compare_dir):
                  compare_report.treasury_figure):
         assert_labelled(make(cmp))
     table = pd.read_csv(compare_dir / "comparison.csv")
-    rows = first_table(html_of(compare_dir))
-    assert [r[0] for r in rows] == list(table["metric"])
-    for row, (_, expected) in zip(rows, table.iterrows(), strict=True):
-        assert as_number(row[1]) == pytest.approx(expected["baseline_mean"], rel=1e-5, abs=0.006)
-        assert as_number(row[3]) == pytest.approx(expected["diff_mean"], rel=1e-5, abs=0.006)
-        assert row[6] == expected["verdict"].replace("'", "&#x27;")
+    html = html_of(compare_dir)
+    # the headline opens the report: what the proposal changes, then the material metrics
+    assert html.index("appended shocks[3]: kind=parameter_change step=48 market=aave "
+                      "reserve=GOV ltv=0.4 liquidation_threshold=0.5") < html.index(
+        "Headline: what changed materially") < html.index("<figure")
+    headline = first_table(html)
+    material = table[table["material"] & table["same_as"].isna()]
+    shown = [r[1] for r in headline if r[0] == "risk"]
+    assert sorted(shown) == sorted(material.loc[material["group"] != "capital efficiency",
+                                                "metric"]) != []
+    capital = [r[:2] for r in headline if r[0] == "capital efficiency"]
+    assert capital == [["capital efficiency",
+                        "no borrowing-power, borrow-usage or debt metrics in these runs"]]
+    # the full table after the figures: every metric that differs; identical ones in its note
+    body = re.findall(r"<tbody>(.*?)</tbody>", html, re.S)[1]
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)
+            for r in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+    differ = table[table["status"] != "identical"]
+    assert [r[0] for r in rows] == list(differ["metric"])
+    for row, (_, expected) in zip(rows, differ.iterrows(), strict=True):
+        assert as_number(row[3]) == pytest.approx(expected["baseline_mean"], rel=1e-5, abs=0.006)
+        assert as_number(row[5]) == pytest.approx(expected["diff_mean"], rel=1e-5, abs=0.006)
+    same = table.loc[table["status"] == "identical", "metric"]
+    assert f"identical in every paired run ({len(same)}): {', '.join(same)}" in html
 
 
 def test_compare_difference_points_are_relative_to_the_baseline(compare_dir):
