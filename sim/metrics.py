@@ -73,6 +73,10 @@ _CATALOGUE = (
     _m("shortfall_peak_usd:<market>", "USD", "lower", "risk",
        "shortfall_peak_usd of one market"),
     # -- treasury ----------------------------------------------------------------------
+    _m("actions_executed_usd", "USD", "tradeoff", "treasury",
+       "what the tranches of [[treasury.actions]] did, at reference prices when due"),
+    _m("actions_shortfall_usd", "USD", "lower", "treasury",
+       "what [[treasury.actions]] intended and did not do by the end of their windows"),
     _m("treasury_end_usd", "USD", "higher", "treasury", "old name of treasury_nav_end_usd",
        alias_of="treasury_nav_end_usd"),
     _m("treasury_gas_usd", "USD", "lower", "treasury",
