@@ -27,7 +27,7 @@ from reports.figures import (
     usd,
     usd_axis,
 )
-from reports.html import Table, write_report
+from reports.html import Table, provenance_line, write_report
 from reports.inputs import read_json, read_parquet
 
 #: what a sweep's figures show first, when the runs have them: reach, depth, cost (debt
@@ -104,7 +104,7 @@ def sweep_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
     tables = [Table("Summary: per-point means", shown.head(SUMMARY_ROWS), note + ".")]
     if (sobol := sobol_table(sweep)) is not None:
         tables.append(sobol)
-    meta = [sweep.plan.get("description", ""), sweep.caption]
+    meta = [sweep.plan.get("description", ""), sweep.caption, *provenance_line(sweep.path)]
     if sweep.sample_warning:
         meta.append(f"Warning: {sweep.sample_warning}.")
     return write_report(out_dir or sweep.path,
