@@ -27,6 +27,7 @@ from reports.figures import (
     usd,
     usd_axis,
 )
+from reports.frontier import frontier_figure
 from reports.html import Table, provenance_line, write_report
 from reports.inputs import read_json, read_parquet
 
@@ -96,7 +97,8 @@ def sweep_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write `report.html` (and `figures/`) for the sweep in `folder`; returns its path."""
     sweep = load_sweep(folder)
     figures = [f for f in (heatmap_figure(sweep), distribution_figure(sweep),
-                           sobol_figure(sweep)) if f is not None]
+                           sobol_figure(sweep), frontier_figure(sweep.path, sweep.caption))
+               if f is not None]
     shown = sweep.points[["point", *sweep.params, "runs", "failed", *sweep.metrics]]
     note = "Mean of each metric over the point's successful runs"
     if len(shown) > SUMMARY_ROWS:
