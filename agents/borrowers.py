@@ -16,6 +16,12 @@ Behaviour per step (HF at the market's oracle prices, as the contract computes i
 - a position whose HF exceeds `leverup_hf` and its target by more than REBALANCE_BAND
   borrows back to its target.
 Top-ups and repayments the cohort's wallet cannot cover come from outside (`world.fund`).
+
+The reaction draw of position i at step t is the i-th uniform of a counter-based generator
+(Philox, Salmon et al. 2011) keyed by the cohort's own seed with t in its counter: it does
+not depend on how many positions of this or another cohort reacted before, so a run
+without the crash (`sim.counterfactual`) or with another parameter draws the same number
+for every (cohort, step, position) - common random numbers down to each borrower.
 """
 
 from __future__ import annotations
@@ -44,7 +50,10 @@ class BorrowerCohort(mesa.Agent):
     """`spec.positions` positions of collateral `spec.collateral` and debt `spec.debt` in
     market `spec.market`; see the module doc."""
 
-    def __init__(self, model: Host, spec: CohortSpec) -> None:
+    def __init__(self, model: Host, spec: CohortSpec,
+                 draws: np.random.SeedSequence | None = None) -> None:
+        """`draws` seeds the reaction draws (the model gives each cohort its own stream);
+        None takes a seed from the host's `rng`."""
         world = model.world
         market = world.markets.get(spec.market)
         if market is None:
@@ -79,6 +88,9 @@ class BorrowerCohort(mesa.Agent):
         self.pids, self.target_hf = self._open(spec)
         self._rows = slice(int(self.pids[0]), int(self.pids[-1]) + 1)
         self.below = np.zeros(spec.positions, dtype=np.int64)
+        if draws is None:
+            draws = np.random.SeedSequence(int(model.rng.integers(2**63)))
+        self._key = draws.generate_state(2, dtype=np.uint64)
 
     def _open(self, spec: CohortSpec) -> tuple[np.ndarray, np.ndarray]:
         """Draw sizes and target HFs, fund the collateral, open every position at once.
@@ -123,7 +135,7 @@ class BorrowerCohort(mesa.Agent):
         at_risk = hf < TRIGGER_HF
         self.below = np.where(at_risk, self.below + 1, 0)
         reacting = np.flatnonzero(self.below == spec.reaction_delay + 1)
-        draw = self.model.rng.random(reacting.size)
+        draw = self.uniforms(reacting)
         topup = reacting[draw < spec.topup_share]
         repay = reacting[(draw >= spec.topup_share) & (draw < spec.topup_share + spec.repay_share)]
         target = self.target_hf
@@ -181,6 +193,15 @@ class BorrowerCohort(mesa.Agent):
                 continue
             count, total = count + 1, total + amount
         return count, total
+
+    def uniforms(self, rows: np.ndarray) -> np.ndarray:
+        """This step's uniform draw of each position in `rows` (ascending cohort rows):
+        element i of the cohort's Philox stream for (key, step), whatever else is drawn."""
+        if rows.size == 0:
+            return np.empty(0)
+        counter = np.array([0, int(self.model.steps), 0, 0], dtype=np.uint64)
+        bits = np.random.Philox(key=self._key, counter=counter)
+        return np.random.Generator(bits).random(int(rows[-1]) + 1)[rows]
 
     # -- reads ---------------------------------------------------------------------------
     def health_factors(self) -> np.ndarray:

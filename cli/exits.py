@@ -3,7 +3,8 @@
 A `DaosimError` is a refused input or plan: its one-line message is all the user needs, so
 no traceback (exit 2). Ctrl-C is the user's own doing: say in one line what survived the
 interruption and how to carry on (exit 130, the shell's code for SIGINT). Only the command
-knows what survived, so it attaches that line with `on_interrupt` around its long work.
+knows what survived, so it attaches that line with `on_interrupt` around its long work. A
+command that ran but found no answer exits 1 (`NO_ANSWER`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from contextlib import contextmanager
 
 from protocols.errors import DaosimError
 
+#: a command that ran but has no answer to give (`recommend`: no point within the budget),
+#: as grep exits 1 when nothing matches: a script can tell it from success and from a
+#: refused input
+NO_ANSWER = 1
 #: said on Ctrl-C when the command attached nothing (nothing written yet)
 INTERRUPTED = "interrupted"
 

@@ -25,6 +25,10 @@ def add_run(commands: Any) -> None:
     run.add_argument("--out", type=Path, default=None, help="output folder (default out/NAME)")
     run.add_argument("--no-report", action="store_true",
                      help="skip report.html and figures/ (written by default)")
+    run.add_argument("--counterfactual", action="store_true",
+                     help="also run the same seed without the scenario's shocks (outputs in "
+                          "OUT/counterfactual/) and add shock_cost_KEY = KEY with shocks - "
+                          "KEY without to the summary")
     run.set_defaults(handler=_run)
 
 
@@ -82,17 +86,45 @@ def _run(args: argparse.Namespace) -> int:
     out = replaceable_run_folder(args.out or Path("out") / scenario.name)
     with on_interrupt(f"interrupted: {out}/ is as it was (a run writes all its outputs at "
                       "its end); run the command again"):
-        result = run_scenario(scenario, data_dir=_dir(args.data_dir), graph=True)
-        out = write_run(out, result, scenario)
+        if args.counterfactual:
+            from sim.counterfactual import run_counterfactual
+
+            result, calm, calm_scenario = run_counterfactual(
+                scenario, data_dir=_dir(args.data_dir), graph=True)
+            out = write_run(out, result, scenario, (calm, calm_scenario))
+        else:
+            result = run_scenario(scenario, data_dir=_dir(args.data_dir), graph=True)
+            out = write_run(out, result, scenario)
     summary = result.summary
-    width = max(len(k) for k in summary)
+    shown = {k: v for k, v in summary.items() if not k.startswith("shock_cost_")}
+    width = max(len(k) for k in shown)
     print(f"scenario {scenario.name!r}, seed {scenario.seed}, {scenario.steps} steps")
-    for key, value in summary.items():
-        shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
-        print(f"  {key:<{width}}  {shown}")
+    for key, value in shown.items():
+        print(f"  {key:<{width}}  {_shown(value)}")
+    if args.counterfactual:
+        _print_shock_cost(summary, calm.summary, len(scenario.shocks))
     _print_spread(result.events)
-    print(f"outputs written to {out}/ (graph.json: the dependency graph and the spread)")
+    print(f"outputs written to {out}/ (graph.json: the dependency graph and the spread"
+          + ("; counterfactual/: the run without shocks)" if args.counterfactual else ")"))
     return 0 if args.no_report else write_report(out)
+
+
+def _shown(value: object) -> str:
+    return f"{value:,.2f}" if isinstance(value, float) else str(value)
+
+
+def _print_shock_cost(summary: dict[str, Any], calm: dict[str, Any], shocks: int) -> None:
+    """The keys the shocks changed: with shocks, without, and the cost (with - without)."""
+    prefix = "shock_cost_"
+    changed = [k[len(prefix):] for k, v in summary.items() if k.startswith(prefix) and v != 0]
+    print(f"shock cost (the same seed without its {shocks} shock(s); cost = with - without; "
+          f"{len(changed)} key(s) changed, the rest are 0):")
+    if changed:
+        width = max(len(k) for k in changed)
+        print(f"  {'key':<{width}}  {'with':>18}  {'without':>18}  {'cost':>18}")
+    for key in changed:
+        print(f"  {key:<{width}}  {_shown(summary[key]):>18}  {_shown(calm.get(key)):>18}  "
+              f"{_shown(summary[prefix + key]):>18}")
 
 
 def _check(args: argparse.Namespace) -> int:

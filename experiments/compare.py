@@ -105,7 +105,8 @@ def compare(baseline: str | Path, proposal: str | Path, runs: int, out: str | Pa
                    "root_seed": root, "runs": len(tasks),
                    "step_hours": parse_scenario(base_raw, source=str(baseline)).step_hours}
     result = run_plan(tasks, out, description=description, workers=workers,
-                      scheduler=scheduler, progress=progress, param_columns=["variant"])
+                      scheduler=scheduler, progress=progress, param_columns=["variant"],
+                      scenarios={"baseline": base_raw, "proposal": prop_raw})
     frame = with_losses(result.runs)
     table = paired_table(frame, metric_columns(frame, ["variant"]), resamples=resamples,
                          confidence=confidence, seed=seeds.int_seed(root, seeds.BOOTSTRAP),

@@ -27,6 +27,7 @@ from experiments.store import ID_COLUMNS, WALL_CLOCK_COLUMNS, RunStore
 from experiments.sweepfile import Sweep, sample_warning
 from experiments.worker import RunOutcome, RunTask
 from protocols.errors import ConfigError
+from sim import provenance
 from sim.folders import locked, output_folder
 from sim.outputs import atomic_write_text, write_parquet
 
@@ -77,20 +78,39 @@ def fingerprint(tasks: Sequence[RunTask]) -> str:
 
 def run_plan(tasks: Sequence[RunTask], out: str | Path, *, description: dict[str, Any],
              workers: int = 1, scheduler: str | None = None, progress: bool = True,
-             param_columns: Sequence[str] = (), dask_processes: bool = True) -> PlanResult:
+             param_columns: Sequence[str] = (), dask_processes: bool = True,
+             scenarios: dict[str, dict[str, Any]] | None = None) -> PlanResult:
     """Run the tasks that have no result in `out` yet; consolidate and return them all.
-    `out` is checked, and locked against a second command, before anything is written."""
+    `out` is checked, and locked against a second command, before anything is written.
+
+    `scenarios` (label -> raw scenario dict: a sweep's base, a comparison's arms) are
+    hashed as resolved scenarios (`sim.provenance.scenario_sha256`) into the provenance
+    recorded in `plan.json` (of the command that made the plan) and `provenance.json` (of
+    the latest command that ran in the folder); each run's own hash is its row's
+    `scenario_sha256`."""
     if workers < 1:
         raise ConfigError(f"--workers: must be >= 1, got {workers}")
+    hashes = {label: scenario_sha256(raw) for label, raw in (scenarios or {}).items()}
     with locked(output_folder(out)):
+        description = {**description, "provenance": provenance.record(hashes)}
         return _run_plan(tasks, out, description, workers, scheduler, progress,
                          param_columns, dask_processes)
+
+
+def scenario_sha256(raw: dict[str, Any]) -> str:
+    """sha256 of a raw scenario dict resolved and validated as a run would see it: the
+    bytes of the `scenario.json` a `daosim run` of it writes."""
+    from sim.scenario import parse_scenario
+
+    return provenance.scenario_sha256(parse_scenario(raw))
 
 
 def _run_plan(tasks: Sequence[RunTask], out: str | Path, description: dict[str, Any],
               workers: int, scheduler: str | None, progress: bool,
               param_columns: Sequence[str], dask_processes: bool) -> PlanResult:
     store = RunStore(out, fingerprint(tasks), description)
+    atomic_write_text(Path(out) / "provenance.json",
+                      json.dumps(description["provenance"], indent=2))
     done = store.done_keys()
     todo = [t for t in tasks if t.key not in done]
     started = time.perf_counter()
@@ -128,7 +148,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, workers: int = 1, scheduler: str
                    "overrides": sweep.overrides, "runs": len(tasks), "axes": params}
     result = run_plan(tasks, out, description=description, workers=workers,
                       scheduler=scheduler, progress=progress, param_columns=params,
-                      dask_processes=dask_processes)
+                      dask_processes=dask_processes, scenarios={"base": sweep.base})
     runs = result.runs
     points = point_means(runs, params)
     from experiments.tails import tail_table

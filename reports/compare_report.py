@@ -30,7 +30,7 @@ from reports.figures import (
     new_figure,
     usd_axis,
 )
-from reports.html import Table, write_report
+from reports.html import Table, provenance_line, write_report
 from reports.inputs import read_csv, read_json, read_parquet
 from sim import columns
 from sim.treasury import drawdowns
@@ -105,7 +105,8 @@ def compare_report(folder: str | Path, out_dir: str | Path | None = None) -> Pat
                             "and the worst run."))
     base, prop = cmp.arms
     return write_report(out_dir or cmp.path, f"Proposal report: {prop} vs {base}",
-                        [cmp.caption, *proposal_lines(about)], tables, figures)
+                        [cmp.caption, *proposal_lines(about), *provenance_line(cmp.path)],
+                        tables, figures)
 
 
 def judgements(table: pd.DataFrame) -> list[str]:

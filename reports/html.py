@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 import numbers
 from collections.abc import Sequence
@@ -76,6 +77,23 @@ def write_report(out_dir: str | Path, title: str, meta: Sequence[str], tables: S
     path = out / "report.html"
     atomic_write_text(path, "\n".join(parts))
     return path
+
+
+def provenance_line(folder: Path) -> list[str]:
+    """The report builders' provenance line, from the results folder's `provenance.json`
+    (`sim.provenance`): version, commit (dirty or not) and scenario hash(es), 12 hex digits
+    each; no line for a folder written before provenance existed."""
+    try:
+        record = json.loads((folder / "provenance.json").read_text())
+    except (OSError, ValueError):
+        return []
+    commit = record.get("git_commit")
+    code = f"commit {commit[:12]}{' (dirty)' if record.get('git_dirty') else ''}" \
+        if commit else "no git checkout"
+    hashes = ", ".join(f"{label} {sha[:12]}"
+                       for label, sha in (record.get("scenario_sha256") or {}).items())
+    return [f"daosim {record.get('daosim_version', 'unknown')}, {code}; scenario sha256 "
+            f"{hashes or 'unknown'} (full record: provenance.json)"]
 
 
 def _table(table: Table) -> str:

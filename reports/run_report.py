@@ -28,7 +28,7 @@ from reports.figures import (
     usd,
     usd_axis,
 )
-from reports.html import Table, write_report
+from reports.html import Table, provenance_line, write_report
 from reports.inputs import read_json, read_parquet
 from sim import columns
 from sim.outputs import from_node_link
@@ -97,7 +97,7 @@ def run_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
                            graph_figure(run), systemic_figure(run), treasury_figure(run))
                if f is not None]
     s = run.scenario
-    meta = [s.get("description") or "", run.caption]
+    meta = [s.get("description") or "", run.caption, *provenance_line(run.path)]
     return write_report(out_dir or run.path, f"Run report: {s['name']}", meta,
                         [summary_table(run.summary), chain_table(run), spread_table(run)],
                         figures)

@@ -27,7 +27,8 @@ from reports.figures import (
     usd,
     usd_axis,
 )
-from reports.html import Table, write_report
+from reports.frontier import frontier_figure
+from reports.html import Table, provenance_line, write_report
 from reports.inputs import read_json, read_parquet
 
 #: what a sweep's figures show first, when the runs have them: reach, depth, cost (debt
@@ -96,7 +97,8 @@ def sweep_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write `report.html` (and `figures/`) for the sweep in `folder`; returns its path."""
     sweep = load_sweep(folder)
     figures = [f for f in (heatmap_figure(sweep), distribution_figure(sweep),
-                           sobol_figure(sweep)) if f is not None]
+                           sobol_figure(sweep), frontier_figure(sweep.path, sweep.caption))
+               if f is not None]
     shown = sweep.points[["point", *sweep.params, "runs", "failed", *sweep.metrics]]
     note = "Mean of each metric over the point's successful runs"
     if len(shown) > SUMMARY_ROWS:
@@ -104,7 +106,7 @@ def sweep_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
     tables = [Table("Summary: per-point means", shown.head(SUMMARY_ROWS), note + ".")]
     if (sobol := sobol_table(sweep)) is not None:
         tables.append(sobol)
-    meta = [sweep.plan.get("description", ""), sweep.caption]
+    meta = [sweep.plan.get("description", ""), sweep.caption, *provenance_line(sweep.path)]
     if sweep.sample_warning:
         meta.append(f"Warning: {sweep.sample_warning}.")
     return write_report(out_dir or sweep.path,

@@ -51,8 +51,11 @@ _CATALOGUE = (
     # -- run -------------------------------------------------------------------------
     _m("max_gas_gwei", "gwei", "lower", "risk",
        "highest gas price of any step (liquidation load, gas spikes, the cap)"),
+    _m("daosim_version", "text", "info", "run", "the daosim version that made the run"),
     _m("runtime_s", "s", "info", "run", "wall-clock time of the run (differs between reruns)"),
     _m("scenario", "text", "info", "run", "the scenario's name"),
+    _m("scenario_sha256", "text", "info", "run",
+       "sha256 of the resolved scenario (the run folder's scenario.json)"),
     _m("seed", "integer", "info", "run", "the run's seed"),
     _m("steps", "steps", "info", "run", "steps run"),
     # -- liquidations and losses -------------------------------------------------------

@@ -81,9 +81,10 @@ class TreasuryModel(mesa.Model):
         Liquidator.create_agents(
             self, liq.count, liq.capital_usd, liq.gas_units, liq.flash_loan_fee
         )
+        cohort_draws = streams["borrowers"].spawn(len(config.agents.borrowers))
         for i, cohort in enumerate(config.agents.borrowers):
             try:
-                BorrowerCohort(self, cohort)
+                BorrowerCohort(self, cohort, cohort_draws[i])
             except DaosimError as exc:
                 raise ConfigError(f"agents.borrowers[{i}]: cannot open its positions at step 0: "
                                   f"{exc}") from None

@@ -1,7 +1,8 @@
 """A run's results and the files they are written to: `timeseries.parquet`,
 `events.parquet`, `summary.parquet`, a human-readable `summary.json`, the resolved
-`scenario.json` (what ran, for reports and re-runs), `health.parquet` and `graph.json`
-when the run has them.
+`scenario.json` (what ran, for reports and re-runs), `provenance.json` (`sim.provenance`:
+which code made it), `health.parquet` and `graph.json` when the run has them; with a
+counterfactual, the run without shocks in `counterfactual/` (the same files).
 
 Every output file of the project - a run's, a sweep's, a report - is written by
 `atomic_write`: to a hidden temporary name in the same folder, flushed to disk, then renamed
@@ -22,6 +23,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
+from sim import provenance
 from sim.folders import file_mode, replaceable_run_folder, staged
 from spec import Scenario
 
@@ -40,13 +42,22 @@ class RunResult:
     health: pd.DataFrame | None = None
 
 
-def write_run(out_dir: str | Path, result: RunResult, scenario: Scenario) -> Path:
-    """Write the files of one run of `scenario` into `out_dir`: all of them or none (they
-    are written into a hidden folder beside it, which then replaces it, earlier outputs of
-    a run included; a folder of other files is refused)."""
+#: the subfolder of a run folder holding its counterfactual run (the run without shocks)
+COUNTERFACTUAL = "counterfactual"
+
+
+def write_run(out_dir: str | Path, result: RunResult, scenario: Scenario,
+              counterfactual: tuple[RunResult, Scenario] | None = None) -> Path:
+    """Write the files of one run of `scenario` into `out_dir`, and its counterfactual
+    run's into `out_dir/counterfactual/`: all of them or none (they are written into a
+    hidden folder beside it, which then replaces it, earlier outputs of a run included; a
+    folder of other files is refused)."""
     out = replaceable_run_folder(out_dir)
     with staged(out) as stage:
         _write_run_files(stage, result, scenario)
+        if counterfactual is not None:
+            (stage / COUNTERFACTUAL).mkdir(mode=file_mode(folder=True))
+            _write_run_files(stage / COUNTERFACTUAL, *counterfactual)
     return out
 
 
@@ -55,7 +66,9 @@ def _write_run_files(out: Path, result: RunResult, scenario: Scenario) -> None:
     write_parquet(out / "events.parquet", events_frame(result.events))
     write_parquet(out / "summary.parquet", pd.DataFrame([result.summary]))
     atomic_write_text(out / "summary.json", json.dumps(result.summary, indent=2, default=str))
-    atomic_write_text(out / "scenario.json", scenario.model_dump_json(indent=2))
+    data = provenance.scenario_bytes(scenario)
+    atomic_write(out / "scenario.json", lambda tmp: Path(tmp).write_bytes(data))
+    write_provenance(out, {scenario.name: provenance.scenario_sha256(scenario)})
     if result.health is not None:
         write_parquet(out / "health.parquet", result.health)
     if result.graph is not None:
@@ -96,6 +109,13 @@ def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def write_provenance(folder: Path, scenarios: dict[str, str]) -> None:
+    """`folder/provenance.json`: `sim.provenance.record` for the scenarios (label -> sha256)
+    the folder's results come from."""
+    atomic_write_text(folder / "provenance.json",
+                      json.dumps(provenance.record(scenarios), indent=2))
 
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:

@@ -30,7 +30,7 @@ from sim.shocks import ShockEffect, effect
 from spec import Asset, Scenario
 
 #: Children of the root SeedSequence, by purpose. Append only: reordering breaks replays.
-STREAMS = ("prices", "pegs", "gas", "model", "rounds")
+STREAMS = ("prices", "pegs", "gas", "model", "rounds", "borrowers")
 
 
 def seed_streams(seed: int) -> dict[str, np.random.SeedSequence]:

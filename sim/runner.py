@@ -11,6 +11,7 @@ import time
 import mesa
 
 from protocols.errors import ConfigError, DaosimError
+from sim import provenance
 from sim.model import TreasuryModel
 from sim.outputs import RunResult
 from sim.paths import ExogenousPaths
@@ -24,13 +25,15 @@ def run_scenario(
     paths: ExogenousPaths | None = None,
     graph: bool = False,
 ) -> RunResult:
-    """Build the model, run every step, and return its outputs (`runtime_s` included;
-    the annotated dependency graph with `graph=True`)."""
+    """Build the model, run every step, and return its outputs (`runtime_s` and the
+    deterministic provenance keys `daosim_version`, `scenario_sha256` included; the
+    annotated dependency graph with `graph=True`)."""
     started = time.perf_counter()
     model = TreasuryModel(config, data_dir=data_dir, paths=paths)
     try:
         model.run()
-        summary = {**model.summary(), "runtime_s": round(time.perf_counter() - started, 3)}
+        summary = {**model.summary(), **provenance.summary_keys(config),
+                   "runtime_s": round(time.perf_counter() - started, 3)}
         return RunResult(
             summary, model.timeseries(), model.events,
             model.contagion_graph() if graph else None, model.health.frame(),
