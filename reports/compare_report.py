@@ -24,6 +24,7 @@ from reports.compare_text import (
 from reports.figures import (
     ReportFigure,
     boxes,
+    draw_caption,
     hide_unused,
     label,
     legend_if_several,
@@ -150,6 +151,7 @@ def difference_figure(cmp: CompareFolder) -> ReportFigure | None:
     legend_if_several(ax, loc="best")
     same = int((~changed).sum())
     zero = len(cmp.table) - len(table) - same
+    draw_caption(fig, cmp.caption)
     caption = cmp.caption + (f" {same} metrics identical in every pair are left out." if same
                              else "") + (f" {zero} metrics with a zero baseline mean are in "
                                          "the table only." if zero else "")
@@ -173,6 +175,7 @@ def distribution_figure(cmp: CompareFolder) -> ReportFigure | None:
             usd_axis(ax)
         label(ax, metric, "arm", "USD" if metric.endswith("_usd") else "count")
     hide_unused(axes, len(metrics))
+    draw_caption(fig, cmp.caption)
     return ReportFigure("arm_distributions", title,
                         cmp.caption + " Boxes: quartiles; dots: single runs.", fig)
 
@@ -204,4 +207,5 @@ def treasury_figure(cmp: CompareFolder) -> ReportFigure | None:
     label(bottom, "Drawdown from the running peak", unit, "drawdown (%)")
     legend_if_several(top, loc="best")
     legend_if_several(bottom, loc="best")
+    draw_caption(fig, cmp.caption)
     return ReportFigure("treasury", title, cmp.caption + " Bands: 10-90 % of runs.", fig)

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports.figures import ReportFigure, label, legend_if_several, new_figure, usd_axis
+from reports.figures import (
+    ReportFigure,
+    draw_caption,
+    label,
+    legend_if_several,
+    new_figure,
+    usd_axis,
+)
 from reports.inputs import read_json
 
 
-def frontier_figure(folder: Path, caption: str) -> ReportFigure | None:
+def frontier_figure(folder: Path, caption: str, png_caption: str) -> ReportFigure | None:
     """Risk quantile (x) vs mean objective (y) of every sweep point; None without a
-    `recommendation.json` in `folder`."""
+    `recommendation.json` in `folder`. `caption` opens the report's caption, `png_caption`
+    is drawn into the PNG."""
     path = folder / "recommendation.json"
     if not path.exists():
         return None
@@ -42,6 +50,7 @@ def frontier_figure(folder: Path, caption: str) -> ReportFigure | None:
         if metric.endswith("_usd"):
             usd_axis(ax, axis)
     legend_if_several(ax, loc="best")
+    draw_caption(fig, png_caption)
     chosen = (f"Point {pick['point']} is the feasible point with the highest mean "
               f"{rec['maximize']}" if pick is not None else
               f"No point's {q} is within the budget")

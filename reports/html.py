@@ -8,6 +8,7 @@ import html
 import json
 import math
 import numbers
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +22,19 @@ _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1040px; margin: 2em auto; padding: 0 1em;
        color: #1c2833; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+.table-wrap { max-width: 100%; overflow-x: auto; margin: 0.5em 0; }
+table { border-collapse: collapse; font-size: 0.85em; }
 th, td { border-bottom: 1px solid #d5d8dc; padding: 0.2em 0.7em; text-align: left; }
+th { vertical-align: bottom; max-width: 11em; overflow-wrap: break-word; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1.5em 0; } img { max-width: 100%; }
 figcaption { font-size: 0.85em; color: #566573; }
 .meta { color: #566573; }
 """
+
+
+#: a column name longer than this may wrap (see `_header`)
+HEADER_CHARS = 12
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ def provenance_line(folder: Path) -> list[str]:
 
 
 def _table(table: Table) -> str:
-    head = "".join(f"<th>{_e(str(c))}</th>" for c in table.frame.columns)
+    head = "".join(f"<th>{_header(str(c))}</th>" for c in table.frame.columns)
     rows = []
     for record in table.frame.itertuples(index=False):
         cells = "".join(
@@ -106,8 +113,17 @@ def _table(table: Table) -> str:
         )
         rows.append(f"<tr>{cells}</tr>")
     note = f"<p class='meta'>{_e(table.note)}</p>" if table.note else ""
-    return (f"<h2>{_e(table.heading)}</h2>{note}<table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    # a table wider than the page scrolls inside its box instead of widening the page
+    return (f"<h2>{_e(table.heading)}</h2>{note}<div class='table-wrap'><table><thead><tr>"
+            f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def _header(name: str) -> str:
+    """A long column name may break after its dots and underscores (`<wbr>`), so a header
+    such as protocols_distressed_share takes two lines instead of a wide column."""
+    if len(name) <= HEADER_CHARS:
+        return _e(name)
+    return re.sub(r"([._])", r"\1<wbr>", _e(name))
 
 
 def _is_number(value: object) -> bool:

@@ -20,11 +20,14 @@ from reports.figures import (
     NEVER_COLOR,
     SHOCK_COLOR,
     ReportFigure,
-    hide_unused,
+    draw_caption,
     label,
+    legend_beside,
     legend_if_several,
     mark_shocks,
     new_figure,
+    shock_key,
+    text_colour,
     usd,
     usd_axis,
 )
@@ -36,10 +39,14 @@ from sim.treasury import drawdowns
 
 POOL_KINDS = ("uniswap_v2", "uniswap_v3", "curve")
 MAX_PRICE_PANELS = 6
+PRICE_ROW_HEIGHT = 2.3  # inches: one full-width panel per asset, legend beside it
 #: health factors above this are drawn at it (a position with tiny debt has HF ~ 1e6)
 HF_CAP = 10.0
 SPREAD_ROWS = 60
 TIME = "time (days)"
+#: a graph column of more nodes than this zig-zags by +-GRAPH_ZIGZAG (x units: one depth)
+GRAPH_COLUMN = 8
+GRAPH_ZIGZAG = 0.22
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,11 @@ class RunFolder:
         s = self.scenario
         return (f"Scenario {s['name']!r}, seed {s['seed']}, {s['steps']} steps of "
                 f"{s['step_hours']:g} h.")
+
+    @property
+    def png_caption(self) -> str:
+        """What a PNG of this run says about itself: the caption and the shocks' key."""
+        return f"{self.caption}\n{shock_key(self.shocks)}".strip()
 
     @property
     def shocks(self) -> list[tuple[float, str]]:
@@ -166,10 +178,8 @@ def price_figure(run: RunFolder) -> ReportFigure | None:
               if a["symbol"] in pools or a["symbol"] in oracles][:MAX_PRICE_PANELS]
     if not assets:
         return None
-    cols = 1 if len(assets) == 1 else 2
-    rows = -(-len(assets) // cols)
     title = "Off-chain, pool and oracle prices"
-    fig, axes = new_figure(title, rows, cols, sharex=True)
+    fig, axes = new_figure(title, len(assets), 1, sharex=True, height=PRICE_ROW_HEIGHT)
     days = run.days
     for k, (ax, asset) in enumerate(zip(axes, assets, strict=False)):
         ax.plot(days, ts[columns.price(asset)], color="black", linewidth=1.4,
@@ -183,10 +193,10 @@ def price_figure(run: RunFolder) -> ReportFigure | None:
         for column in oracles.get(asset, []):
             ax.step(days, ts[column.name], where="post", linestyle=":", linewidth=1.2,
                     label=f"oracle of {column.subject}")
-        mark_shocks(ax, run.shocks, named=k < cols)
+        mark_shocks(ax, run.shocks, named=k == 0)
         label(ax, asset, TIME, "price (USD)")
-        legend_if_several(ax, loc="best")
-    hide_unused(axes, len(assets))
+        legend_beside(ax)
+    draw_caption(fig, run.png_caption)
     return ReportFigure("prices", title, run.caption + " Dashed red lines: shocks.", fig)
 
 
@@ -212,6 +222,7 @@ def health_figure(run: RunFolder) -> ReportFigure | None:
         label(ax, f"market {market}", f"health factor (log scale; above {HF_CAP:g} drawn "
               f"at {HF_CAP:g})", "positions")
         legend_if_several(ax, loc="upper right")
+    draw_caption(fig, run.caption)
     caption = (run.caption + " 'after shock' is taken once the shock reaches the oracles and "
                "before any liquidator acts.")
     return ReportFigure("health_factors", title, caption, fig)
@@ -234,7 +245,7 @@ def liquidation_figure(run: RunFolder) -> ReportFigure | None:
     top.stairs(ts[columns.LIQUIDATIONS], edges, fill=True, color="#2e86c1", label="liquidations")
     mark_shocks(top, run.shocks)
     label(top, "Liquidations per step", TIME, "liquidations")
-    legend_if_several(top, loc="upper right")
+    legend_beside(top)
     palette = mpl.colormaps["tab10"]
     for k, market in enumerate(markets):
         colour = palette(k % 10)
@@ -248,7 +259,8 @@ def liquidation_figure(run: RunFolder) -> ReportFigure | None:
     usd_axis(bottom)
     label(bottom, "Bad debt written off and shortfall marked to market (off-chain prices)",
           TIME, "USD")
-    legend_if_several(bottom, loc="upper left")
+    legend_beside(bottom)
+    draw_caption(fig, run.png_caption)
     summary = run.summary
     caption = f"{run.caption} {summary.get('liquidations', 0):,} liquidations in the run."
     if "shortfall_peak_usd" in summary:
@@ -275,8 +287,10 @@ def graph_figure(run: RunFolder) -> ReportFigure | None:
     for x in sorted(set(column.values())):
         members = sorted(n for n in graph if column[n] == x)
         gap = tallest / len(members)  # every column spread over the same height
+        # a crowded column zig-zags, so neighbours (and their labels) do not overlap
+        zigzag = GRAPH_ZIGZAG if len(members) > GRAPH_COLUMN else 0.0
         for k, node in enumerate(members):
-            positions[node] = (x, -(k - (len(members) - 1) / 2) * gap)
+            positions[node] = (x + zigzag * (-1) ** k, -(k - (len(members) - 1) / 2) * gap)
     title = "Dependency graph: where distress travelled and when"
     fig, (ax,) = new_figure(title, height=5.6)
     steps = {n: graph.nodes[n].get("distress_step", -1) for n in graph}
@@ -300,8 +314,10 @@ def graph_figure(run: RunFolder) -> ReportFigure | None:
     nx.draw_networkx_nodes(graph, positions, ax=ax, node_color=colours, node_size=900,
                            edgecolors=[SHOCK_COLOR if n in origins else "white" for n in graph],
                            linewidths=[3.0 if n in origins else 1.0 for n in graph])
-    nx.draw_networkx_labels(graph, positions, ax=ax, font_size=6,
-                            labels={n: n.replace(":", ":\n") for n in graph})
+    for ink in ("black", "white"):  # white on dark fills, black on light ones
+        inked = [n for n, fill in zip(graph, colours, strict=True) if text_colour(fill) == ink]
+        nx.draw_networkx_labels(graph, positions, ax=ax, font_size=6, font_color=ink,
+                                labels={n: n.replace(":", ":\n") for n in inked})
     mapper = mpl.cm.ScalarMappable(norm=norm, cmap=palette)
     fig.colorbar(mapper, ax=ax, label="distress began (day)", shrink=0.8)
     ticks = sorted(set(column.values()))
@@ -313,6 +329,7 @@ def graph_figure(run: RunFolder) -> ReportFigure | None:
     label(ax, "Edge A -> B: B is exposed to A (width: exposure in USD, log)",
           "links in the chain of distress from an origin", "nodes at that depth")
     reached = len(hit)
+    draw_caption(fig, run.caption)
     caption = (f"{run.caption} Red rings: origins; red edges: the chain of distress (each "
                f"node's link to the neighbour it was reached from); grey: never distressed; "
                f"{reached} of {graph.number_of_nodes()} nodes became distressed. Exposures "
@@ -337,6 +354,7 @@ def systemic_figure(run: RunFolder) -> ReportFigure | None:
     label(ax, "DebtRank of the origins, at the losses they take, on the exposures of the day "
           "(sampled every 6 h)",
           TIME, "DebtRank (share of value)")
+    draw_caption(fig, run.png_caption)
     caption = (f"{run.caption} The summary's debtrank "
                f"({run.summary.get('debtrank', 0.0):.3f}) is this line at the dotted mark, "
                f"day {run.day(before):.2f}: the end of the step before the first origin.")
@@ -361,13 +379,14 @@ def treasury_figure(run: RunFolder) -> ReportFigure | None:
     mark_shocks(top, run.shocks)
     usd_axis(top)
     label(top, "Net asset value", TIME, "NAV (USD)")
-    legend_if_several(top, loc="best")
+    legend_beside(top)
     drawdown = drawdowns(nav) * 100
     bottom.fill_between(days, drawdown, color="#a93226", alpha=0.35, label="drawdown")
     bottom.plot(days, drawdown, color="#a93226", linewidth=1.0)
     mark_shocks(bottom, run.shocks, named=False)
     label(bottom, "Drawdown from the running peak", TIME, "drawdown (%)")
-    legend_if_several(bottom, loc="best")
+    legend_beside(bottom)
+    draw_caption(fig, run.png_caption)
     caption = (f"{run.caption} Maximum drawdown "
                f"{run.summary.get('treasury_nav_max_drawdown', float('nan')) * 100:.1f} %.")
     return ReportFigure("treasury", title, caption, fig)

@@ -1,17 +1,22 @@
 """The report of a sweep (`daosim sweep` outputs): heat maps of contagion and cost metrics
-over two parameter axes, their distribution over runs at each point, and Sobol index bars
-and a table of the indices with their confidence intervals for sensitivity designs (with
-the warning of a design with too few samples, whose indices are mostly noise)."""
+over two parameter axes of a grid (a scatter of the sampled points, coloured by the metric,
+for a Latin hypercube or Sobol design), their distribution over runs at each point, and
+Sobol index bars and a table of the indices with their confidence intervals for
+sensitivity designs (with the warning of a design with too few samples, whose indices are
+mostly noise)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.colors import Normalize
 from matplotlib.ticker import FuncFormatter
 
 from experiments.sweep import metric_columns
@@ -20,6 +25,7 @@ from reports.figures import (
     ReportFigure,
     boxes,
     compact,
+    draw_caption,
     hide_unused,
     label,
     legend_if_several,
@@ -37,8 +43,6 @@ from reports.inputs import read_json, read_parquet
 HEADLINE_METRICS = ("protocols_distressed_share", "cascade_depth", "treasury_loss_usd",
                     "bad_debt_usd", "shortfall_peak_usd", "debtrank", "liquidations")
 MAX_PANELS = 5
-#: a continuous axis (Latin hypercube, Sobol) is cut into this many bins for a heat map.
-BINS = 6
 MAX_BOX_POINTS = 40
 SUMMARY_ROWS = 40
 
@@ -60,6 +64,21 @@ class SweepFolder:
                 f"design: {ok} runs ({len(self.points)} points x "
                 f"{self.plan.get('replicates', '?')} common-seed replicates, root seed "
                 f"{self.plan.get('root_seed', '?')})" + (f", {failed} failed." if failed else "."))
+
+    @property
+    def png_caption(self) -> str:
+        """What a PNG of this sweep says about itself: the caption and its base scenario."""
+        base = self.plan.get("base")
+        return self.caption + (f" Base scenario {Path(base).name}." if base else "")
+
+    @property
+    def design(self) -> str:
+        """'grid', 'lhs' or 'sobol', as the plan records it (a plan without it: a grid when
+        the points are every combination of the axes' values, as only a grid's are)."""
+        if design := self.plan.get("design"):
+            return str(design)
+        combinations = np.prod([self.runs[p].nunique() for p in self.params])
+        return "grid" if combinations == self.runs["point"].nunique() else "lhs"
 
     @property
     def sample_warning(self) -> str | None:
@@ -97,10 +116,15 @@ def sweep_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write `report.html` (and `figures/`) for the sweep in `folder`; returns its path."""
     sweep = load_sweep(folder)
     figures = [f for f in (heatmap_figure(sweep), distribution_figure(sweep),
-                           sobol_figure(sweep), frontier_figure(sweep.path, sweep.caption))
+                           sobol_figure(sweep), frontier_figure(sweep.path, sweep.caption,
+                                                           sweep.png_caption))
                if f is not None]
-    shown = sweep.points[["point", *sweep.params, "runs", "failed", *sweep.metrics]]
+    names = abbreviations(sweep.params)
+    shown = sweep.points[["point", *sweep.params, "runs", "failed", *sweep.metrics]] \
+        .rename(columns=names)
     note = "Mean of each metric over the point's successful runs"
+    if renamed := [f"{n} = {p}" for p, n in names.items() if n != p]:
+        note += f" (parameters: {'; '.join(renamed)})"
     if len(shown) > SUMMARY_ROWS:
         note += f"; the first {SUMMARY_ROWS} of {len(shown)} points (all in points.parquet)"
     tables = [Table("Summary: per-point means", shown.head(SUMMARY_ROWS), note + ".")]
@@ -136,13 +160,15 @@ def heatmap_figure(sweep: SweepFolder) -> ReportFigure | None:
             label(ax, metric, short(varying[0]), _unit(metric))
             legend_if_several(ax)
         hide_unused(axes, len(metrics))
+        draw_caption(fig, sweep.png_caption)
         return ReportFigure("response", title, sweep.caption, fig)
+    if sweep.design != "grid":
+        return scatter_figure(sweep, ok, varying, metrics)
     x, y = varying[0], varying[1]
     title = f"Contagion and cost over {short(x)} x {short(y)}"
     fig, axes = new_figure(title, rows, cols, height=3.6)
-    binned = ok.assign(**{x: _bins(ok[x]), y: _bins(ok[y])})
     for ax, metric in zip(axes, metrics, strict=False):
-        grid = binned.pivot_table(index=y, columns=x, values=metric, aggfunc="mean",
+        grid = ok.pivot_table(index=y, columns=x, values=metric, aggfunc="mean",
                                   observed=False).sort_index(ascending=False)
         grid.index = [compact(v) for v in grid.index]
         grid.columns = [compact(v) for v in grid.columns]
@@ -157,7 +183,43 @@ def heatmap_figure(sweep: SweepFolder) -> ReportFigure | None:
     rest = varying[2:]
     caption = sweep.caption + f" x: {x}; y: {y}." + (
         f" Averaged over {', '.join(rest)}." if rest else "")
+    draw_caption(fig, sweep.png_caption)
     return ReportFigure("heatmap", title, caption, fig)
+
+
+def scatter_figure(sweep: SweepFolder, ok: pd.DataFrame, varying: list[str],
+                   metrics: list[str]) -> ReportFigure:
+    """A sampled design (Latin hypercube, Sobol) has one value per point on each axis, so a
+    grid of bins over it is mostly empty: each point is drawn where it was sampled on the
+    first two varying axes, coloured by its mean of the metric over its runs."""
+    x, y = varying[0], varying[1]
+    means = ok.groupby("point")[[x, y, *metrics]].mean()
+    cols = min(2, len(metrics))
+    title = f"Contagion and cost over the sampled {short(x)} x {short(y)}"
+    fig, axes = new_figure(title, -(-len(metrics) // cols), cols, height=3.4)
+    palette = mpl.colormaps["rocket_r"]
+    for ax, metric in zip(axes, metrics, strict=False):
+        values = means[metric].to_numpy(dtype=float)
+        norm = Normalize(np.nanmin(values), np.nanmax(values)) if np.isfinite(values).any() \
+            else Normalize(0.0, 1.0)
+        ax.scatter(means[x], means[y], c=values, cmap=palette, norm=norm, s=46,
+                   edgecolors="#1c2833", linewidths=0.5)
+        bar = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=palette), ax=ax,
+                           label=f"{metric} ({_unit(metric)})")
+        if metric.endswith("_usd"):
+            bar.formatter = FuncFormatter(lambda v, _: usd(v))
+            bar.update_ticks()
+        for axis, path in ((ax.xaxis, x), (ax.yaxis, y)):
+            axis.set_major_formatter(FuncFormatter(
+                (lambda v, _: usd(v)) if path.endswith("_usd") else (lambda v, _: compact(v))))
+        label(ax, f"mean {metric}", short(x), short(y))
+    hide_unused(axes, len(metrics))
+    rest = varying[2:]
+    caption = (sweep.caption + f" One dot per sampled point, coloured by its mean over its "
+               f"runs. x: {x}; y: {y}." + (f" {', '.join(rest)} vary too (not shown)."
+                                         if rest else ""))
+    draw_caption(fig, sweep.png_caption)
+    return ReportFigure("scatter", title, caption, fig)
 
 
 def distribution_figure(sweep: SweepFolder) -> ReportFigure | None:
@@ -180,6 +242,7 @@ def distribution_figure(sweep: SweepFolder) -> ReportFigure | None:
                                "dots: single runs.")
     if sweep.runs["point"].nunique() > MAX_BOX_POINTS:
         caption += f" The first {MAX_BOX_POINTS} points."
+    draw_caption(fig, sweep.png_caption)
     return ReportFigure("distributions", title, caption, fig)
 
 
@@ -228,6 +291,7 @@ def sobol_figure(sweep: SweepFolder) -> ReportFigure | None:
     caption = sweep.caption + " Whiskers: 95 % bootstrap confidence intervals."
     if sweep.sample_warning:
         caption += f" Warning: {sweep.sample_warning}."
+    draw_caption(fig, sweep.png_caption)
     return ReportFigure("sobol", title, caption, fig)
 
 
@@ -236,13 +300,24 @@ def short(path: str) -> str:
     return ".".join(path.split(".")[-2:])
 
 
-def _bins(values: pd.Series) -> pd.Series:
-    """Grid values as they are; a continuous axis cut into BINS equal-width bins labelled by
-    their centre."""
-    if values.nunique() <= 12:
-        return values
-    cut = pd.cut(values, BINS)
-    return cut.map(lambda interval: float(f"{interval.mid:.3g}")).astype(float)
+def abbreviations(paths: list[str]) -> dict[str, str]:
+    """Each parameter path's shortest tail of at least two dotted parts that no other path
+    ends with, its leading `list[name]` selector shortened to the name, for a table header:
+    `protocols[aave].reserves.GOV.liquidation_threshold` -> `GOV.liquidation_threshold`,
+    `protocols[univ2-ETH-USDC].fee` -> `univ2-ETH-USDC.fee` (a list index such as
+    `shocks[2]` stays whole)."""
+    def tail(path: str, n: int) -> str:
+        parts = path.split(".")[-n:]
+        parts[0] = re.sub(r"^\w+\[([^\]]*[^\d\]][^\]]*)\]$", r"\1", parts[0])
+        return ".".join(parts)
+    names = {}
+    for path in paths:
+        n = 2
+        while n < path.count(".") + 1 and any(
+                tail(other, n) == tail(path, n) for other in paths if other != path):
+            n += 1
+        names[path] = tail(path, n)
+    return names
 
 
 def _unit(metric: str) -> str:
