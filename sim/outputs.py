@@ -1,7 +1,7 @@
 """A run's results and the files they are written to: `timeseries.parquet`,
 `events.parquet`, `summary.parquet`, a human-readable `summary.json`, the resolved
-`scenario.json` (what ran, for reports and re-runs), `health.parquet` and `graph.json`
-when the run has them.
+`scenario.json` (what ran, for reports and re-runs), `health.parquet`,
+`liquidation_curve.parquet` and `graph.json` when the run has them.
 
 Every output file of the project - a run's, a sweep's, a report - is written by
 `atomic_write`: to a hidden temporary name in the same folder, flushed to disk, then renamed
@@ -38,6 +38,8 @@ class RunResult:
     graph: nx.DiGraph | None = None
     #: health factors of indebted positions before/after the first shock (sim.health)
     health: pd.DataFrame | None = None
+    #: liquidations at risk at the start and before the first shock (sim.liquidation_curve)
+    liquidation_curve: pd.DataFrame | None = None
 
 
 def write_run(out_dir: str | Path, result: RunResult, scenario: Scenario) -> Path:
@@ -58,6 +60,8 @@ def _write_run_files(out: Path, result: RunResult, scenario: Scenario) -> None:
     atomic_write_text(out / "scenario.json", scenario.model_dump_json(indent=2))
     if result.health is not None:
         write_parquet(out / "health.parquet", result.health)
+    if result.liquidation_curve is not None:
+        write_parquet(out / "liquidation_curve.parquet", result.liquidation_curve)
     if result.graph is not None:
         write_graph(result.graph, out / "graph.json")
 
