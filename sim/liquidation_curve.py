@@ -29,8 +29,9 @@ Columns, one row per (snapshot, market, asset, drop):
 - `collateral_at_risk_usd`: all collateral of the liquidatable positions, at full value
   (no threshold), the dropped asset at its dropped price.
 
-One matrix product per (market, asset) over the indebted rows: (positions x assets) @
-(assets x drops); no loop over positions.
+Vectorized over the indebted rows: the book's values as they stand (one matrix-vector
+product per side), less the dropped asset's share times each drop (an outer product per
+side); no loop over positions.
 """
 
 from __future__ import annotations
@@ -69,14 +70,17 @@ def book_curve(
     debt_prices = np.asarray(debt_prices, dtype=float)
     weights = prices * np.asarray(thresholds, dtype=float)  # price x LT, as the market folds it
     # only indebted positions can be liquidated, and a drop < 1 leaves a debt > 0
-    rows = np.flatnonzero(debt @ debt_prices > 0)
-    collateral, debt = collateral[rows], debt[rows]
-    scale = np.ones((len(prices), len(drops)))
-    scale[asset] = 1.0 - drops
-    coll_value = collateral @ (prices[:, None] * scale)
-    debt_value = debt @ (debt_prices[:, None] * scale)
-    liquidatable = ratio_or_inf(collateral @ (weights[:, None] * scale), debt_value) < 1.0
-    already = ratio_or_inf(collateral @ weights, debt @ debt_prices) < 1.0
+    owed = debt @ debt_prices
+    rows = np.flatnonzero(owed > 0)
+    collateral, debt, owed = collateral[rows], debt[rows], owed[rows]
+    # values as the book stands (the market's own products), less what the drop takes
+    # from the dropped asset's share: a rank-one update per side, no product per drop
+    held, backing = collateral[:, asset], collateral @ weights
+    weighted = backing[:, None] - np.outer(held * weights[asset], drops)
+    coll_value = (collateral @ prices)[:, None] - np.outer(held * prices[asset], drops)
+    debt_value = owed[:, None] - np.outer(debt[:, asset] * debt_prices[asset], drops)
+    liquidatable = ratio_or_inf(weighted, debt_value) < 1.0
+    already = ratio_or_inf(backing, owed) < 1.0
     newly = liquidatable & ~already[:, None]
     return {
         "positions_liquidatable": liquidatable.sum(axis=0),
