@@ -54,13 +54,12 @@ def ltvs(market: LendingMarket) -> np.ndarray:
 
 def book_figures(world: World, market: LendingMarket) -> tuple[float, float]:
     """(borrowing power, borrowed) of `market`'s whole book in USD at off-chain prices
-    (module doc). Both are linear in the positions, so the column sums carry them."""
+    (module doc): each position's value, summed - one matrix-vector product per side."""
     prices = np.array([world.usd(a) for a in market.assets])
-    collateral = market.collateral_scaled.sum(axis=0) * np.array(
-        [market.exchange_rate(a) for a in market.assets])
-    debt = market.debt_scaled.sum(axis=0) * np.array(
-        [market.borrow_index(a) for a in market.assets])
-    return float(collateral @ (prices * ltvs(market))), float(debt @ prices)
+    liquidity = np.array([market.exchange_rate(a) for a in market.assets])
+    borrow = np.array([market.borrow_index(a) for a in market.assets])
+    power = market.collateral_scaled @ (liquidity * prices * ltvs(market))
+    return float(power.sum()), float((market.debt_scaled @ (borrow * prices)).sum())
 
 
 def usage(borrowed: float, power: float) -> float:
@@ -71,12 +70,20 @@ def usage(borrowed: float, power: float) -> float:
 
 
 def reporters(world: World) -> dict[str, Callable[[Any], float]]:
-    """The model's per-step columns, two per market."""
+    """The model's per-step columns, two per market, from one valuation of each book per
+    step (the second column reads what the first computed at the same step)."""
+    latest: dict[str, tuple[int, tuple[float, float]]] = {}
+
+    def figures(model: Any, name: str) -> tuple[float, float]:
+        step = int(model.steps)
+        if name not in latest or latest[name][0] != step:
+            latest[name] = (step, book_figures(model.world, model.world.markets[name]))
+        return latest[name][1]
+
     out: dict[str, Callable[[Any], float]] = {}
-    for name, market in world.markets.items():
-        out[columns.borrowing_power_usd(name)] = (
-            lambda m, mk=market: book_figures(m.world, mk)[0])
-        out[columns.borrowed_usd(name)] = lambda m, mk=market: book_figures(m.world, mk)[1]
+    for name in world.markets:
+        out[columns.borrowing_power_usd(name)] = lambda m, n=name: figures(m, n)[0]
+        out[columns.borrowed_usd(name)] = lambda m, n=name: figures(m, n)[1]
     return out
 
 
