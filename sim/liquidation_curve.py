@@ -93,25 +93,25 @@ def book_curve(
 def market_curves(market: LendingMarket, drops: np.ndarray = DROPS) -> pd.DataFrame:
     """`market`'s curves (columns `asset`, `drop` and the curve columns), one per asset that
     can back a loan and that some indebted position holds as collateral."""
+    borrow = np.array([market.borrow_index(a) for a in market.assets])
+    thresholds = np.array([market.reserves[a].liquidation_threshold
+                           * market.reserves[a].usable_as_collateral for a in market.assets])
+    collateral, debt = market.collateral_scaled, market.debt_scaled
+    indebted = debt @ borrow > 0
+    held = collateral[indebted].sum(axis=0) > 0
+    assets = np.flatnonzero(held & (thresholds > 0))
+    if not assets.size:  # nothing to liquidate: no price needed (a feed may have none yet)
+        return pd.DataFrame(columns=["asset", "drop", *_CURVE])
     prices = np.array([market.oracles[a].price for a in market.assets], dtype=float)
     if not np.all(np.isfinite(prices) & (prices > 0)):
         raise InvalidAmount(f"{market.name}: oracle prices must be finite and > 0, got "
                             f"{dict(zip(market.assets, prices.tolist(), strict=True))}")
     liquidity = np.array([market.exchange_rate(a) for a in market.assets])
-    borrow = np.array([market.borrow_index(a) for a in market.assets])
-    thresholds = np.array([market.reserves[a].liquidation_threshold
-                           * market.reserves[a].usable_as_collateral for a in market.assets])
-    collateral, debt = market.collateral_scaled, market.debt_scaled
-    indebted = (debt @ borrow) > 0 if len(debt) else np.zeros(0, dtype=bool)
-    held = collateral[indebted].sum(axis=0) > 0 if indebted.any() else np.zeros(
-        len(market.assets), dtype=bool)
     parts = []
-    for i in np.flatnonzero(held & (thresholds > 0)):
+    for i in assets:
         curve = book_curve(collateral, debt, liquidity * prices, borrow * prices, thresholds,
                            int(i), drops)
         parts.append(pd.DataFrame({"asset": market.assets[i], "drop": drops, **curve}))
-    if not parts:
-        return pd.DataFrame(columns=["asset", "drop", *_CURVE])
     return pd.concat(parts, ignore_index=True)
 
 

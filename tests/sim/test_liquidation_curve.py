@@ -208,3 +208,24 @@ def test_every_run_folder_holds_the_curve_at_the_start_and_before_the_first_shoc
     # a run without a shock has the start snapshot only
     calm = run_scenario(parse_scenario(small_world()))
     assert set(calm.liquidation_curve["snapshot"]) == {"start"}
+
+
+def test_a_book_without_debt_has_no_curve_and_needs_no_price():
+    # a market just listed: its feeds have no round yet (reading .price would raise)
+    from protocols.ledger import Ledger
+    from protocols.lending import LendingMarket
+    from protocols.offchain import OffchainMarket
+    from protocols.oracle import Oracle
+    from tests.sim.test_capital import AAVE_CSV, ASSETS, PRICES, load_aave_params
+
+    ledger = Ledger()
+    for asset in ASSETS:
+        ledger.create_token(asset, issuer="bank")
+    oracles = {a: Oracle(a, OffchainMarket(PRICES[a])) for a in ASSETS}
+    market = LendingMarket(ledger, "aave", load_aave_params(AAVE_CSV, ASSETS), oracles)
+    assert lc.market_curves(market).empty
+    market.open_position("alice")  # an empty position: still nothing to liquidate
+    assert lc.market_curves(market).empty
+    empty = lc.LiquidationCurves().frame()
+    assert list(empty.columns) == lc.COLUMNS and empty.empty
+    assert empty["step"].dtype == "int64" and empty["drop"].dtype == float
