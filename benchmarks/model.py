@@ -8,6 +8,9 @@
    plain numpy (100 runs side by side). The gap is what the framework costs: a ledger that
    checks every transfer, validated protocol calls, the event log, the DataCollector and
    the oracle/gas/shock machinery that the bare model leaves out.
+3. The liquidation curves (sim.liquidation_curve) of the baseline's book at 100,000
+   positions: one snapshot (every market, every collateral asset, 17 drops) - a run takes
+   two - and the per-step capital-efficiency columns (sim.capital).
 
 A script, not a test: it prints figures for the issue notes and asserts nothing.
 """
@@ -136,9 +139,37 @@ def arbitrage_overhead() -> None:
     print(f"  numpy       {plain:6.2f} s")
 
 
+def curve_cost(factor: int = 100, repeats: int = 5) -> None:
+    """Time one liquidation-curve snapshot and one step's capital columns on the baseline's
+    book cut into `factor` times more positions (as `baseline_scaling`)."""
+    from sim.capital import book_figures
+    from sim.liquidation_curve import LiquidationCurves
+    from sim.model import TreasuryModel
+
+    overrides = {}
+    for k, c in enumerate(load_scenario(SCENARIOS / "baseline.toml").agents.borrowers):
+        overrides[f"agents.borrowers[{k}].positions"] = c.positions * factor
+        overrides[f"agents.borrowers[{k}].size_usd_median"] = c.size_usd_median / factor
+    model = TreasuryModel(load_scenario(SCENARIOS / "baseline.toml", overrides))
+    positions = sum(m.n_positions for m in model.world.markets.values())
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        LiquidationCurves().take(model.world, "start", 0)
+        timings.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        for market in model.world.markets.values():
+            book_figures(model.world, market)
+    columns = (time.perf_counter() - started) / repeats
+    print(f"liquidation curves at {positions:,} positions: {min(timings) * 1e3:.0f} ms per "
+          f"snapshot (best of {repeats}); capital columns {columns * 1e3:.1f} ms per step")
+
+
 def main() -> None:
     baseline_scaling()
     arbitrage_overhead()
+    curve_cost()
 
 
 if __name__ == "__main__":

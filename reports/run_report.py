@@ -106,7 +106,8 @@ def run_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write `report.html` (and `figures/`) for the run in `folder`; returns its path."""
     run = load_run(folder)
     figures = [f for f in (price_figure(run), health_figure(run), liquidation_figure(run),
-                           graph_figure(run), systemic_figure(run), treasury_figure(run))
+                           graph_figure(run), systemic_figure(run), treasury_figure(run),
+                           liquidation_curve_figure(run))
                if f is not None]
     s = run.scenario
     meta = [s.get("description") or "", run.caption, *provenance_line(run.path)]
@@ -390,3 +391,40 @@ def treasury_figure(run: RunFolder) -> ReportFigure | None:
     caption = (f"{run.caption} Maximum drawdown "
                f"{run.summary.get('treasury_nav_max_drawdown', float('nan')) * 100:.1f} %.")
     return ReportFigure("treasury", title, caption, fig)
+
+
+def liquidation_curve_figure(run: RunFolder) -> ReportFigure | None:
+    """Liquidations at risk (`liquidation_curve.parquet`, sim.liquidation_curve): per market,
+    the debt liquidatable against an instant drop of each collateral asset's oracle price,
+    from the book at the start (solid) and just before the first shock (dashed)."""
+    path = run.path / "liquidation_curve.parquet"
+    curves = read_parquet(path) if path.exists() else None
+    if curves is None or curves.empty:
+        return None
+    markets = list(dict.fromkeys(curves["market"]))
+    title = "Liquidations at risk: debt liquidatable if one asset's price drops at once"
+    fig, axes = new_figure(title, len(markets), 1)
+    palette = mpl.colormaps["tab10"]
+    styles = {"start": "-", "pre_shock": "--"}
+    for ax, market in zip(axes, markets, strict=True):
+        rows = curves[curves["market"] == market]
+        assets = list(dict.fromkeys(rows["asset"]))
+        for (snapshot, step), snap in rows.groupby(["snapshot", "step"], sort=False):
+            for k, asset in enumerate(assets):
+                line = snap[snap["asset"] == asset].sort_values("drop")
+                if line.empty:
+                    continue
+                ax.plot(line["drop"] * 100, line["debt_liquidatable_usd"],
+                        color=palette(k % 10), linestyle=styles.get(snapshot, ":"),
+                        marker="o", markersize=2.5, linewidth=1.4,
+                        label=f"{asset}, {snapshot.replace('_', '-')} (day "
+                              f"{run.day(int(step)):.1f})")
+        usd_axis(ax)
+        label(ax, f"market {market}", "instant drop of the asset's oracle price (%)",
+              "debt liquidatable (USD)")
+        legend_if_several(ax, loc="upper left")
+    caption = (f"{run.caption} Health factor < 1 by the market's own rule at its oracle "
+               "prices, one asset dropped, every other price unchanged; a position's whole "
+               "debt counts, those already liquidatable included (the 0 % point). An asset "
+               "that positions also borrow makes them healthier as it falls.")
+    return ReportFigure("liquidation_curve", title, caption, fig)

@@ -12,7 +12,9 @@ off-chain flow, `protocols.offchain`), `pool_price:POOL` (its first token's pric
 `oracle:CONSUMER:ASSET`, `utilization:MARKET:ASSET`, `bad_debt:MARKET:ASSET` (units),
 `bad_debt_usd:MARKET` (debt written off so far), `shortfall_usd:MARKET` (what insolvent
 positions' debt exceeds their collateral by, at off-chain prices, at its peak over the
-step's rounds: `sim.shortfall`) and `vault_share_usd:VAULT`. An asset may itself contain
+step's rounds: `sim.shortfall`), `borrowing_power_usd:MARKET` and `borrowed_usd:MARKET`
+(the book's collateral x LTV and its debt, at off-chain prices: `sim.capital`) and
+`vault_share_usd:VAULT`. An asset may itself contain
 ":" (a composed reserve such as `aave:aUSDC`), so a name splits at its first two colons
 only.
 """
@@ -39,6 +41,7 @@ PRICE, FUNDAMENTAL, POOL_PRICE, ORACLE = "price", "fundamental", "pool_price", "
 UTILIZATION, BAD_DEBT, BAD_DEBT_USD, VAULT_SHARE_USD = (
     "utilization", "bad_debt", "bad_debt_usd", "vault_share_usd")
 SHORTFALL_USD = "shortfall_usd"
+BORROWING_POWER_USD, BORROWED_USD = "borrowing_power_usd", "borrowed_usd"
 #: kinds whose name carries an asset after the subject
 _WITH_ASSET = frozenset({ORACLE, UTILIZATION, BAD_DEBT})
 
@@ -86,6 +89,16 @@ def shortfall_usd(market: str) -> str:
     """Per market, in USD at reference prices: sum over positions of max(0, debt value -
     collateral value), marked to market every step (not yet written off: see bad_debt_usd)."""
     return f"{SHORTFALL_USD}:{market}"
+
+
+def borrowing_power_usd(market: str) -> str:
+    """Per market, in USD at reference prices: sum of position collateral x LTV (sim.capital)."""
+    return f"{BORROWING_POWER_USD}:{market}"
+
+
+def borrowed_usd(market: str) -> str:
+    """Per market, in USD at reference prices: the positions' debt with interest."""
+    return f"{BORROWED_USD}:{market}"
 
 
 def vault_share_usd(vault: str) -> str:

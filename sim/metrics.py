@@ -27,9 +27,6 @@ Group = Literal["risk", "capital efficiency", "treasury", "contagion", "run"]
 
 MARKET = "<market>"
 SHOCK_COST = "shock_cost_"
-#: key prefixes of the capital-efficiency figures (borrowing power, borrow usage and debt of
-#: the lending markets): whatever their catalogue rows say, a report shows them as that group.
-CAPITAL_EFFICIENCY_PREFIXES = ("borrowing_power_usd", "borrow_usage", "debt_usd")
 
 
 @dataclass(frozen=True)
@@ -141,7 +138,20 @@ _CATALOGUE = (
        "steps from the first origin to the last distress (slower or wider spread)"),
 )
 
-CATALOGUE: dict[str, Metric] = {m.key: m for m in _CATALOGUE}
+#: What the lending markets give borrowers (`sim.capital`), at step 0, at the last step and
+#: averaged over the run - the mean is the figure to judge a parameter change by.
+_WHEN = {"start": "at step 0", "end": "at the last step", "mean": "averaged over the run"}
+_CAPITAL = tuple(
+    _m(f"{stem}_{when}{suffix}", unit, way, "capital efficiency",
+       f"{what}, {'one market' if suffix else 'all markets'}, {at}")
+    for stem, unit, way, what in (
+        ("borrowing_power_usd", "USD", "higher", "collateral x LTV at reference prices"),
+        ("borrowed_usd", "USD", "higher", "the positions' debt with interest"),
+        ("borrow_usage", "share", "tradeoff", "borrowed / borrowing power"))
+    for when, at in _WHEN.items()
+    for suffix in ("", f":{MARKET}"))
+
+CATALOGUE: dict[str, Metric] = {m.key: m for m in (*_CATALOGUE, *_CAPITAL)}
 
 
 def lookup(key: str) -> Metric | None:
@@ -167,9 +177,6 @@ def direction(key: str) -> Direction | None:
 
 
 def group(key: str) -> Group | None:
-    """The key's group; the capital-efficiency prefixes win over the row's own group."""
-    if key.removeprefix(SHOCK_COST).startswith(CAPITAL_EFFICIENCY_PREFIXES):
-        return "capital efficiency"
     metric = lookup(key)
     return metric.group if metric else None
 

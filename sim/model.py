@@ -26,12 +26,15 @@ from protocols.errors import ConfigError, DaosimError
 from protocols.world import World
 from sim import columns
 from sim.assembly import build_world
+from sim.capital import reporters as capital_reporters
+from sim.capital import summary_figures as capital_figures
 from sim.cascade import Cascade
 from sim.contagion import annotate, contagion_summary, origins_debtrank
 from sim.distress import DistressMonitor
 from sim.gas import GWEI, gas_with_load_scalar, window_steps
 from sim.graph import dependency_graph
 from sim.health import AFTER, BEFORE, END, START, HealthSnapshots
+from sim.liquidation_curve import PRE_SHOCK, LiquidationCurves
 from sim.origins import find_origins
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
 from sim.shocks import ShockSchedule, first_shock_step
@@ -121,6 +124,8 @@ class TreasuryModel(mesa.Model):
         self._shock_step = first_shock_step(config)
         if self._shock_step is None:
             self.health.take(self.world, START, 0)
+        self.curves = LiquidationCurves()  # liquidations at risk (sim.liquidation_curve)
+        self.curves.take(self.world, START, 0)
 
     # -- services the agents use -------------------------------------------------------
     def gas_cost_usd(self, gas_units: float) -> float:
@@ -145,6 +150,7 @@ class TreasuryModel(mesa.Model):
         t = self.steps
         if t == self._shock_step:
             self.health.take(self.world, BEFORE, t - 1)
+            self.curves.take(self.world, PRE_SHOCK, t - 1)
         # 1. gas advances: it rises with the liquidation load of the trailing hour
         # (competition for block space), counted per hour: the previous step's at hourly
         # steps, the last 4 steps' at 15 minutes, the previous step's / 4 at 4 hours
@@ -309,6 +315,7 @@ class TreasuryModel(mesa.Model):
             columns.LIQUIDATIONS: lambda m: m.liquidations_this_step,
             columns.SYSTEMIC_DEBTRANK: lambda m: m._systemic_debtrank(),
             **treasury_reporters(self.config.treasury.opex_usd_per_month),
+            **capital_reporters(world),
         }
         for asset in world.assets:
             reporters[columns.price(asset)] = lambda m, a=asset: m.world.usd(a)
@@ -372,6 +379,7 @@ class TreasuryModel(mesa.Model):
             ),
             "bad_debt_usd": bad_debt_usd,
             **shortfall_figures(ts, {n: self.shortfall.now(n) for n in self.world.markets}),
+            **capital_figures(ts),  # borrowing power, borrowed, usage (sim.capital)
             "max_gas_gwei": float(ts[columns.GAS_GWEI].max()),
             **treasury_figures(self.allocator, ts, self.events),
             # the loss net of debt, posted collateral included: a loan moves no value

@@ -37,6 +37,7 @@ def run_scenario(
         return RunResult(
             summary, model.timeseries(), model.events,
             model.contagion_graph() if graph else None, model.health.frame(),
+            model.curves.frame(),
         )
     finally:
         release(model)

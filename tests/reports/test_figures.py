@@ -269,7 +269,7 @@ def test_every_table_of_every_report_is_boxed():
 def test_compare_figures_carry_the_run_count(tmp_path):
     proposal = tmp_path / "vol.toml"
     proposal.write_text('name = "vol"\n[overrides]\n"assets[ETH].sigma" = 1.5\n')
-    compare(AMM, proposal, MIN_PAIRS, tmp_path / "out", progress=False, boot=200)
+    compare(AMM, proposal, MIN_PAIRS, tmp_path / "out", progress=False, resamples=200)
     cmp = compare_report.load_compare(tmp_path / "out")
     # the amm world's metrics barely move: a hand-made row gives the forest plot a point
     table = pd.DataFrame({"metric": ["bad_debt_usd"], "baseline_mean": [100.0],

@@ -113,7 +113,7 @@ def test_run_report_holds_every_figure_and_opens_with_the_runs_summary(run_dir):
     assert kind_of(run_dir) == "run"
     assert_every_figure_in_html(run_dir, {"prices", "health_factors", "liquidations",
                                           "dependency_graph", "systemic_debtrank",
-                                          "treasury"})
+                                          "treasury", "liquidation_curve"})
     summary = json.loads((run_dir / "summary.json").read_text())
     rows = first_table(html_of(run_dir))
     assert [r[0] for r in rows] == list(summary)
