@@ -101,7 +101,7 @@ def side_cells(table: pd.DataFrame) -> dict[str, list[dict[str, str]]]:
     for side, rows in sides(table).items():
         cells[side] = [headline_row(r) for _, r in rows.iterrows()]
         if not cells[side]:
-            why = ("no borrowing-power, borrow-usage or debt metrics in these runs"
+            why = ("no borrowing-power, borrowed or borrow-usage metrics in these runs"
                    if side == "capital efficiency" and not caps else "no material change")
             cells[side] = [{"metric": why}]
     return cells

@@ -58,7 +58,7 @@ def test_the_headline_sets_risk_beside_capital_efficiency():
 def test_no_capital_efficiency_metrics_is_said():
     lines = headline_lines(ABOUT, TABLE[TABLE["group"] != "capital efficiency"])
     at = lines.index("  capital efficiency:")
-    assert lines[at + 1] == "    no borrowing-power, borrow-usage or debt metrics in these runs"
+    assert lines[at + 1] == "    no borrowing-power, borrowed or borrow-usage metrics in these runs"
 
 
 def test_identical_metrics_fold_into_one_line_and_out_of_the_verdicts():
