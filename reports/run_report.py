@@ -33,6 +33,7 @@ from reports.figures import (
 )
 from reports.html import Table, provenance_line, write_report
 from reports.inputs import read_json, read_parquet
+from reports.summary_table import summary_table
 from sim import columns
 from sim.outputs import from_node_link
 from sim.treasury import drawdowns
@@ -114,12 +115,6 @@ def run_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
     return write_report(out_dir or run.path, f"Run report: {s['name']}", meta,
                         [summary_table(run.summary), chain_table(run), spread_table(run)],
                         figures)
-
-
-def summary_table(summary: dict[str, Any]) -> Table:
-    frame = pd.DataFrame({"metric": list(summary), "value": pd.Series(
-        list(summary.values()), dtype=object)})
-    return Table("Summary", frame)
 
 
 def spread_table(run: RunFolder) -> Table:
