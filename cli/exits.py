@@ -4,7 +4,7 @@ A `DaosimError` is a refused input or plan: its one-line message is all the user
 no traceback (exit 2). Ctrl-C is the user's own doing: say in one line what survived the
 interruption and how to carry on (exit 130, the shell's code for SIGINT). Only the command
 knows what survived, so it attaches that line with `on_interrupt` around its long work. A
-command that ran but found no answer exits 1 (`NO_ANSWER`).
+command that ran but found no answer exits 3 (`NO_ANSWER`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from contextlib import contextmanager
 
 from protocols.errors import DaosimError
 
-#: a command that ran but has no answer to give (`recommend`: no point within the budget),
-#: as grep exits 1 when nothing matches: a script can tell it from success and from a
-#: refused input
-NO_ANSWER = 1
+#: a command that ran but has no answer to give (`recommend`: no point within the budget):
+#: a script can tell it from success, from a refused input (2) and from a simulator bug
+#: (1, Python's own exit code for an uncaught exception)
+NO_ANSWER = 3
 #: said on Ctrl-C when the command attached nothing (nothing written yet)
 INTERRUPTED = "interrupted"
 

@@ -105,7 +105,7 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert "Pareto frontier (4 of 5 points" in out
     saved = json.loads((folder / "recommendation.json").read_text())
     assert saved["pick"]["point"] == 1 and saved["frontier"] == [4, 0, 1, 3]
-    assert main([*args, "--budget", "1"]) == 1  # ran, but no point is within the budget
+    assert main([*args, "--budget", "1"]) == 3  # ran, but no point is within the budget
     out = capsys.readouterr().out
     assert "no point is feasible" in out and "The least risky is point 4 (p95 5)" in out
     assert json.loads((folder / "recommendation.json").read_text())["pick"] is None
