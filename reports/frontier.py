@@ -15,6 +15,7 @@ from reports.figures import (
     usd_axis,
 )
 from reports.inputs import read_json
+from sim import metrics
 
 
 def frontier_figure(folder: Path, caption: str, png_caption: str) -> ReportFigure | None:
@@ -47,7 +48,7 @@ def frontier_figure(folder: Path, caption: str, png_caption: str) -> ReportFigur
     label(ax, "", f"{q} of {rec['risk']} over replicates (lower is safer)",
           f"mean {rec['maximize']}")
     for axis, metric in (("x", rec["risk"]), ("y", rec["maximize"])):
-        if metric.endswith("_usd"):
+        if (found := metrics.lookup(metric)) is not None and found.unit == "USD":
             usd_axis(ax, axis)
     legend_if_several(ax, loc="best")
     draw_caption(fig, png_caption)
