@@ -368,6 +368,10 @@ ops = st.lists(
 # NAV per share falls back to its empty-vault convention (1.0) and is not compared.
 @example(kind="call", ops=[("deposit", "alice", 1.0), ("roll", "", 1.0),
                            ("withdraw", "alice", 1.0), ("roll", "", 1.0)])
+# Found by hypothesis: redeeming all but 1e-16 of the shares leaves dust whose NAV is the
+# rounding error of the payout (NAV per share 1.988 against 1.006): not compared either.
+@example(kind="call", ops=[("deposit", "bob", 1.0), ("roll", "", 1.0),
+                           ("withdraw", "bob", 0.9999999999999999), ("roll", "", 1.0)])
 def test_random_histories_conserve_value_and_keep_nav_per_share_continuous(kind, ops):
     w = World(kind)
     v = w.vault
@@ -388,8 +392,10 @@ def test_random_histories_conserve_value_and_keep_nav_per_share_continuous(kind,
                 step = max(step, v.epoch.expiry)
                 w.move(step, w.source.read())
             before = v.nav_per_share(step)
+            supply = w.ledger.total_supply("v:shares")
             v.roll(step, x, "mm")
-            if w.ledger.total_supply("v:shares") > 0.0:  # else undefined (1.0 by convention)
+            # none left: undefined (1.0 by convention); dust: a ratio of rounding errors
+            if w.ledger.total_supply("v:shares") > 1e-9 * supply:
                 assert v.nav_per_share(step) == pytest.approx(before, rel=1e-9)
         w.ledger.check_conservation()
         assert w.bal("v:pending", v.collateral) == pytest.approx(
