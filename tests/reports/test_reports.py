@@ -119,7 +119,7 @@ def test_run_report_holds_every_figure_and_opens_with_the_runs_summary(run_dir):
     aliases = {"treasury_start_usd", "treasury_end_usd", "treasury_max_drawdown"}
     assert sorted(r[1] for r in rows) == sorted(summary.keys() - aliases)
     assert all(r[3] for r in rows), "every key has its unit"
-    for group, key, shown, *_ in rows:
+    for _, key, shown, *_ in rows:
         value = summary[key]
         if isinstance(value, bool) or not isinstance(value, int | float):
             assert shown == ("" if value is None else str(value)), key
