@@ -96,17 +96,34 @@ def _run(args: argparse.Namespace) -> int:
             result = run_scenario(scenario, data_dir=_dir(args.data_dir), graph=True)
             out = write_run(out, result, scenario)
     summary = result.summary
-    shown = {k: v for k, v in summary.items() if not k.startswith("shock_cost_")}
-    width = max(len(k) for k in shown)
     print(f"scenario {scenario.name!r}, seed {scenario.seed}, {scenario.steps} steps")
-    for key, value in shown.items():
-        print(f"  {key:<{width}}  {_shown(value)}")
+    _print_summary(summary)
     if args.counterfactual:
         _print_shock_cost(summary, calm.summary, len(scenario.shocks))
     _print_spread(result.events)
     print(f"outputs written to {out}/ (graph.json: the dependency graph and the spread"
           + ("; counterfactual/: the run without shocks)" if args.counterfactual else ")"))
     return 0 if args.no_report else write_report(out)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    """Each key with its value and unit (`sim.metrics`); old alias names, the shock costs
+    (printed apart) and per-market keys equal to their all-market total are left out."""
+    from sim import metrics
+
+    folded = [k for k, v in summary.items()
+              if ":" in k and summary.get(k.rpartition(":")[0]) == v]
+    shown = {k: v for k, v in summary.items() if not k.startswith("shock_cost_")
+             and not metrics.is_alias(k) and k not in folded}
+    width = max(len(k) for k in shown)
+    for key, value in shown.items():
+        unit = metrics.lookup(key).unit if metrics.lookup(key) else ""
+        print(f"  {key:<{width}}  {_shown(value):>22}  {'' if unit == 'text' else unit}"
+              .rstrip())
+    if folded:
+        markets = sorted({k.rpartition(":")[2] for k in folded})
+        print(f"  ({len(folded)} per-market keys of {', '.join(markets)} equal the totals "
+              "and are not repeated; all keys are in summary.json)")
 
 
 def _shown(value: object) -> str:

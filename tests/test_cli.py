@@ -30,6 +30,21 @@ def test_run_writes_outputs_and_applies_overrides(tmp_path, capsys):
     assert "scenario 'amm_arbitrage', seed 5, 24 steps" in capsys.readouterr().out
 
 
+def test_the_printed_summary_has_units_and_no_key_twice(tmp_path, capsys):
+    out = tmp_path / "run"
+    shocks = [a for i, step in enumerate((2, 2, 4)) for a in ("--set", f"shocks[{i}].step={step}")]
+    assert main(["run", str(SCENARIOS / "baseline.toml"), "--steps", "6", "--out", str(out),
+                 "--no-report", *shocks]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    lines = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()
+             if line.startswith("  ") and line.split()[0] in summary}
+    assert lines["bad_debt_usd"][-1] == "USD" and lines["max_gas_gwei"][-1] == "gwei"
+    assert lines["borrow_usage_start"] == [f"{summary['borrow_usage_start']:,.2f}", "share"]
+    # the aliases and the one market's copies of the totals are not printed again
+    assert not {"treasury_end_usd", "treasury_start_usd", "bad_debt_usd:aave"} & set(lines)
+    assert summary["bad_debt_usd:aave"] == summary["bad_debt_usd"]
+
+
 def test_bad_overrides_and_files_exit_2_with_a_field_named_message(tmp_path, capsys):
     scenario = str(SCENARIOS / "amm_arbitrage.toml")
     assert main(["run", scenario, "--set", "assets.ETH.sigma=-1", "--out", str(tmp_path)]) == 2
