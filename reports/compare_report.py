@@ -127,7 +127,10 @@ def difference_figure(cmp: CompareFolder) -> ReportFigure | None:
     """Forest plot: each metric's mean paired difference and its interval, as a share of
     the baseline mean (so metrics of different units share one axis)."""
     changed = ~cmp.table["verdict"].str.contains("identical in all")
-    table = cmp.table[changed & (cmp.table["baseline_mean"] != 0)
+    # a market's copy of its all-market total is drawn once, as the total
+    copies = (cmp.table["same_as"].notna() if "same_as" in cmp.table
+              else pd.Series(False, index=cmp.table.index))
+    table = cmp.table[changed & ~copies & (cmp.table["baseline_mean"] != 0)
                       & np.isfinite(cmp.table["ci_low"])]
     if table.empty:
         return None
@@ -142,19 +145,22 @@ def difference_figure(cmp: CompareFolder) -> ReportFigure | None:
         mask = np.array([k == kind for k in kinds])
         if mask.any():
             ax.errorbar(mean[mask], at[mask], xerr=[(mean - low)[mask], (high - mean)[mask]],
-                        fmt="o", color=colour, capsize=3, label=kind)
+                        fmt="o", color=colour, capsize=3,
+                        label="trade-off" if kind == "changed" else kind)
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.set_yticks(at, table["metric"])
     ax.invert_yaxis()
-    label(ax, "Mean difference with its 95 % bootstrap interval",
+    label(ax, "Mean difference with its 95 % bootstrap interval (BCa)",
           "proposal - baseline (% of the baseline mean)", "metric")
     legend_if_several(ax, loc="best")
-    same = int((~changed).sum())
-    zero = len(cmp.table) - len(table) - same
+    same, folded = int((~changed).sum()), int((changed & copies).sum())
+    zero = len(cmp.table) - len(table) - same - folded
     draw_caption(fig, cmp.caption)
     caption = cmp.caption + (f" {same} metrics identical in every pair are left out." if same
                              else "") + (f" {zero} metrics with a zero baseline mean are in "
-                                         "the table only." if zero else "")
+                                         "the table only." if zero else "") + (
+        f" {folded} per-market metrics equal to their all-market total in every pair are "
+        "drawn once, as the total." if folded else "")
     return ReportFigure("differences", title, caption, fig)
 
 
