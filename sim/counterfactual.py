@@ -5,7 +5,7 @@ before and after them. Running the same scenario and seed with the `shocks` list
 everything else unchanged: price processes, historical data, assets' own `depegs`, agents,
 treasury - and subtracting separates the two: `shock_cost_KEY = KEY(with shocks) -
 KEY(without)`. Positive for a loss-like key (bad debt, `treasury_loss_usd`), negative for
-a value-like one (`treasury_end_usd`).
+a value-like one (`treasury_nav_end_usd`).
 
 This means something only with common random numbers: both runs must share every random
 draw the shocks do not cause. Exogenous paths come from per-purpose streams whose draws do
