@@ -417,9 +417,10 @@ def liquidation_curve_figure(run: RunFolder) -> ReportFigure | None:
         usd_axis(ax)
         label(ax, f"market {market}", "instant drop of the asset's oracle price (%)",
               "debt liquidatable (USD)")
-        legend_if_several(ax, loc="upper left")
+        legend_beside(ax)
     caption = (f"{run.caption} Health factor < 1 by the market's own rule at its oracle "
                "prices, one asset dropped, every other price unchanged; a position's whole "
                "debt counts, those already liquidatable included (the 0 % point). An asset "
                "that positions also borrow makes them healthier as it falls.")
+    draw_caption(fig, run.caption)
     return ReportFigure("liquidation_curve", title, caption, fig)

@@ -97,7 +97,8 @@ def test_every_run_figure_carries_the_scenario_and_seed(run):
     stamp = f"Scenario 'baseline', seed {run.summary['seed']}, 72 steps of 1 h."
     for make in (run_report.price_figure, run_report.health_figure,
                  run_report.liquidation_figure, run_report.graph_figure,
-                 run_report.systemic_figure, run_report.treasury_figure):
+                 run_report.systemic_figure, run_report.treasury_figure,
+                 run_report.liquidation_curve_figure):
         figure = make(run)
         assert caption_text(figure.figure).startswith(stamp), figure.name
     # the time series explain their numbered shock tags: the short baseline's crash and gas
