@@ -10,6 +10,7 @@ command that ran but found no answer exits 3 (`NO_ANSWER`).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,13 +21,16 @@ from protocols.errors import DaosimError
 #: a script can tell it from success, from a refused input (2) and from a simulator bug
 #: (1, Python's own exit code for an uncaught exception)
 NO_ANSWER = 3
+#: the shell's code for a process ended by SIGPIPE (128 + 13)
+BROKEN_PIPE = 141
 #: said on Ctrl-C when the command attached nothing (nothing written yet)
 INTERRUPTED = "interrupted"
 
 
 def exit_code(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """`handler(args)`'s exit code, or 2 on a `DaosimError` and 130 on Ctrl-C, each with a
-    one-line message on stderr instead of a traceback."""
+    one-line message on stderr instead of a traceback, and 141 without a word when the
+    reader of the output closed the pipe."""
     try:
         return handler(args)
     except DaosimError as exc:
@@ -36,6 +40,11 @@ def exit_code(handler: Callable[[argparse.Namespace], int], args: argparse.Names
         # the leading newline ends the line the terminal's ^C (or a progress bar) left open
         print(f"\n{interrupt_hint(exc)}", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (`daosim run ... | head`): stop quietly, as a Unix
+        # tool does on SIGPIPE; stdout goes to devnull so the exit's flush cannot fail too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
 
 
 @contextmanager

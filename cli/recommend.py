@@ -20,7 +20,7 @@ def add_recommend(commands: Any) -> None:
                     "its replicates and the mean of the --maximize metric. Prints the point "
                     "with the highest mean among those whose quantile is <= --budget, and "
                     "the Pareto frontier; writes recommendation.json into the folder (the "
-                    "sweep report draws it). Exit 1 when no point is within the budget.")
+                    "sweep report draws it). Exit 3 when no point is within the budget.")
     recommend.add_argument("sweep", type=Path, help="the --out folder of `daosim sweep`")
     recommend.add_argument("--risk", required=True, metavar="METRIC",
                            help="risk metric, e.g. bad_debt_usd (lower is better)")

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.sweep import metric_columns
-from experiments.tails import with_losses
+from experiments.tails import min_runs, with_losses
 from protocols.errors import ConfigError
 from sim.outputs import atomic_write_text
 
@@ -163,6 +163,11 @@ def text(rec: Recommendation) -> str:
                      f"({q} {_num(low['risk_q'])}): {_describe(rec, low)}")
     if rec.skipped:
         lines.append(f"({rec.skipped} point(s) without a successful run left out)")
+    fewest = int(rec.table["replicates"].min()) if len(rec.table) else 0
+    if 0 < rec.quantile < 1 and fewest < min_runs(rec.quantile):
+        lines.append(f"caution: {fewest} replicates per point; a {q} rests on at least one run "
+                     f"beyond it only from {min_runs(rec.quantile)} (with fewer it is an "
+                     "interpolation between the worst runs, not a tail estimate)")
     lines.append(f"Pareto frontier ({len(rec.frontier)} of {len(rec.table)} points; low "
                  f"{q} {rec.risk}, high mean {rec.objective}):")
     for row in rec.frontier.to_dict("records"):

@@ -120,3 +120,23 @@ def test_a_user_policy_that_raises_exits_2_naming_the_policy_and_the_step(tmp_pa
     assert captured.err == (
         f"daosim: treasury.policy '{policy}' at step 2: decide raised KeyError: 'USDC'\n")
     assert captured.out == ""
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    # `daosim schema | head -1` once head has left: the pipe's reader is gone before the
+    # first write; no traceback, the shell's SIGPIPE code 141
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "cli", "schema"], cwd=root, stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(root)})
+    finally:
+        os.close(write)
+    assert done.returncode == 141
+    assert done.stderr == ""

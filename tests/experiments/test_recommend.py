@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cli.main import main
-from experiments.recommend import pareto_frontier, recommend
+from experiments.recommend import pareto_frontier, recommend, text
 from protocols.errors import ConfigError
 from tests.experiments.conftest import AMM_SWEEP
 
@@ -58,6 +58,13 @@ def test_recommend_picks_the_best_feasible_point_and_the_hand_derived_frontier()
     assert pick(18.9).pick == 0
     # the median instead of the p95: point 3's median is 60
     assert pick(60, quantile=0.5).pick == 3
+
+
+def test_a_quantile_from_too_few_replicates_is_flagged():
+    # 2 runs (point 4) are too few for a p95 (20) and for a median (2 are enough)
+    assert "caution: 2 replicates per point; a p95 rests on at least one run beyond it " \
+        "only from 20" in text(pick(50))
+    assert "caution" not in text(pick(60, quantile=0.5))
 
 
 def test_no_feasible_point_names_the_least_risky():
