@@ -164,7 +164,7 @@ class DistressMonitor:
     `runway` and `value` give the treasury's runway (months) and value (USD) now (the model
     passes its allocator's, sim.treasury). `vault_nav(name)` gives a vault's NAV per share
     in its collateral and `shortfall(name)` a market's shortfall (USD) this step (defaults:
-    marked now; the model reuses the values its DataCollector just recorded)."""
+    marked now; the model reuses the values its time series just recorded)."""
 
     def __init__(
         self,

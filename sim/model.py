@@ -29,6 +29,7 @@ from sim.assembly import build_world
 from sim.capital import reporters as capital_reporters
 from sim.capital import summary_figures as capital_figures
 from sim.cascade import Cascade
+from sim.collector import SeriesCollector
 from sim.contagion import annotate, contagion_summary, origins_debtrank
 from sim.distress import DistressMonitor
 from sim.gas import GWEI, gas_with_load_scalar, window_steps
@@ -111,8 +112,8 @@ class TreasuryModel(mesa.Model):
         self._snapshot_step = None if first_origin is None else first_origin - 1
         self._graph: tuple[int, nx.DiGraph] | None = None
         self._systemic = 0.0
-        self.datacollector = mesa.DataCollector(model_reporters=self._reporters())
-        self.datacollector.collect(self)
+        self.series = SeriesCollector(self._reporters())  # the time series (sim.collector)
+        self.series.collect(self)
         self.distress = DistressMonitor(
             self.world, config, names.TREASURY, runway=self._runway_months,
             value=lambda: self.allocator.book.nav_usd, vault_nav=self._collected_vault_nav,
@@ -180,7 +181,7 @@ class TreasuryModel(mesa.Model):
         # 7. the allocator applies the DAO policy (opex, debts, rebalancing)
         self._do(Allocator)
         # 8. record, then distress transitions (reading the vault NAV just collected)
-        self.datacollector.collect(self)
+        self.series.collect(self)
         self._evaluate_distress(t)
         if t == self._snapshot_step:
             self.graph_before = self.cascade.before = self._step_graph()
@@ -245,13 +246,13 @@ class TreasuryModel(mesa.Model):
     def _collected_vault_nav(self, name: str) -> float:
         """NAV per share of vault `name` (in its collateral) from this step's collected
         share price: marking the options once per step is the costly part of distress."""
-        usd = self.datacollector.model_vars[columns.vault_share_usd(name)][-1]
+        usd = self.series.latest(columns.vault_share_usd(name))
         return usd / self.world.usd(self.world.vaults[name].collateral)
 
     def _collected_shortfall(self, name: str) -> float:
         """Shortfall (USD) of market `name` this step, its peak over the rounds, from this
         step's collected column: valuing the whole book again would double the cost."""
-        return self.datacollector.model_vars[columns.shortfall_usd(name)][-1]
+        return self.series.latest(columns.shortfall_usd(name))
 
     def _evaluate_distress(self, step: int) -> None:
         first = []
@@ -353,7 +354,7 @@ class TreasuryModel(mesa.Model):
 
     # -- outputs -----------------------------------------------------------------------
     def timeseries(self):
-        frame = self.datacollector.get_model_vars_dataframe()
+        frame = self.series.frame()
         frame.index.name = "step"
         return frame.reset_index()
 

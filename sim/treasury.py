@@ -107,7 +107,7 @@ def realized_vol(nav: Sequence[float] | np.ndarray, steps_per_year: float) -> fl
 
 
 def reporters(opex_usd_per_month: float) -> dict[str, Any]:
-    """DataCollector model reporters of the treasury (read the allocator's book, which it
+    """Time-series reporters of the treasury (read the allocator's book, which it
     refreshes after acting, so a step costs one liquidation quote per asset held).
     `runway_months` only with opex: without spend the runway is unbounded."""
     series = {
