@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 Reporter = Callable[[Any], Any]
@@ -36,5 +37,7 @@ class SeriesCollector:
         return self.columns[column][-1]
 
     def frame(self) -> pd.DataFrame:
-        """Every collection so far, one row each."""
-        return pd.DataFrame(self.columns)
+        """Every collection so far, one row each (a new frame per call). Each column is made
+        an array first: pandas infers a list's dtype item by item, numpy in one pass, and
+        both give int64 for ints and float64 once a float is among them."""
+        return pd.DataFrame({name: np.asarray(values) for name, values in self.columns.items()})

@@ -108,6 +108,7 @@ class TreasuryModel(mesa.Model):
         self._bad_debt_from: dict[str, dict[str, float]] = {}
         self.cascade = Cascade(find_origins(config, self.paths, self.world),
                                blame=lambda node: self._bad_debt_from.get(node, {}))
+        self._shocked_origins = any(o.size > 0 for o in self.cascade.origins.values())
         first_origin = min((o.step for o in self.cascade.origins.values()), default=None)
         self._snapshot_step = None if first_origin is None else first_origin - 1
         self._graph: tuple[int, nx.DiGraph] | None = None
@@ -293,6 +294,8 @@ class TreasuryModel(mesa.Model):
         first origin (the summary's figure), the value held in between. A graph and a
         DebtRank every hourly step cost 40 % of a baseline run; a 6-hour sample shows how
         exposure builds up."""
+        if not self._shocked_origins:  # nothing to spread: 0 on any graph, none is built
+            return 0.0
         t, hours = int(self.steps), self.config.step_hours
         if t == 0 or t == self._snapshot_step or (
                 math.floor(t * hours / SYSTEMIC_EVERY_HOURS)
