@@ -48,7 +48,8 @@ class Arbitrageur(mesa.Agent):
         names = list(world.pools)
         self.model.random.shuffle(names)
         for name in names:
-            trade = self._affordable(remembered_hedged_arbitrage(world.pools[name], world))
+            trade = self._affordable(
+                remembered_hedged_arbitrage(world.pools[name], world, gas_usd))
             if trade is not None and trade.profit_usd > gas_usd:
                 self._execute(name, trade, gas_usd)
 

@@ -51,6 +51,9 @@ MIN_EDGE = 1e-7
 #: A quote above the pool's balance by more than float rounding means a drained pool; a
 #: swap that runs off the pool's last liquidity is trimmed by this much to stay inside it.
 DRAINED_RTOL = 1e-9
+#: How far a hedged trade's profit may exceed the unhedged best's by float rounding alone
+#: (the unhedged amount is Brent's root to 1e-7, where the profit is flat: ~1e-14 of it).
+HEDGE_BOUND_RTOL = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +99,7 @@ def best_arbitrage(pool: Pool, price_usd: Mapping[str, float]) -> Trade | None:
     return best
 
 
-def best_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
+def best_hedged_arbitrage(pool: Pool, world: World, floor_usd: float = 0.0) -> Trade | None:
     """The most profitable swap in `pool` when its output is sold, and its input bought
     back, on `world`'s off-chain markets, whose finite depth moves their prices (module
     doc); `best_arbitrage` at the traded prices when the hedge cannot move their ratio
@@ -107,10 +110,16 @@ def best_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
     off-chain prices after hedging that swap. The gap rho - P_in'/P_out' rises with rho (a
     higher rate is a smaller trade, a smaller hedge): negative at the unhedged target
     P_in/P_out, positive at the first unit's rate, so Brent brackets its one root.
-    Profit is the hedge's proceeds in token_in less the input, in USD at today's price."""
+    Profit is the hedge's proceeds in token_in less the input, in USD at today's price.
+
+    None also when even the unhedged best earns no more than `floor_usd` (a trader's gas):
+    the hedge only costs - its sale pays less than the reference price, its purchase more -
+    so no hedged size can earn more, and the costly solve is skipped."""
     prices = {t: world.usd(t) for t in pool.tokens}
     plain = best_arbitrage(pool, prices)
     if plain is None:
+        return None
+    if floor_usd > 0 and plain.profit_usd * (1.0 + HEDGE_BOUND_RTOL) <= floor_usd:
         return None
     sell_off, buy_off = world.reference[plain.token_out], world.reference[plain.token_in]
     # d log(P_in / P_out) per USD hedged: buying token_in lifts it, selling token_out sinks
@@ -152,13 +161,14 @@ def best_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
     return replace(plain, amount_in=amount_in, amount_out=amount_out, profit_usd=profit)
 
 
-#: pool -> (the state it was last solved in, the answer, its price level): several
-#: arbitrageurs visit the same pools every round, and a pool whose edge does not pay gas
-#: stays as it was.
+#: pool -> (the state it was last solved in, the answer, its price level, the floor it was
+#: solved for): several arbitrageurs visit the same pools every round, and a pool whose edge
+#: does not pay gas stays as it was.
 _SOLVED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def remembered_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
+def remembered_hedged_arbitrage(pool: Pool, world: World, floor_usd: float = 0.0
+                                 ) -> Trade | None:
     """`best_hedged_arbitrage`, solved once per state of the pool and of its tokens' off-chain
     prices: the answer is a function of exactly these (the pool's state, which changes only
     with its ledger balances, and the traded prices), so
@@ -166,7 +176,9 @@ def remembered_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
     lookup instead of a solve. Where no hedge can move the pair's prices (every token's own
     depth unlimited), the trade's amounts depend on the prices' ratios alone and its profit
     is proportional to their level: a pool whose prices all moved together (stETH with ETH)
-    is answered from the last solve, rescaled."""
+    is answered from the last solve, rescaled. With `floor_usd`, as `best_hedged_arbitrage`:
+    None may also mean no trade earning more than it; such an answer serves any floor as
+    high."""
     prices = tuple(world.usd(t) for t in pool.tokens)
     scalable = all(world.reference[t].impact_per_usd == 0 for t in pool.tokens)
     level = prices[0] if scalable else 1.0
@@ -174,16 +186,18 @@ def remembered_hedged_arbitrage(pool: Pool, world: World) -> Trade | None:
         world.ledger.writes_of(pool.name),  # every change of a pool moves its balances
         tuple(p / level for p in prices) if scalable else prices,
     )
+    floor_usd = 0.0 if scalable else floor_usd  # unmovable prices: no hedged solve to skip
     known = _SOLVED.get(pool)
-    if known is not None and known[0] == state:
+    if known is not None and known[0] == state and (known[1] is not None
+                                                    or known[3] <= floor_usd):
         trade, solved_level = known[1], known[2]
         if trade is None or solved_level == level:
             return trade
         scale = level / solved_level
         return replace(trade, profit_usd=trade.profit_usd * scale,
                        price_in=trade.price_in * scale, price_out=trade.price_out * scale)
-    trade = best_hedged_arbitrage(pool, world)
-    _SOLVED[pool] = (state, trade, level)
+    trade = best_hedged_arbitrage(pool, world, floor_usd)
+    _SOLVED[pool] = (state, trade, level, floor_usd)
     return trade
 
 

@@ -29,6 +29,7 @@ The pure functions use plain Python floats: n is 2..8, where numpy's per-call ov
 would cost more than the arithmetic.
 """
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from numbers import Integral
@@ -116,6 +117,14 @@ def marginal_price(i: int, j: int, balances: Sequence[float], amp: float) -> flo
 
 # -- unchecked kernels (callers validated) -------------------------------------------------
 def _get_D(xp: list[float], amp: float) -> float:
+    """The invariant D of balances `xp` (3pool `get_D`), remembered for the last few
+    balance vectors: a pool is quoted, priced and swapped many times between two changes of
+    its balances, and D is a function of them and A alone."""
+    return _remembered_D(tuple(xp), amp)
+
+
+@functools.lru_cache(maxsize=64)
+def _remembered_D(xp: tuple[float, ...], amp: float) -> float:
     n = len(xp)
     S = math.fsum(xp)
     if S == 0:
