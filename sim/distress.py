@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from agents import event_kinds
 from protocols import names
@@ -60,11 +60,11 @@ class Transition:
     since: int
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     """One cause's figure at a step: beyond its enter threshold (`enter`), back inside its
     leave threshold (`clear`); `steps`: the duration it must hold (default `min_steps`);
-    `latch`: once logged, it never clears (bad debt)."""
+    `latch`: once logged, it never clears (bad debt). A tuple: every node makes a few
+    every step."""
 
     cause: str
     value: float
@@ -99,6 +99,7 @@ class CauseTracker:
     def __init__(self, min_steps: int) -> None:
         self.min_steps = min_steps
         self._nodes: dict[str, _Node] = {}
+        self._order: list[str] = []  # every node seen, sorted
         self._first: int | None = None
         self.first_distress: dict[str, int] = {}  # node -> `since` of its first distress
 
@@ -110,7 +111,9 @@ class CauseTracker:
         if self._first is None:
             self._first = step
         transitions = []
-        for node in sorted(readings.keys() | self._nodes.keys()):
+        if readings.keys() != self._nodes.keys():  # the same nodes step after step, usually
+            self._order = sorted(readings.keys() | self._nodes.keys())
+        for node in self._order:
             found = readings.get(node, [])
             state = self._nodes.setdefault(node, _Node())
             change = self._step(step, node, state, found)

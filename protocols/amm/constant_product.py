@@ -385,6 +385,13 @@ class ConstantProductPool:
         self, token_in: str, token_out: str, args: tuple[str, str] = ("token_in", "token_out")
     ) -> tuple[float, float]:
         """Validate a (token_in, token_out) pair and return its reserves, both > 0."""
+        token0, token1 = self.tokens
+        if (token_in == token0 and token_out == token1) or (
+                token_in == token1 and token_out == token0):  # a valid pair: no search
+            book = self.ledger.balance_of
+            reserve_in, reserve_out = book(self.name, token_in), book(self.name, token_out)
+            if reserve_in != 0 and reserve_out != 0:
+                return reserve_in, reserve_out
         for name, token in zip(args, (token_in, token_out), strict=True):
             if token not in self.tokens:
                 raise UnknownToken(
