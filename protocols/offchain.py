@@ -67,12 +67,21 @@ class OffchainMarket:
         self._permanent = 0.0
         self._transient = 0.0
         self._anchor = anchor
+        #: the traded price since the last write (None: to compute); only without an anchor,
+        #: whose own writes would not reach it
+        self._price: float | None = None
 
     # -- reads ----------------------------------------------------------------------------
     def read(self) -> float:
-        """The traded price: what oracles reading the reference and every valuation see."""
-        impact = self.impact
-        return self._fundamental * math.exp(impact) if impact else self._fundamental
+        """The traded price: what oracles reading the reference and every valuation see.
+        Read far more often than written (every valuation), so it is kept until a write."""
+        price = self._price
+        if price is None:
+            impact = self.impact
+            price = self._fundamental * math.exp(impact) if impact else self._fundamental
+            if self._anchor is None:
+                self._price = price
+        return price
 
     @property
     def fundamental(self) -> float:
@@ -115,6 +124,7 @@ class OffchainMarket:
     def set(self, price: float) -> None:
         """Move the fundamental (the exogenous path); the impact carries over."""
         self._fundamental = check_amount("price", price, allow_zero=False)
+        self._price = None
 
     def sell(self, units: float) -> float:
         """Sell `units`: returns the USD received and pushes the price down by its impact."""
@@ -134,7 +144,9 @@ class OffchainMarket:
             raise InvalidAmount(f"hours: must be >= 0, got {hours}")
         if self._transient:
             self._transient *= math.exp(-self._decay_per_hour * hours)
+            self._price = None
 
     def _push(self, move: float) -> None:
         self._permanent += PERMANENT_SHARE * move
         self._transient += (1.0 - PERMANENT_SHARE) * move
+        self._price = None
