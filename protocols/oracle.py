@@ -169,7 +169,9 @@ class Oracle:
             observe(step)
         created = False
         if not self._frozen:
-            raw = _check_price(f"oracle {self.asset}: source price", self.source.read())
+            raw = self.source.read()
+            if type(raw) is not float or not 0.0 < raw < math.inf:  # named only when wrong
+                raw = _check_price(f"oracle {self.asset}: source price", raw)
             if self._should_report(step, raw):
                 self._last_round = (step, raw)
                 self._in_flight.append((step + self.latency, raw))

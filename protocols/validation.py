@@ -12,6 +12,8 @@ def check_amount(name: str, value: float, *, allow_zero: bool = True) -> float:
     Booleans and strings are rejected: they are almost always a caller's mistake.
     """
     kind = type(value)
+    if kind is float and 0.0 < value < math.inf:  # the usual case, decided in one test
+        return value
     # The exact-type test first: `isinstance(x, Real)` is an ABC check, and this function
     # guards every swap, transfer and liquidation.
     if kind is not float and kind is not int and (kind is bool or not isinstance(value, Real)):

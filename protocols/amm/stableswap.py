@@ -164,10 +164,12 @@ def _solve_y(j: int, xp: list[float], amp: float, D: float) -> float:
     c = c * D / (Ann * n)
     b = S_ + D / Ann
     y = D
+    rtol = RTOL
     for _ in range(MAX_ITERATIONS):
         y_prev = y
         y = (y * y + c) / (2 * y + b - D)
-        if abs(y - y_prev) <= RTOL * max(y, D):  # y is only as precise as D (b - D cancels)
+        # y is only as precise as D (b - D cancels): tolerance relative to max(y, D)
+        if abs(y - y_prev) <= rtol * (D if y < D else y):
             return y
     raise DaosimError(f"get_y: no convergence after {MAX_ITERATIONS} steps for {xp} amp={amp}")
 
