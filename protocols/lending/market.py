@@ -148,6 +148,7 @@ class LendingMarket:
         self._borrow_index = np.ones(len(params))
         self._book = PositionBook(len(params))
         self._changes = 0  # index and parameter changes; the book counts its own
+        self._checked_prices: tuple[tuple[float, ...], np.ndarray] | None = None  # _prices
         for asset in self.assets:
             ledger.create_token(self.receipt_token(asset), issuer=name)
 
@@ -515,12 +516,20 @@ class LendingMarket:
         return int(pid)
 
     def _prices(self) -> np.ndarray:
-        prices = np.array([self.oracles[a].price for a in self.assets], dtype=float)
+        """The oracles' answers per reserve, checked; read-only, shared by every read until
+        an answer changes (a round's quotes, validations and health factors all read it)."""
+        answers = tuple(self.oracles[a].price for a in self.assets)
+        cached = self._checked_prices
+        if cached is not None and cached[0] == answers:
+            return cached[1]
+        prices = np.array(answers, dtype=float)
         good = np.isfinite(prices) & (prices > 0)
         if not good.all():
             bad = np.flatnonzero(~good)
             asset, price = self.assets[bad[0]], prices[bad[0]]
             raise InvalidAmount(f"oracles[{asset!r}].price: must be finite and > 0, got {price}")
+        prices.flags.writeable = False
+        self._checked_prices = (answers, prices)
         return prices
 
     def _account(
