@@ -113,9 +113,14 @@ class CauseTracker:
         transitions = []
         if readings.keys() != self._nodes.keys():  # the same nodes step after step, usually
             self._order = sorted(readings.keys() | self._nodes.keys())
+        nodes = self._nodes
         for node in self._order:
             found = readings.get(node, [])
-            state = self._nodes.setdefault(node, _Node())
+            state = nodes.get(node)
+            if state is None:
+                state = nodes[node] = _Node()
+            elif not (state.distressed or state.held or any(r.enter for r in found)):
+                continue  # calm and nothing entering: nothing to change (the usual case)
             change = self._step(step, node, state, found)
             if change is not None:
                 transitions.append(change)
