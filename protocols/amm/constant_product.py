@@ -90,6 +90,13 @@ def _amount_in(amount_out: Amount, reserve_in: Amount, reserve_out: Amount, g: f
     return reserve_in * amount_out / ((reserve_out - amount_out) * g)
 
 
+def _input_to_rate(reserve_in: float, reserve_out: float, rate: float, g: float) -> float:
+    """`amount_in_to_target_price` on Python floats: the same operations in the same order
+    (sqrt is correctly rounded in both), without numpy's cost per scalar."""
+    rate_over_target = g * reserve_out / (reserve_in * rate)
+    return max(reserve_in * (math.sqrt(rate_over_target) - 1.0) / g, 0.0)
+
+
 def get_amount_out(
     amount_in: Amount, reserve_in: Amount, reserve_out: Amount, fee: float = 0.003
 ) -> Amount:
@@ -208,7 +215,8 @@ class ConstantProductPool:
     # -- reads --------------------------------------------------------------------------
     def reserves(self) -> dict[str, float]:
         """The pool's ledger balances of its two tokens."""
-        return {token: self.ledger.balance_of(self.name, token) for token in self.tokens}
+        (token0, token1), balance = self.tokens, self.ledger.balance_of
+        return {token0: balance(self.name, token0), token1: balance(self.name, token1)}
 
     @property
     def k(self) -> float:
@@ -266,7 +274,7 @@ class ConstantProductPool:
         `amount_in_to_target_price` (ExampleSwapToPrice's closed form)."""
         rate = check_amount("rate", rate, allow_zero=False)
         reserve_in, reserve_out = self._trading_reserves(token_in, token_out)
-        amount_in = float(amount_in_to_target_price(reserve_in, reserve_out, rate, self.fee))
+        amount_in = _input_to_rate(reserve_in, reserve_out, rate, self._gamma)
         if amount_in == 0:
             return 0.0, 0.0
         return amount_in, float(_amount_out(amount_in, reserve_in, reserve_out, self._gamma))

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from protocols.amm.constant_product import (
     MINIMUM_LIQUIDITY,
     ConstantProductPool,
+    _input_to_rate,
     amount_in_to_target_price,
     get_amount_in,
     get_amount_out,
@@ -688,3 +689,15 @@ def test_random_sequences_conserve_tokens_and_never_cheapen_lp_shares(fee, opera
         shrink = max(reserves[t] / r for t, r in pool.reserves().items() if r > 0)
         assert new_value >= share_value * (1 - 1e-9 - 1e-15 * shrink)
         share_value = new_value
+
+
+@given(
+    reserve_in=st.floats(1e-6, 1e15), reserve_out=st.floats(1e-6, 1e15),
+    rate=st.floats(1e-9, 1e9), fee=st.sampled_from([0.0, 0.0005, 0.003, 0.01]),
+)
+def test_the_pools_scalar_input_to_rate_is_the_public_formula_bit_for_bit(
+    reserve_in: float, reserve_out: float, rate: float, fee: float
+) -> None:
+    """The pool sizes arbitrage with a float kernel; it must give exactly the numpy formula."""
+    expected = float(amount_in_to_target_price(reserve_in, reserve_out, rate, fee))
+    assert _input_to_rate(reserve_in, reserve_out, rate, 1.0 - fee) == expected
