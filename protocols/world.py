@@ -165,7 +165,8 @@ class World:
     # -- advancing ----------------------------------------------------------------------
     def set_prices(self, prices: Any) -> None:
         """Write one row of fundamental prices (in `assets` order); impacts carry over."""
-        for asset, price in zip(self.assets, prices, strict=True):
+        values = prices.tolist() if hasattr(prices, "tolist") else prices  # floats at once
+        for asset, price in zip(self.assets, values, strict=True):
             self.reference[asset].set(float(price))
 
     def decay_impact(self, hours: float) -> None:
