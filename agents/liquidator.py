@@ -146,23 +146,24 @@ class Liquidator(mesa.Agent):
         if not found:
             return 0
         gas_usd = float(self.model.gas_cost_usd(self.gas_units))
-        estimates, refs = [], []
+        estimates, keys, pids = [], [], []  # per candidate: (market, collateral, debt), pid
         for k, (market, t) in enumerate(found):
             usd = np.array([world.usd(a) for a in market.assets])
             fee = np.where(t.c == t.d, 0.0, self.flash_loan_fee)
             estimate = t.payout * usd[t.c] - t.repaid * usd[t.d] * (1.0 + fee) - gas_usd
             rows = np.flatnonzero(estimate > 0)
             estimates.append(estimate[rows])
-            refs.append(np.column_stack([np.full(rows.size, k), rows]))
-        estimate, ref = np.concatenate(estimates), np.concatenate(refs)
-        keys = [(int(k), int(found[k][1].c[r]), int(found[k][1].d[r])) for k, r in ref]
+            keys += zip([k] * rows.size, t.c[rows].tolist(), t.d[rows].tolist(), strict=True)
+            pids += t.pid[rows].tolist()
+        if not keys:
+            return 0
+        estimate = np.concatenate(estimates)
         remaining, exhausted, done = len(set(keys)), set(), 0
-        for i in np.argsort(-estimate, kind="stable"):
+        for i in np.argsort(-estimate, kind="stable").tolist():
             if keys[i] in exhausted:
                 continue
             k, c, d = keys[i]
-            market, t = found[k]
-            outcome = self._liquidate(market, int(t.pid[ref[i, 1]]), c, d, gas_usd)
+            outcome = self._liquidate(found[k][0], pids[i], c, d, gas_usd)
             if outcome is None:
                 continue
             if outcome:
