@@ -179,8 +179,8 @@ def remembered_hedged_arbitrage(pool: Pool, world: World, floor_usd: float = 0.0
     is answered from the last solve, rescaled. With `floor_usd`, as `best_hedged_arbitrage`:
     None may also mean no trade earning more than it; such an answer serves any floor as
     high."""
-    prices = tuple(world.usd(t) for t in pool.tokens)
-    scalable = all(world.reference[t].impact_per_usd == 0 for t in pool.tokens)
+    prices = tuple([world.usd(t) for t in pool.tokens])
+    scalable = not any([world.reference[t].impact_per_usd for t in pool.tokens])
     level = prices[0] if scalable else 1.0
     state = (
         world.ledger.writes_of(pool.name),  # every change of a pool moves its balances
