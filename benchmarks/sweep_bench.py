@@ -6,8 +6,10 @@ processes and on a 2-worker Dask LocalCluster, each into a fresh results folder 
 figures include writing every part file and consolidating runs.parquet). Parallel
 efficiency = rate(2 workers) / (2 x rate(1 worker)); target >= 0.85 on an idle machine.
 Start-up (worker processes, cluster) is included: it is part of what a user waits for.
-Each worker process's resident set is printed after a quarter of the runs and at the end:
-memory per worker should stay flat in the number of runs.
+Each worker process's resident set is printed after a quarter of the runs and at the end
+(memory per worker should stay flat in the number of runs), and its CPU time over the
+sweep's: a worker busy well under 100 % of the time waited for a core (a loaded machine)
+or for work (the parent process too slow to feed it).
 
 A script, not a test: it prints figures for the issue notes and asserts nothing.
 """
@@ -55,6 +57,7 @@ class WorkerMemory:
     end_runs: int
     end_mib: float
     peak_mib: float | None  # VmHWM
+    cpu_s: float  # CPU seconds it used while watched: over the sweep's time, its core share
 
     @property
     def growth(self) -> float:
@@ -88,7 +91,7 @@ def worker_memory(records: dict[str, dict[str, Any]], runs: int,
             continue
         early = next((s for s in samples if s[0] >= runs / 4), samples[0])
         found.append(WorkerMemory(int(pid), early[0], early[1], samples[-1][0], samples[-1][1],
-                                  record.get("peak_mib")))
+                                  record.get("peak_mib"), record.get("cpu_s", 0.0)))
     return sorted(found, key=lambda w: w.pid)
 
 
@@ -114,7 +117,8 @@ def measure(label: str, runs: int, steps: int, **execution: object) -> SweepFigu
     for w in figures.workers:
         peak = f", peak {w.peak_mib:.0f}" if w.peak_mib else ""
         print(f"    worker {w.pid}: {w.early_mib:.0f} MiB when {w.early_runs} runs were done, "
-              f"{w.end_mib:.0f} MiB at {w.end_runs} (x{w.growth:.3f}{peak})")
+              f"{w.end_mib:.0f} MiB at {w.end_runs} (x{w.growth:.3f}{peak}); "
+              f"busy {w.cpu_s / elapsed:.0%} of the time")
     return figures
 
 

@@ -49,7 +49,7 @@ def test_worker_memory_keeps_the_busy_processes_and_samples_a_quarter_in() -> No
     first, second = found
     assert (first.early_runs, first.early_mib, first.end_runs, first.end_mib) == (50, 200.0,
                                                                                   199, 210.0)
-    assert first.growth == 1.05 and first.peak_mib == 212.0
+    assert first.growth == 1.05 and first.peak_mib == 212.0 and first.cpu_s == 100.0
     # a worker first seen after the quarter mark is measured from its first sample
     assert (second.early_runs, second.growth) == (60, 1.0)
     assert worker_memory({}, runs=200) == []
