@@ -26,6 +26,7 @@ import numpy as np
 
 from sim.runner import run_scenario
 from sim.scenario import load_scenario
+from spec.scenario import Scenario
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "experiments" / "scenarios"
 RUNS = 100
@@ -35,19 +36,24 @@ SIGMA, FEE, GAS_USD = 0.8, 0.003, 20.0
 ETH0, USDC0 = 10_000.0, 20_000_000.0
 
 
-def baseline_scaling() -> None:
-    base = load_scenario(SCENARIOS / "baseline.toml")
-    cohorts = base.agents.borrowers
+def scaled_baseline(factor: int) -> Scenario:
+    """The baseline with the same aggregate book cut into `factor` times more, smaller
+    positions: the world stays economically the same, so timings isolate the per-position
+    cost."""
+    overrides: dict[str, object] = {}
+    for k, c in enumerate(load_scenario(SCENARIOS / "baseline.toml").agents.borrowers):
+        overrides[f"agents.borrowers[{k}].positions"] = c.positions * factor
+        overrides[f"agents.borrowers[{k}].size_usd_median"] = c.size_usd_median / factor
+    return load_scenario(SCENARIOS / "baseline.toml", overrides)
+
+
+def baseline_scaling(factors: tuple[int, ...] = (1, 10, 100)) -> dict[int, float]:
+    """Print and return the seconds of one baseline run per book size (positions -> s)."""
     print("baseline, 720 hourly steps:")
     previous = None
-    for factor in (1, 10, 100):
-        # The same aggregate book cut into `factor` times more, smaller positions: the world
-        # stays economically the same, so the timing isolates the per-position cost.
-        overrides = {}
-        for k, c in enumerate(cohorts):
-            overrides[f"agents.borrowers[{k}].positions"] = c.positions * factor
-            overrides[f"agents.borrowers[{k}].size_usd_median"] = c.size_usd_median / factor
-        config = load_scenario(SCENARIOS / "baseline.toml", overrides)
+    timings: dict[int, float] = {}
+    for factor in factors:
+        config = scaled_baseline(factor)
         positions = sum(c.positions for c in config.agents.borrowers)
         started = time.perf_counter()
         result = run_scenario(config)
@@ -55,7 +61,8 @@ def baseline_scaling() -> None:
         growth = "" if previous is None else f"  x{elapsed / previous:.1f} for x10 positions"
         print(f"  {positions:>7,} positions: {elapsed:6.2f} s  "
               f"({result.summary['liquidations']:,} liquidations){growth}")
-        previous = elapsed
+        previous = timings[positions] = elapsed
+    return timings
 
 
 # -- the same tiny world three ways --------------------------------------------------------
@@ -113,16 +120,19 @@ def numpy_runs(seed: int) -> np.ndarray:
     return y / x
 
 
-def arbitrage_overhead() -> None:
+def arbitrage_overhead(runs: int = RUNS) -> dict[str, float]:
+    """Print and return the seconds of `runs` seeded runs of amm_arbitrage.toml through
+    daosim (`daosim`), as the bare Mesa model (`bare_mesa`) and of 100 runs as plain numpy
+    (`numpy`)."""
     config = load_scenario(SCENARIOS / "amm_arbitrage.toml")
     run_scenario(config)  # warm caches and imports
     started = time.perf_counter()
-    for seed in range(RUNS):
+    for seed in range(runs):
         run_scenario(config.model_copy(update={"seed": seed}))
     framework = time.perf_counter() - started
 
     started = time.perf_counter()
-    for seed in range(RUNS):
+    for seed in range(runs):
         model = BareModel(seed)
         for _ in range(STEPS):
             model.step()
@@ -132,11 +142,12 @@ def arbitrage_overhead() -> None:
     numpy_runs(0)
     plain = time.perf_counter() - started
 
-    print(f"amm_arbitrage, {RUNS} runs x {STEPS} steps in one process:")
-    print(f"  daosim      {framework:6.2f} s  ({framework / RUNS * 1e3:.1f} ms/run, "
-          f"{framework / (RUNS * STEPS) * 1e6:.0f} us/step)  = {framework / bare:.1f}x bare Mesa")
+    print(f"amm_arbitrage, {runs} runs x {STEPS} steps in one process:")
+    print(f"  daosim      {framework:6.2f} s  ({framework / runs * 1e3:.1f} ms/run, "
+          f"{framework / (runs * STEPS) * 1e6:.0f} us/step)  = {framework / bare:.1f}x bare Mesa")
     print(f"  bare Mesa   {bare:6.2f} s")
-    print(f"  numpy       {plain:6.2f} s")
+    print(f"  numpy       {plain:6.2f} s  ({RUNS} runs side by side)")
+    return {"daosim": framework, "bare_mesa": bare, "numpy": plain}
 
 
 def curve_cost(factor: int = 100, repeats: int = 5) -> None:
@@ -146,11 +157,7 @@ def curve_cost(factor: int = 100, repeats: int = 5) -> None:
     from sim.liquidation_curve import LiquidationCurves
     from sim.model import TreasuryModel
 
-    overrides = {}
-    for k, c in enumerate(load_scenario(SCENARIOS / "baseline.toml").agents.borrowers):
-        overrides[f"agents.borrowers[{k}].positions"] = c.positions * factor
-        overrides[f"agents.borrowers[{k}].size_usd_median"] = c.size_usd_median / factor
-    model = TreasuryModel(load_scenario(SCENARIOS / "baseline.toml", overrides))
+    model = TreasuryModel(scaled_baseline(factor))
     positions = sum(m.n_positions for m in model.world.markets.values())
     timings = []
     for _ in range(repeats):

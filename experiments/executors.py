@@ -161,8 +161,14 @@ def _run_dask(tasks: Iterable[RunTask], on_done: OnDone, workers: int, scheduler
         raise ConfigError("--scheduler: needs `dask[distributed]` installed") from None
     cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                               dashboard_address=None)
+        import dask
+
+        # Dask workers sample the running task's stack every 10 ms for the dashboard's
+        # profile (this cluster has no dashboard): it took 15-20 % of a baseline run's
+        # time and grew each worker's memory through the sweep (benchmarks.sweep_bench).
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
+                                   processes=processes, dashboard_address=None)
         client = Client(cluster)
     elif scheduler.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
         try:
