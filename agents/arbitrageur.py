@@ -6,13 +6,18 @@ to the reference market, at the speed their capital and the gas price allow.
 
 from __future__ import annotations
 
+import weakref
+
 import mesa
 
 from agents import event_kinds
 from agents.host import Host
-from agents.trading import Trade, capped, remembered_hedged_arbitrage
+from agents.trading import Memo, Trade, capped, remembered_hedged_arbitrage
 from protocols import names
 from protocols.validation import check_amount
+
+#: model -> the arbitrage memo its arbitrageurs share (`agents.trading.Memo`)
+_MEMOS: weakref.WeakKeyDictionary[Host, Memo] = weakref.WeakKeyDictionary()
 
 
 class Arbitrageur(mesa.Agent):
@@ -38,6 +43,8 @@ class Arbitrageur(mesa.Agent):
         super().__init__(model)
         self.capital_usd, self.gas_units = capital_usd, gas_units
         self.holder = names.agent(names.ARBITRAGEUR, self.unique_id)
+        # one memo per model: every arbitrageur of the round asks about the same pools
+        self.memo: Memo = _MEMOS.setdefault(model, {})
         world = model.world
         for asset in world.assets:
             world.fund(self.holder, asset, self.capital_usd / len(world.assets) / world.usd(asset))
@@ -49,7 +56,7 @@ class Arbitrageur(mesa.Agent):
         self.model.random.shuffle(names)
         for name in names:
             trade = self._affordable(
-                remembered_hedged_arbitrage(world.pools[name], world, gas_usd))
+                remembered_hedged_arbitrage(world.pools[name], world, self.memo, gas_usd))
             if trade is not None and trade.profit_usd > gas_usd:
                 self._execute(name, trade, gas_usd)
 

@@ -26,10 +26,10 @@ off-chain marginal rate after the hedge, P_in'/P_out' (`best_hedged_arbitrage`).
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import permutations
+from typing import Any
 
 from scipy.optimize import brentq
 
@@ -161,24 +161,24 @@ def best_hedged_arbitrage(pool: Pool, world: World, floor_usd: float = 0.0) -> T
     return replace(plain, amount_in=amount_in, amount_out=amount_out, profit_usd=profit)
 
 
-#: pool -> (the state it was last solved in, the answer, its price level, the floor it was
-#: solved for): several arbitrageurs visit the same pools every round, and a pool whose edge
-#: does not pay gas stays as it was.
-_SOLVED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: A memo of `remembered_hedged_arbitrage`: pool name -> (the state it was last solved in,
+#: the answer, its price level, the floor it was solved for). One per world, shared by its
+#: traders and dropped with them: an answer holds its pool, so a memo keyed by the pool
+#: itself would keep every pool of every run alive.
+Memo = dict[str, tuple[Any, "Trade | None", float, float]]
 
 
-def remembered_hedged_arbitrage(pool: Pool, world: World, floor_usd: float = 0.0
+def remembered_hedged_arbitrage(pool: Pool, world: World, memo: Memo, floor_usd: float = 0.0
                                  ) -> Trade | None:
     """`best_hedged_arbitrage`, solved once per state of the pool and of its tokens' off-chain
     prices: the answer is a function of exactly these (the pool's state, which changes only
-    with its ledger balances, and the traded prices), so
-    a repeated question - the next arbitrageur of the round, the next quiet round - costs a
-    lookup instead of a solve. Where no hedge can move the pair's prices (every token's own
-    depth unlimited), the trade's amounts depend on the prices' ratios alone and its profit
-    is proportional to their level: a pool whose prices all moved together (stETH with ETH)
-    is answered from the last solve, rescaled. With `floor_usd`, as `best_hedged_arbitrage`:
-    None may also mean no trade earning more than it; such an answer serves any floor as
-    high."""
+    with its ledger balances, and the traded prices), so a repeated question - the next
+    arbitrageur of the round, the next quiet round - costs a lookup in `memo` instead of a
+    solve. Where no hedge can move the pair's prices (every token's own depth unlimited),
+    the trade's amounts depend on the prices' ratios alone and its profit is proportional
+    to their level: a pool whose prices all moved together (stETH with ETH) is answered
+    from the last solve, rescaled. With `floor_usd`, as `best_hedged_arbitrage`: None may
+    also mean no trade earning more than it; such an answer serves any floor as high."""
     prices = tuple([world.usd(t) for t in pool.tokens])
     scalable = not any([world.reference[t].impact_per_usd for t in pool.tokens])
     level = prices[0] if scalable else 1.0
@@ -187,7 +187,7 @@ def remembered_hedged_arbitrage(pool: Pool, world: World, floor_usd: float = 0.0
         tuple(p / level for p in prices) if scalable else prices,
     )
     floor_usd = 0.0 if scalable else floor_usd  # unmovable prices: no hedged solve to skip
-    known = _SOLVED.get(pool)
+    known = memo.get(pool.name)
     if known is not None and known[0] == state and (known[1] is not None
                                                     or known[3] <= floor_usd):
         trade, solved_level = known[1], known[2]
@@ -197,7 +197,7 @@ def remembered_hedged_arbitrage(pool: Pool, world: World, floor_usd: float = 0.0
         return replace(trade, profit_usd=trade.profit_usd * scale,
                        price_in=trade.price_in * scale, price_out=trade.price_out * scale)
     trade = best_hedged_arbitrage(pool, world, floor_usd)
-    _SOLVED[pool] = (state, trade, level, floor_usd)
+    memo[pool.name] = (state, trade, level, floor_usd)
     return trade
 
 
