@@ -162,7 +162,7 @@ def best_hedged_arbitrage(pool: Pool, world: World, floor_usd: float = 0.0) -> T
 
 
 #: A memo of `remembered_hedged_arbitrage`: pool name -> (the state it was last solved in,
-#: the answer, its price level, the floor it was solved for). One per world, shared by its
+#: the answer, its price level, the floor it was solved for). One per model, shared by its
 #: traders and dropped with them: an answer holds its pool, so a memo keyed by the pool
 #: itself would keep every pool of every run alive.
 Memo = dict[str, tuple[Any, "Trade | None", float, float]]
