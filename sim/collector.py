@@ -26,18 +26,25 @@ class SeriesCollector:
     def __init__(self, reporters: Mapping[str, Reporter]) -> None:
         self.columns: dict[str, list[Any]] = {name: [] for name in reporters}
         self._pairs = [(self.columns[name].append, fn) for name, fn in reporters.items()]
+        self._frame: tuple[int, pd.DataFrame] | None = None  # (collections, frame)
+        self._count = 0
 
     def collect(self, model: Any) -> None:
         """Append every column's value now."""
         for append, reporter in self._pairs:
             append(reporter(model))
+        self._count += 1
 
     def latest(self, column: str) -> Any:
         """The value `column` was given at the last collection."""
         return self.columns[column][-1]
 
     def frame(self) -> pd.DataFrame:
-        """Every collection so far, one row each (a new frame per call). Each column is made
+        """Every collection so far, one row each: built once per collection count (a run's
+        summary and its outputs both read it), so treat it as read-only. Each column is made
         an array first: pandas infers a list's dtype item by item, numpy in one pass, and
         both give int64 for ints and float64 once a float is among them."""
-        return pd.DataFrame({name: np.asarray(values) for name, values in self.columns.items()})
+        if self._frame is None or self._frame[0] != self._count:
+            self._frame = (self._count, pd.DataFrame(
+                {name: np.asarray(values) for name, values in self.columns.items()}))
+        return self._frame[1]
