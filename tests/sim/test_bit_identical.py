@@ -55,6 +55,12 @@ def recorded() -> dict[str, Any]:
     return json.loads(GOLDEN.read_text())
 
 
+def changed(now: dict[str, str], then: dict[str, str]) -> dict[str, tuple[Any, Any]]:
+    """Summary keys whose exact repr differs: (recorded, now), a missing key as None."""
+    return {k: (then.get(k), now.get(k)) for k in now.keys() | then.keys()
+            if then.get(k) != now.get(k)}
+
+
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_results_are_bit_identical_to_the_recorded_ones(name: str) -> None:
     golden = recorded()
@@ -62,22 +68,24 @@ def test_results_are_bit_identical_to_the_recorded_ones(name: str) -> None:
         pytest.skip(f"recorded under {golden['versions']}, running {versions()}: floats may "
                     "round differently")
     now, then = fingerprint(name), golden["runs"][name]
-    changed = {k: (then["summary"].get(k), v) for k, v in now["summary"].items()
-               if then["summary"].get(k) != v}
-    assert not changed, f"{name}: summary keys changed (recorded, now): {changed}"
-    assert now["summary"].keys() == then["summary"].keys()
+    keys = changed(now["summary"], then["summary"])
+    assert not keys, f"{name}: summary keys changed (recorded, now): {keys}"
     columns = [c for c in now["timeseries"] if now["timeseries"][c] != then["timeseries"].get(c)]
     assert not columns and now["timeseries"].keys() == then["timeseries"].keys(), (
         f"{name}: time-series columns changed: {columns}")
     assert now["events"] == then["events"], f"{name}: the event log changed"
 
 
-def test_a_changed_float_is_caught() -> None:
-    """The comparison sees the last bit: a run whose bad debt differs by one ulp differs."""
+def test_the_comparison_sees_one_ulp_and_a_missing_key() -> None:
+    """A bad debt one ulp off is a change, and so is a key that disappeared."""
     then = recorded()["runs"]["baseline"]["summary"]
     value = float(then["bad_debt_usd"])
     assert value > 0  # the recorded run liquidates into bad debt: there is something to see
-    assert repr(float(np.nextafter(value, np.inf))) != then["bad_debt_usd"]
+    now = {**then, "bad_debt_usd": repr(float(np.nextafter(value, np.inf)))}
+    assert set(changed(now, then)) == {"bad_debt_usd"}
+    del now["bad_debt_usd"], now["liquidations"]
+    assert changed(now, then)["liquidations"] == (then["liquidations"], None)
+    assert changed(dict(then), then) == {}
 
 
 if __name__ == "__main__":
