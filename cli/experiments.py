@@ -67,14 +67,14 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from experiments.sweep import run_sweep
+    import daosim
     from experiments.sweepfile import load_sweep
 
-    sweep = load_sweep(args.file)
-    out = args.out or Path("out") / "sweeps" / sweep.name
+    out = args.out or Path("out") / "sweeps" / load_sweep(args.file).name
     with on_interrupt(_resumable(out)):
-        result = run_sweep(sweep, out, workers=args.workers, scheduler=args.scheduler,
-                           data_dir=_dir(args.data_dir), progress=not args.no_progress)
+        result = daosim.sweep(args.file, out=out, workers=args.workers,
+                              scheduler=args.scheduler, data_dir=args.data_dir,
+                              progress=not args.no_progress)
     print(result.summary)
     print(f"results in {out}/ (runs.parquet, points.parquet, tails.parquet"
           f"{', sensitivity.parquet' if result.sensitivity is not None else ''}, summary.txt)")
@@ -82,13 +82,15 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from experiments.compare import compare
+    import daosim
+    from daosim.api import default_compare_folder
 
-    out = args.out or Path("out") / "compare" / f"{args.baseline.stem}-vs-{args.proposal.stem}"
+    out = args.out or default_compare_folder(args.baseline, args.proposal)
     with on_interrupt(_resumable(out)):
-        compare(args.baseline, args.proposal, args.runs, out, seed=args.seed,
-                workers=args.workers, scheduler=args.scheduler, data_dir=_dir(args.data_dir),
-                progress=not args.no_progress, resolve=args.resolve)
+        daosim.compare(args.baseline, args.proposal, runs=args.runs, out=out, seed=args.seed,
+                       workers=args.workers, scheduler=args.scheduler,
+                       data_dir=args.data_dir, progress=not args.no_progress,
+                       resolve=args.resolve)
     print(comparison_text(out))
     print(f"tables in {out}/ (comparison.csv, tails.csv, comparison.txt, runs.parquet)")
     return 0 if args.no_report else write_report(out)
@@ -100,6 +102,3 @@ def _resumable(out: Path) -> str:
     return (f"interrupted: finished runs are kept in {out}/; run the same command again "
             "to finish the rest")
 
-
-def _dir(path: Path | None) -> str | None:
-    return str(path) if path is not None else None

@@ -19,9 +19,12 @@ COMMANDS = (run.add_run, report.add_report, run.add_check, run.add_schema,
 
 def build_parser() -> argparse.ArgumentParser:
     """The `daosim` parser with every subcommand registered."""
+    from daosim import __version__
+
     parser = argparse.ArgumentParser(
         prog="daosim", description="DAO treasury contagion simulator"
     )
+    parser.add_argument("--version", action="version", version=f"daosim {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for add in COMMANDS:
         add(commands)

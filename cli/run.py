@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.exits import on_interrupt
 from cli.report import write_report
 from protocols.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Distress transitions printed by `daosim run` (all of them are in events.parquet).
 SPREAD_LINES = 30
@@ -76,34 +79,22 @@ def add_schema(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sim.scenario import load_scenario
+    import daosim
 
-    scenario = load_scenario(args.scenario, _overrides(args))
-    from sim.folders import replaceable_run_folder
-    from sim.outputs import write_run
-    from sim.runner import run_scenario
-
-    out = replaceable_run_folder(args.out or Path("out") / scenario.name)
+    scenario = daosim.load(args.scenario, **_overrides(args))
+    out = args.out or Path("out") / scenario.name
     with on_interrupt(f"interrupted: {out}/ is as it was (a run writes all its outputs at "
                       "its end); run the command again"):
-        if args.counterfactual:
-            from sim.counterfactual import run_counterfactual
-
-            result, calm, calm_scenario = run_counterfactual(
-                scenario, data_dir=_dir(args.data_dir), graph=True)
-            out = write_run(out, result, scenario, (calm, calm_scenario))
-        else:
-            result = run_scenario(scenario, data_dir=_dir(args.data_dir), graph=True)
-            out = write_run(out, result, scenario)
-    summary = result.summary
+        run = daosim.run(scenario, out=out, counterfactual=args.counterfactual,
+                         data_dir=args.data_dir)
     print(f"scenario {scenario.name!r}, seed {scenario.seed}, {scenario.steps} steps")
-    _print_summary(summary)
-    if args.counterfactual:
-        _print_shock_cost(summary, calm.summary, len(scenario.shocks))
-    _print_spread(result.events)
-    print(f"outputs written to {out}/ (graph.json: the dependency graph and the spread"
+    _print_summary(run.summary)
+    if run.counterfactual is not None:
+        _print_shock_cost(run.summary, run.counterfactual.summary, len(scenario.shocks))
+    _print_spread(run.events)
+    print(f"outputs written to {run.folder}/ (graph.json: the dependency graph and the spread"
           + ("; counterfactual/: the run without shocks)" if args.counterfactual else ")"))
-    return 0 if args.no_report else write_report(out)
+    return 0 if args.no_report else write_report(run.folder)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -169,23 +160,31 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_spread(events: list[dict]) -> None:
+def _print_spread(events: pd.DataFrame) -> None:
     """The distress event log of the run, one line per transition: when it was logged,
     when its cause began, and for a new distress the neighbour the chain reached it from."""
+    import pandas as pd
+
     from agents import event_kinds
 
-    parents = {e["node"]: e["parent"] for e in events if e["kind"] == event_kinds.CONTAGION}
-    spread = [e for e in events if e["kind"] in event_kinds.SPREAD]
-    if spread:
+    if events.empty:
+        return
+    contagion = events[events["kind"] == event_kinds.CONTAGION]
+    parents = dict(zip(contagion["node"], contagion["parent"], strict=True)) \
+        if len(contagion) else {}
+    spread = events[events["kind"].isin(event_kinds.SPREAD)]
+    if len(spread):
         print("distress transitions (step logged, step begun, node, cause, reached from):")
     seen: set[str] = set()
-    for event in spread[:SPREAD_LINES]:
+    for event in spread.head(SPREAD_LINES).to_dict("records"):
         node = event["node"]
+        since = event.get("since")
+        begun = event["step"] if since is None or pd.isna(since) else int(since)
         reached = ""
         if event["kind"] == event_kinds.DISTRESS and node not in seen:
             seen.add(node)
             reached = f"  <- {parents[node]}" if node in parents else ""
-        print(f"  {event['step']:>6}  {event.get('since', event['step']):>6}  "
+        print(f"  {event['step']:>6}  {begun:>6}  "
               f"{event['kind']:<9}  {node:<28}  {event['cause']}{reached}")
     if len(spread) > SPREAD_LINES:
         print(f"  ... {len(spread) - SPREAD_LINES} more in events.parquet")

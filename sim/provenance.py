@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import re
 import subprocess
 import sys
-import tomllib
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -28,8 +28,10 @@ from spec import Scenario
 DISTRIBUTION = "daosim"
 #: libraries whose versions decide results, reported beside daosim's own
 LIBRARIES = ("numpy", "pandas", "mesa", "scipy", "networkx", "pydantic", "pyarrow")
-#: the checkout the package is imported from (the folder holding pyproject.toml)
+#: the checkout (or site-packages folder) the package is imported from
 ROOT = Path(__file__).resolve().parents[1]
+#: where `daosim.__version__` is written
+VERSION_FILE = ROOT / "daosim" / "__init__.py"
 #: seconds a `git` call may take before provenance says "unknown" instead of waiting
 GIT_TIMEOUT_S = 5.0
 
@@ -45,17 +47,16 @@ def scenario_sha256(scenario: Scenario) -> str:
 
 
 def daosim_version() -> str:
-    """The installed distribution's version; from a checkout that is not installed,
-    pyproject.toml's; "unknown" when neither can be read."""
+    """`daosim.__version__`, read from its file (the one place it is written; pyproject.toml
+    reads it from there too), which sits beside this package in a checkout and in an
+    installed wheel alike; "unknown" when it cannot be read. Read, not imported: `daosim` is
+    the layer above this one."""
     try:
-        return metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        pass
-    try:
-        with open(ROOT / "pyproject.toml", "rb") as handle:
-            return str(tomllib.load(handle)["project"]["version"])
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        text = VERSION_FILE.read_text()
+    except OSError:
         return "unknown"
+    found = re.search(r'^__version__ = "([^"]+)"$', text, re.MULTILINE)
+    return found.group(1) if found else "unknown"
 
 
 def summary_keys(scenario: Scenario) -> dict[str, str]:

@@ -3,7 +3,7 @@ option vaults, each with the real protocol's parameters."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -91,6 +91,10 @@ class RateModel(Strict):
     optimal: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.8
 
 
+#: the reserve fields whose default, inf, means "no cap"
+_CAPS = ("supply_cap", "borrow_cap")
+
+
 class Reserve(Strict):
     """One asset of a lending market, with Aave v3's risk parameters."""
 
@@ -105,6 +109,15 @@ class Reserve(Strict):
     rate: RateModel = RateModel()
     initial_supply: Units = 0.0
     oracle: OracleSpec = OracleSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _uncapped_from_json(cls, data: Any) -> Any:
+        # JSON has no infinity: a run folder's scenario.json writes an uncapped reserve's
+        # cap as null, and reading it back must give the same scenario (`daosim.open`)
+        if isinstance(data, dict) and any(data.get(k, 0) is None for k in _CAPS):
+            data = {k: float("inf") if k in _CAPS and v is None else v for k, v in data.items()}
+        return data
 
     @model_validator(mode="after")
     def _aave_parameter_rules(self) -> Reserve:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+import daosim
 from cli.main import main
 from sim import provenance
 from sim.outputs import write_run
@@ -34,7 +35,7 @@ def test_the_scenario_hash_is_sha256sum_of_the_run_folders_scenario_json(tmp_pat
     assert pd.read_parquet(out / "summary.parquet")["scenario_sha256"].iloc[0] == digest
     record = json.loads((out / "provenance.json").read_text())
     assert record["scenario_sha256"] == {config.name: digest}
-    assert record["daosim_version"] == result.summary["daosim_version"] == PYPROJECT["version"]
+    assert record["daosim_version"] == result.summary["daosim_version"] == daosim.__version__
     assert set(record["libraries"]) >= {"numpy", "pandas", "mesa", "scipy", "networkx"}
     assert record["python"].count(".") == 2 and record["platform"]
     # another seed is another scenario
@@ -42,15 +43,12 @@ def test_the_scenario_hash_is_sha256sum_of_the_run_folders_scenario_json(tmp_pat
     assert provenance.scenario_sha256(other) != digest
 
 
-def test_the_version_is_the_distributions_else_pyprojects(monkeypatch):
+def test_the_version_is_written_once_in_daosim_and_read_everywhere(monkeypatch):
     assert PYPROJECT["name"] == provenance.DISTRIBUTION
-
-    def not_installed(name):
-        raise metadata.PackageNotFoundError(name)
-
-    monkeypatch.setattr(provenance.metadata, "version", not_installed)
-    assert provenance.daosim_version() == PYPROJECT["version"]
-    monkeypatch.setattr(provenance, "ROOT", Path("/nonexistent"))
+    assert "version" not in PYPROJECT and PYPROJECT["dynamic"] == ["version"]
+    assert provenance.daosim_version() == daosim.__version__
+    assert metadata.version("daosim") == daosim.__version__  # the installed wheel's too
+    monkeypatch.setattr(provenance, "VERSION_FILE", Path("/nonexistent/__init__.py"))
     assert provenance.daosim_version() == "unknown"
 
 
@@ -82,7 +80,7 @@ def test_sweep_and_compare_folders_record_provenance(tmp_path, capsys):
     assert record["command"] == sys.argv  # the process's command line (here pytest's)
     runs = pd.read_parquet(out / "runs.parquet")
     assert runs["scenario_sha256"].nunique() == len(runs)  # each run's seed and point differ
-    assert (runs["daosim_version"] == PYPROJECT["version"]).all()
+    assert (runs["daosim_version"] == daosim.__version__).all()
 
     proposal = tmp_path / "proposal.toml"
     proposal.write_text('name = "fee"\n[overrides]\n"protocols[univ2-ETH-USDC].fee" = 0.01\n')
