@@ -111,7 +111,7 @@ def open(folder: str | Path) -> Run | Comparison | Sweep:  # noqa: A001 - the AP
     function of that name returns."""
     from reports.build import kind_of
 
-    kind = kind_of(folder)
+    kind = kind_of(folder, command="open")
     return {"run": open_run, "compare": open_comparison, "sweep": open_sweep}[kind](folder)
 
 

@@ -16,27 +16,28 @@ FILES = {
 }
 
 
-def kind_of(folder: str | Path) -> str:
+def kind_of(folder: str | Path, command: str = "report") -> str:
     """'run', 'sweep' or 'compare' (a sweep or comparison folder has a plan.json saying
-    which); a clear error when the folder lacks what that kind's report reads."""
+    which); a clear error, starting with `command`, when the folder lacks what that kind's
+    report reads."""
     path = Path(folder)
     if not path.is_dir():
-        raise ConfigError(f"report: {path} is not a folder (give the output folder of "
+        raise ConfigError(f"{command}: {path} is not a folder (give the output folder of "
                           "`daosim run`, `daosim sweep` or `daosim compare`)")
     plan = path / "plan.json"
     kind = read_json(plan).get("kind", "sweep") if plan.exists() else "run"
     if kind not in FILES:
-        raise ConfigError(f"report: {plan}: unknown kind {kind!r} (a sweep or compare plan)")
+        raise ConfigError(f"{command}: {plan}: unknown kind {kind!r} (a sweep or compare plan)")
     missing = [f for f in FILES[kind] if not (path / f).exists()]
     if kind == "run" and len(missing) == len(FILES["run"]):
-        raise ConfigError(f"report: {path} holds no results of `daosim run`, `daosim sweep` "
+        raise ConfigError(f"{command}: {path} holds no results of `daosim run`, `daosim sweep` "
                           "or `daosim compare`")
     if missing:
         hint = {"run": "run the scenario again with `daosim run --out` this folder",
                 "sweep": "the sweep has not finished: run the same `daosim sweep` again",
                 "compare": "the comparison has not finished: run the same `daosim compare` "
                            "again"}[kind]
-        raise ConfigError(f"report: {path} looks like a {kind} folder but lacks "
+        raise ConfigError(f"{command}: {path} looks like a {kind} folder but lacks "
                           f"{', '.join(missing)}; {hint}")
     return kind
 

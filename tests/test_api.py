@@ -144,7 +144,7 @@ def test_a_sweep_runs_into_its_folder_and_reopens(tmp_path):
 
 
 def test_open_refuses_what_is_not_an_output_folder(tmp_path):
-    with pytest.raises(ConfigError, match="holds no results of `daosim run`"):
+    with pytest.raises(ConfigError, match="^open: .* holds no results of `daosim run`"):
         daosim.open(tmp_path)
-    with pytest.raises(ConfigError, match="is not a folder"):
+    with pytest.raises(ConfigError, match="^open: .* is not a folder"):
         daosim.open(tmp_path / "missing")
