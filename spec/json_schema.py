@@ -1,13 +1,14 @@
 """The JSON Schema of a scenario file as written, for editors: a TOML language server (Taplo /
-"Even Better TOML", tombi) given it completes field names, shows each field's doc on hover
+"Even Better TOML", tombi) with it completes field names, shows each field's doc on hover
 and marks errors while typing. `daosim schema --json` prints it.
 
 Pydantic generates it from `spec.Scenario`; on top of the model it says what a FILE may hold
 (`sim.scenario.read_scenario`): `extends = "base.toml"` (the file then holds only the fields
 it changes, so `assets` is not required; every other required field sits inside an array
-item, and arrays replace rather than merge, so those stay required - `tests` check this),
-`[overrides]` (dotted path -> value) and `[[append.LIST]]` (items added to a list), and a
-proposal file (only name, description, overrides, append: `sim.scenario.PROPOSAL_KEYS`).
+item, and arrays replace rather than merge, so those stay required - tests/test_json_schema.py
+checks this), `[overrides]` (dotted path -> value) and `[[append.LIST]]` (items added to a
+list), and a proposal file (only name, description, overrides, append:
+`sim.scenario.PROPOSAL_KEYS`).
 Protocols and shocks are chosen by `kind` through `if`/`then` rather than pydantic's
 `oneOf`, so an editor reports the field the user got wrong, not "matches none of 5".
 Field docs are the models' `#:` comments, copied into `description`.
@@ -19,8 +20,8 @@ Knowingly looser than loading the file (`daosim check` has the last word):
 - cross-references (`sim.checks`: a pool naming an unknown asset, a shock naming an unknown
   protocol, a policy that cannot be imported) and the models' `model_validator`s (e.g. a
   reserve's ltv <= liquidation_threshold, the removed `distress.bad_debt_usd`);
-- the values under `[overrides]` and the fields of a file that `extends` another are
-  checked one by one, not as the merged scenario they make;
+- `[overrides]` takes any dotted path and value (checked once applied, by loading), and a
+  file that `extends` another is checked field by field, not as the scenario they make;
 - TOML's `nan` passes a number field without bounds (pydantic refuses every NaN), and
   `inf` defaults (a reserve's caps) are left out: JSON has no infinity.
 """
