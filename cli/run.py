@@ -75,6 +75,11 @@ def add_schema(commands: Any) -> None:
     """Register `daosim schema`."""
     schema = commands.add_parser(
         "schema", help="print every scenario field: path, type, bounds, default")
+    schema.add_argument("--json", action="store_true",
+                        help="print the JSON Schema of a scenario file instead, for an "
+                             "editor's TOML language server (README, \"Editor support\")")
+    schema.add_argument("--out", type=Path, default=None,
+                        help="with --json: write it to this file instead of printing it")
     schema.set_defaults(handler=_schema)
 
 
@@ -154,9 +159,26 @@ def _dir(path: Path | None) -> str | None:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from spec.doc import field_reference
+    if args.out is not None and not args.json:
+        raise ConfigError("--out: only with --json (the field list goes to the terminal)")
+    if not args.json:
+        from spec.doc import field_reference
 
-    print("\n".join(field_reference()))
+        print("\n".join(field_reference()))
+        return 0
+    import json
+
+    from spec.json_schema import scenario_json_schema
+
+    text = json.dumps(scenario_json_schema(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    if args.out is None:
+        print(text, end="")
+        return 0
+    try:
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--out: cannot write {args.out}: {exc.strerror}") from None
+    print(f"JSON Schema of scenario files written to {args.out}")
     return 0
 
 
