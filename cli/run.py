@@ -174,8 +174,10 @@ def _schema(args: argparse.Namespace) -> int:
     if args.out is None:
         print(text, end="")
         return 0
+    from sim.outputs import atomic_write_text
+
     try:
-        args.out.write_text(text, encoding="utf-8")
+        atomic_write_text(args.out, text)
     except OSError as exc:
         raise ConfigError(f"--out: cannot write {args.out}: {exc.strerror}") from None
     print(f"JSON Schema of scenario files written to {args.out}")

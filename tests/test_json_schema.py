@@ -181,3 +181,11 @@ def test_the_cli_prints_the_schema_as_sorted_json(tmp_path, capsys):
     assert out.read_text() == text
     assert main(["schema", "--out", str(out)]) == 2
     assert "--out: only with --json" in capsys.readouterr().err
+
+
+def test_the_committed_schema_that_editors_read_is_current(capsys):
+    """`.taplo.toml` points editors at scenario.schema.json; after a change in spec/,
+    regenerate it: `daosim schema --json --out scenario.schema.json`."""
+    committed = (ROOT / "scenario.schema.json").read_text()
+    assert committed == json.dumps(SCHEMA, indent=2, sort_keys=True) + "\n"
+    assert 'path = "scenario.schema.json"' in (ROOT / ".taplo.toml").read_text()
