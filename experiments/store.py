@@ -4,8 +4,11 @@ Layout of OUT/:
 - `plan.json`: the sweep's fingerprint (hash of every task) - a folder holds one plan;
 - `parts/KEY.json`: one finished run's row, written to a temporary name and renamed, so
   a part file is either whole or absent; its presence is what "finished" means;
-- `timeseries/KEY.parquet`: the run's time series when asked for (written before its
-  part file; `pd.read_parquet(OUT / "timeseries")` reads them all as one table);
+- `timeseries/KEY.parquet`, `events/KEY.parquet`: the run's time series and events
+  (`sim.outputs.events_frame`), each with a leading `run_key` column, when asked for
+  (a sweep's default, always for a comparison); written before its part file, so a part
+  file still means the run is whole. `pd.read_parquet(OUT / "timeseries")` reads them all
+  as one table; `experiments.query` puts SQL views over them;
 - `runs.parquet`: every part consolidated, one row per run key, sorted by (point,
   replicate), written to a temporary file and renamed over the old one.
 
@@ -41,6 +44,7 @@ class RunStore:
         self.out = Path(out_dir)
         self.parts = self.out / "parts"
         self.series = self.out / "timeseries"
+        self.events = self.out / "events"
         self.parts.mkdir(parents=True, exist_ok=True)
         plan = self.out / "plan.json"
         if plan.exists():
@@ -53,7 +57,7 @@ class RunStore:
         else:
             atomic_write_text(plan, json.dumps({"fingerprint": fingerprint, **description},
                                           indent=2, default=str))
-        for folder in (self.out, self.parts, self.series):
+        for folder in (self.out, self.parts, self.series, self.events):
             for stray in folder.glob(".*.tmp") if folder.exists() else ():
                 stray.unlink(missing_ok=True)
 
@@ -61,8 +65,8 @@ class RunStore:
         return {p.stem for p in self.parts.glob("*.json")}
 
     def record(self, task: RunTask, outcome: RunOutcome) -> dict[str, Any]:
-        """Write one finished run (time series first, then its part file) and return its
-        row."""
+        """Write one finished run (time series and events first, then its part file) and
+        return its row."""
         row: dict[str, Any] = {"run_key": task.key, "point": task.point,
                                "replicate": task.replicate, "seed": task.seed, **task.params}
         for key, value in (outcome.metrics or {}).items():
@@ -70,12 +74,13 @@ class RunStore:
                 row[key] = value
         row["error"] = outcome.error
         row["runtime_s"] = outcome.runtime_s
-        if outcome.timeseries is not None:
-            self.series.mkdir(exist_ok=True)
-            series = outcome.timeseries
-            frame = series.reset_index(drop=isinstance(series.index, pd.RangeIndex))
-            frame.insert(0, "run_key", task.key)
-            write_parquet(self.series / f"{task.key}.parquet", frame)
+        for folder, table in ((self.series, outcome.timeseries),
+                              (self.events, outcome.events)):
+            if table is not None:
+                folder.mkdir(exist_ok=True)
+                frame = table.reset_index(drop=isinstance(table.index, pd.RangeIndex))
+                frame.insert(0, "run_key", task.key)
+                write_parquet(folder / f"{task.key}.parquet", frame)
         atomic_write_text(self.parts / f"{task.key}.json", json.dumps(row, allow_nan=True))
         return row
 

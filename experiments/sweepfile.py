@@ -9,7 +9,9 @@ A sweep file is TOML:
     seed = 2026                       # root seed of every run seed and of the design
     samples = 64                      # lhs: points; sobol: base samples N (power of 2,
                                       # >= 64 or loading warns: see MIN_SOBOL_SAMPLES)
-    timeseries = false                # also keep each run's time series
+    timeseries = true                 # keep each run's time series and events
+                                      # (timeseries/, events/: `daosim query`); false
+                                      # saves the disk of a huge sweep
 
     [overrides]                       # dotted paths fixed for every run
     steps = 72
@@ -67,7 +69,7 @@ class _Spec(BaseModel):
     seed: int = Field(default=0, ge=0)
     samples: int | None = Field(default=None, ge=1, le=1_000_000)
     common_random_numbers: bool = True
-    timeseries: bool = False
+    timeseries: bool = True
     overrides: dict[str, Any] = {}
     axes: dict[str, Any]
 
@@ -118,7 +120,7 @@ class Sweep:
     seed: int
     samples: int | None
     common_random_numbers: bool = True
-    timeseries: bool = False
+    timeseries: bool = True
     description: str = field(default="")
 
 

@@ -25,6 +25,7 @@ class RunTask:
     scenario: dict[str, Any]  # raw scenario dict, before `overrides` and `seed`
     overrides: dict[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
+    #: keep the run's time series and events (`RunOutcome.timeseries` / `.events`)
     timeseries: bool = False
 
 
@@ -35,10 +36,13 @@ class RunOutcome:
     error: str | None
     runtime_s: float
     timeseries: pd.DataFrame | None = None
+    #: the run's events as `sim.outputs.events_frame` writes a run folder's events.parquet
+    events: pd.DataFrame | None = None
 
 
 def execute(task: RunTask) -> RunOutcome:
     """Run one task; any exception becomes the outcome's `error` ("Type: message")."""
+    from sim.outputs import events_frame
     from sim.runner import run_scenario
     from sim.scenario import apply_overrides, parse_scenario
 
@@ -52,8 +56,10 @@ def execute(task: RunTask) -> RunOutcome:
                           round(time.perf_counter() - started, 3))
     metrics = flatten(result.summary)
     runtime = float(metrics.pop("runtime_s", time.perf_counter() - started))
-    return RunOutcome(task.key, metrics, None, runtime,
-                      result.timeseries if task.timeseries else None)
+    if not task.timeseries:
+        return RunOutcome(task.key, metrics, None, runtime)
+    return RunOutcome(task.key, metrics, None, runtime, result.timeseries,
+                      events_frame(result.events))
 
 
 def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
