@@ -2,7 +2,7 @@
 
     import daosim
 
-    run = daosim.run("experiments/scenarios/baseline.toml", steps=168)
+    run = daosim.run("experiments/scenarios/baseline.toml", seed=3)
     run.summary["bad_debt_usd"], run.timeseries, run.events, run.graph
 
     cmp = daosim.compare("experiments/scenarios/baseline.toml",
@@ -25,17 +25,19 @@ __version__ = "0.2.0"
 #: each public name and the module it lives in; imported on first use, so `import daosim`
 #: and `daosim --version` stay instant (the simulator loads with the first run)
 _HOMES = {"load": "daosim.api", "run": "daosim.api", "compare": "daosim.api",
-          "sweep": "daosim.api", "open": "daosim.api", "Run": "daosim.results",
+          "sweep": "daosim.api", "open": "daosim.api", "query": "experiments.query",
+          "Run": "daosim.results",
           "Comparison": "daosim.results", "Sweep": "daosim.results",
           "ConfigError": "protocols.errors", "DaosimError": "protocols.errors",
           "Scenario": "spec"}
 
 __all__ = ["Comparison", "ConfigError", "DaosimError", "Run", "Scenario", "Sweep",
-           "__version__", "compare", "load", "open", "run", "sweep"]
+           "__version__", "compare", "load", "open", "query", "run", "sweep"]
 
 if TYPE_CHECKING:
     from daosim.api import compare, load, open, run, sweep
     from daosim.results import Comparison, Run, Sweep
+    from experiments.query import query
     from protocols.errors import ConfigError, DaosimError
     from spec import Scenario
 

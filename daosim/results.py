@@ -32,6 +32,16 @@ class _Folder:
                               "out=FOLDER to write its outputs and report")
         return build_report(self.folder)
 
+    def query(self, sql: str) -> pd.DataFrame:
+        """DuckDB SQL over the folder's views `runs`, `points` (sweeps), `timeseries` and
+        `events` (`daosim.query`): aggregates over many runs without loading them all."""
+        from experiments.query import query
+
+        if self.folder is None:
+            raise ConfigError("query: this run was kept in memory only; run it with "
+                              "out=FOLDER, or use pandas on its tables")
+        return query(self.folder, sql)
+
 
 @dataclass(frozen=True, eq=False)
 class Run(_Folder):

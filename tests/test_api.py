@@ -87,6 +87,8 @@ def test_a_scenario_object_runs_with_its_changes_validated_again():
     assert run.folder is None
     with pytest.raises(ConfigError, match="report: this run was kept in memory only"):
         run.report()
+    with pytest.raises(ConfigError, match="query: this run was kept in memory only"):
+        run.query("SELECT 1")
     with pytest.raises(ConfigError, match=r"steps: must be >= 1, got 0"):
         daosim.run(scenario, steps=0)
     with pytest.raises(ConfigError, match="expected a scenario file's path or a Scenario"):
@@ -141,6 +143,13 @@ def test_a_sweep_runs_into_its_folder_and_reopens(tmp_path):
     again = daosim.open(tmp_path / "sw")
     pd.testing.assert_frame_equal(again.runs, sweep.runs)
     assert again.summary == sweep.summary
+    # SQL over the folder: every run's 48 steps + step 0 are kept
+    assert sweep.query("SELECT count(*) AS n FROM timeseries")["n"].item() == 8 * 49
+    lowest = daosim.query(tmp_path / "sw", "SELECT run_key, min(\"price:ETH\") AS low "
+                          "FROM timeseries GROUP BY run_key ORDER BY run_key")
+    assert list(lowest["run_key"]) == list(sweep.runs["run_key"])
+    by_pandas = sweep.timeseries().groupby("run_key")["price:ETH"].min()
+    assert list(lowest["low"]) == list(by_pandas)
 
 
 def test_open_refuses_what_is_not_an_output_folder(tmp_path):
