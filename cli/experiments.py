@@ -43,6 +43,10 @@ def add_compare(commands: Any) -> None:
                          help="root seed of the run seeds (default: the baseline's seed)")
     compare.add_argument("--out", type=Path, default=None,
                          help="results folder (default out/compare/BASELINE-vs-PROPOSAL)")
+    compare.add_argument("--set", dest="overrides", action="append", default=[],
+                         metavar="PATH=VALUE",
+                         help="set one field in both arms by dotted path, under the "
+                              "proposal's own changes, e.g. --set steps=168 (repeatable)")
     compare.add_argument("--resolve", type=float, default=0.1, metavar="SHARE",
                          help="report the paired runs that would resolve a change of this "
                               "share of each metric's baseline mean with 80%% power "
@@ -83,12 +87,14 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     import daosim
+    from cli.run import parse_assignment
     from daosim.api import default_compare_folder
 
     out = args.out or default_compare_folder(args.baseline, args.proposal)
+    settings = dict(parse_assignment(text) for text in args.overrides)
     with on_interrupt(_resumable(out)):
         daosim.compare(args.baseline, args.proposal, runs=args.runs, out=out, seed=args.seed,
-                       workers=args.workers, scheduler=args.scheduler,
+                       overrides=settings, workers=args.workers, scheduler=args.scheduler,
                        data_dir=args.data_dir, progress=not args.no_progress,
                        resolve=args.resolve)
     print(comparison_text(out))

@@ -7,6 +7,7 @@ raises `ConfigError` with the same one-line, field-named message the command lin
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,12 @@ from spec import Scenario
 
 if TYPE_CHECKING:
     from sim.outputs import RunResult
+
+with warnings.catch_warnings():
+    # Mesa imports tqdm.auto, which in a Jupyter kernel without ipywidgets warns that it
+    # falls back to a text bar; daosim never shows Mesa's bar, so the warning says nothing
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import mesa  # noqa: F401
 
 #: where results go when no folder is given: the command line's defaults
 OUT = Path("out")
@@ -71,15 +78,19 @@ def run(scenario: Scenario | str | Path, *, seed: int | None = None, steps: int 
 
 def compare(baseline: str | Path, proposal: str | Path, *, runs: int = 20,
             seed: int | None = None, workers: int = 1, out: str | Path | None = None,
-            scheduler: str | None = None, data_dir: str | Path | None = None,
-            progress: bool = True, resolve: float = 0.1) -> Comparison:
+            overrides: Mapping[str, Any] | None = None, scheduler: str | None = None,
+            data_dir: str | Path | None = None, progress: bool = True,
+            resolve: float = 0.1) -> Comparison:
     """Run a proposal (a diff of dotted-path overrides, or a scenario of its own) and its
     baseline on the same `runs` seeds and judge every metric's paired difference.
 
     Results go to `out` (default out/compare/BASELINE-vs-PROPOSAL); an interrupted
-    comparison called again runs only its missing runs. `workers` > 1 runs in parallel
-    processes; `scheduler` "local" or a tcp:// address runs on Dask. `resolve`: the change,
-    as a share of the baseline mean, whose runs-needed each metric reports."""
+    comparison called again runs only its missing runs. `seed`: the root of the run seeds
+    (default the baseline's). `overrides`: dotted paths set in both arms, under the
+    proposal's own changes - a shorter experiment, e.g. `{"steps": 168, "shocks[0].step":
+    72}`. `workers` > 1 runs in parallel processes; `scheduler` "local" or a tcp:// address
+    runs on Dask. `resolve`: the change, as a share of the baseline mean, whose runs-needed
+    each metric reports."""
     from experiments.compare import compare as compare_arms
 
     baseline = _existing(baseline, "baseline")
@@ -87,7 +98,7 @@ def compare(baseline: str | Path, proposal: str | Path, *, runs: int = 20,
     folder = Path(out) if out is not None else default_compare_folder(baseline, proposal)
     compare_arms(baseline, proposal, runs, folder, seed=seed, workers=workers,
                  scheduler=scheduler, data_dir=_dir(data_dir), progress=progress,
-                 resolve=resolve)
+                 resolve=resolve, settings=overrides)
     return open_comparison(folder)
 
 

@@ -88,7 +88,16 @@ class Comparison(_Folder):
 
     @property
     def headline(self) -> str:
-        """The comparison as `daosim compare` prints it (comparison.txt)."""
+        """The opening of `text`: what the proposal changes and its material changes, on
+        the risk and capital-efficiency sides."""
+        from reports.compare_text import headline_lines
+
+        return "\n".join(headline_lines(self.about, self.table))
+
+    @property
+    def text(self) -> str:
+        """The whole comparison as `daosim compare` prints it (comparison.txt): headline,
+        statuses, the judged metrics that differ, tail losses, verdicts."""
         from reports.compare_text import comparison_text
 
         return comparison_text(self.about, self.table, self.tails, self.runs)

@@ -24,6 +24,7 @@ the report's NAV-per-arm figure.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,13 @@ from experiments.tails import loss_metrics, tail_table, with_losses
 from experiments.worker import RunTask
 from protocols.errors import ConfigError
 from sim.outputs import atomic_write_text, write_csv
-from sim.scenario import parse_scenario, proposal_scenario, read_scenario, read_toml
+from sim.scenario import (
+    apply_overrides,
+    parse_scenario,
+    proposal_scenario,
+    read_scenario,
+    read_toml,
+)
 
 __all__ = ["MIN_PAIRS", "Comparison", "compare", "load_arms", "paired_table"]
 
@@ -53,13 +60,18 @@ class Comparison:
     about: dict[str, Any]  # comparison.json: names, description, changes, settings
 
 
-def load_arms(baseline: str | Path, proposal: str | Path) -> tuple[tuple[str, dict[str, Any]],
-                                                                  tuple[str, dict[str, Any]]]:
-    """(name, raw scenario dict) of the baseline and the proposal, both validated."""
+def load_arms(baseline: str | Path, proposal: str | Path,
+              settings: Mapping[str, Any] | None = None
+              ) -> tuple[tuple[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
+    """(name, raw scenario dict) of the baseline and the proposal, both validated;
+    `settings` (dotted paths: a shorter horizon, moved shocks) apply to both arms, under the
+    proposal's own changes."""
     baseline, proposal = Path(baseline), Path(proposal)
     base_raw = read_scenario(baseline)
+    if settings:
+        base_raw = apply_overrides(base_raw, settings, source="overrides")
     parse_scenario(base_raw, source=str(baseline))
-    name, prop_raw = proposal_scenario(base_raw, proposal)
+    name, prop_raw = proposal_scenario(base_raw, proposal, settings)
     parse_scenario(prop_raw, source=str(proposal))
     base_name = str(base_raw.get("name", baseline.stem))
     if name == base_name:
@@ -81,10 +93,11 @@ def proposal_description(proposal: str | Path, base_raw: dict[str, Any],
 def compare(baseline: str | Path, proposal: str | Path, runs: int, out: str | Path, *,
             seed: int | None = None, workers: int = 1, scheduler: str | None = None,
             data_dir: str | None = None, progress: bool = True, resamples: int = RESAMPLES,
-            confidence: float = 0.95, resolve: float = RESOLVE) -> Comparison:
+            confidence: float = 0.95, resolve: float = RESOLVE,
+            settings: Mapping[str, Any] | None = None) -> Comparison:
     """Run both arms on `runs` common seeds into `out` (resumable) and compare them;
     `resolve` is the difference, as a share of the baseline mean, whose runs-needed each
-    metric reports."""
+    metric reports; `settings`: dotted-path overrides of both arms (`load_arms`)."""
     if runs < 1:
         raise ConfigError(f"--runs: must be >= 1, got {runs}")
     if seed is not None and seed < 0:
@@ -92,7 +105,7 @@ def compare(baseline: str | Path, proposal: str | Path, runs: int, out: str | Pa
     if not resolve > 0:
         raise ConfigError(f"--resolve: must be > 0 (a share of the baseline mean), got "
                           f"{resolve}")
-    (base_name, base_raw), (prop_name, prop_raw) = load_arms(baseline, proposal)
+    (base_name, base_raw), (prop_name, prop_raw) = load_arms(baseline, proposal, settings)
     changes = resolved_diff(base_raw, prop_raw)
     root = int(base_raw.get("seed", 0)) if seed is None else seed
     tasks = [RunTask(key=f"{arm}-r{k:04d}", point=point, replicate=k,
@@ -116,7 +129,8 @@ def compare(baseline: str | Path, proposal: str | Path, runs: int, out: str | Pa
              "description": proposal_description(proposal, base_raw, prop_raw),
              "baseline_file": str(baseline), "proposal_file": str(proposal),
              "changes": [_change(c) for c in changes], "root_seed": root,
-             "runs_per_arm": runs, "failed": int(frame["error"].notna().sum()),
+             "settings": dict(settings or {}), "runs_per_arm": runs,
+             "failed": int(frame["error"].notna().sum()),
              "confidence": confidence, "resamples": resamples, "resolve": resolve,
              "material": MATERIAL, "min_pairs": MIN_PAIRS}
     out = Path(out)

@@ -83,8 +83,13 @@ def proposal_lines(about: dict[str, Any]) -> list[str]:
              f"what it changes against {about.get('baseline', '?')!r} (resolved scenario "
              "diff):"]
     changes = about.get("changes", [])
-    return lines + ([f"  {c['line']}" for c in changes]
-                    or ["  nothing: the two scenarios resolve to the same values"])
+    lines += ([f"  {c['line']}" for c in changes]
+              or ["  nothing: the two scenarios resolve to the same values"])
+    settings = about.get("settings") or {}
+    if settings:
+        lines.append("both arms run with: " + ", ".join(f"{k} = {v!r}"
+                                                        for k, v in settings.items()))
+    return lines
 
 
 def material_rule(about: dict[str, Any], pairs: int) -> str:

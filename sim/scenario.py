@@ -86,14 +86,17 @@ def load_proposal(
 
 
 def proposal_scenario(
-    base_raw: Mapping[str, Any], proposal: str | Path
+    base_raw: Mapping[str, Any], proposal: str | Path,
+    settings: Mapping[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The name and raw scenario of `proposal` on the baseline `base_raw`.
 
     A proposal file is either a diff - only `name`, `description`, `[overrides]` of dotted
     paths and `[[append.LIST]]` items - applied to the baseline, or a scenario of its own
     (`extends = "..."`, or a whole scenario with its `[[assets]]`). A file that is neither
-    gets a message saying which it looks like and what is missing.
+    gets a message saying which it looks like and what is missing. `settings`: dotted-path
+    overrides the comparison already applied to `base_raw` (a shorter horizon, moved
+    shocks), applied to a proposal that is a scenario of its own as well.
     """
     proposal = Path(proposal)
     top = read_toml(proposal, "proposal")
@@ -101,6 +104,8 @@ def proposal_scenario(
     if "extends" in top or (fields and "overrides" not in top and "append" not in top
                             and "assets" in top):
         raw = read_scenario(proposal)
+        if settings:
+            raw = apply_overrides(raw, settings, source="overrides")
         return str(raw.get("name", proposal.stem)), raw
     if fields:
         shown = ", ".join(fields)

@@ -118,9 +118,10 @@ def test_a_comparison_judges_paired_differences_and_reopens(tmp_path):
     assert list(diffs.index) == [0, 1, 2, 3, 4]
     assert diffs.mean() == pytest.approx(row["diff_mean"], rel=1e-12)
     assert cmp.verdict("treasury_nav_end_usd") == row["verdict"]
-    assert cmp.headline.startswith("compare 'buy-eth' against 'amm_arbitrage': 5 paired "
-                                   "runs")
-    assert f"  {row['verdict']}" in cmp.headline.splitlines()
+    assert cmp.text.startswith("compare 'buy-eth' against 'amm_arbitrage': 5 paired runs")
+    assert f"  {row['verdict']}" in cmp.text.splitlines()
+    assert cmp.headline.startswith("proposal 'buy-eth': Hold 2,000 ETH\n")
+    assert cmp.headline in cmp.text and "verdicts:" not in cmp.headline
     series = cmp.timeseries()
     assert sorted(series["run_key"].unique())[:2] == ["baseline-r0000", "baseline-r0001"]
     assert len(series) == 10 * 25
@@ -130,7 +131,7 @@ def test_a_comparison_judges_paired_differences_and_reopens(tmp_path):
         cmp.differences("nope")
     again = daosim.open(tmp_path / "cmp")
     pd.testing.assert_frame_equal(again.table, cmp.table)
-    assert again.headline == cmp.headline
+    assert again.text == cmp.text
 
 
 def test_a_sweep_runs_into_its_folder_and_reopens(tmp_path):
@@ -157,3 +158,25 @@ def test_open_refuses_what_is_not_an_output_folder(tmp_path):
         daosim.open(tmp_path)
     with pytest.raises(ConfigError, match="^open: .* is not a folder"):
         daosim.open(tmp_path / "missing")
+
+
+def test_overrides_set_both_arms_under_the_proposals_own_changes(tmp_path):
+    proposal = tmp_path / "buy.toml"
+    proposal.write_text(PROPOSAL)
+    whole = tmp_path / "whole.toml"  # a proposal that is a scenario of its own
+    whole.write_text(f'extends = "{AMM}"\nname = "sigma"\n[overrides]\n"assets[ETH].sigma" = 0.4\n')
+    settings = {"steps": 12, "treasury.holdings.ETH": 10}
+    cmp = daosim.compare(AMM, proposal, runs=2, out=tmp_path / "a", overrides=settings,
+                         progress=False)
+    series = cmp.timeseries()
+    assert series.groupby("run_key").size().tolist() == [13] * 4
+    assert cmp.about["settings"] == settings
+    assert "both arms run with: steps = 12, treasury.holdings.ETH = 10" in cmp.headline
+    # the proposal's own change wins over the common setting of the same field
+    assert [c["path"] for c in cmp.about["changes"]] == ["treasury.holdings.ETH"]
+    assert cmp.about["changes"][0]["proposal"] == 2000
+    other = daosim.compare(AMM, whole, runs=1, out=tmp_path / "b", overrides={"steps": 6},
+                           progress=False)
+    assert other.timeseries().groupby("run_key").size().tolist() == [7, 7]
+    with pytest.raises(ConfigError, match="steps: must be >= 1, got 0"):
+        daosim.compare(AMM, proposal, runs=1, out=tmp_path / "c", overrides={"steps": 0})

@@ -148,6 +148,11 @@ def test_cli_compare_prints_the_table_and_writes_it(write, tmp_path, capsys):
     assert (out / "comparison.txt").read_text() in printed
     assert main(["compare", str(base), str(tmp_path / "missing.toml")]) == 2
     assert "proposal file not found" in capsys.readouterr().err
+    # --set: a field of both arms, recorded and said in the headline
+    assert main(["compare", str(base), str(proposal), "--runs", "1", "--out",
+                 str(tmp_path / "short"), "--no-progress", "--set", "steps=6"]) == 0
+    assert "both arms run with: steps = 6\n" in capsys.readouterr().out
+    assert len(pd.read_parquet(tmp_path / "short" / "timeseries")) == 2 * 7
 
 
 @pytest.mark.parametrize(("file", "path", "value"), [
