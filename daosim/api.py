@@ -51,13 +51,13 @@ def run(scenario: Scenario | str | Path, *, seed: int | None = None, steps: int 
     also runs without the scenario's shocks (`Run.counterfactual`) and the summary gains
     `shock_cost_KEY` = KEY with shocks - KEY without."""
     from sim.folders import replaceable_run_folder
-    from sim.outputs import write_run
+    from sim.outputs import COUNTERFACTUAL, write_run
     from sim.runner import run_scenario
 
     config = _scenario(scenario, {k: v for k, v in (("seed", seed), ("steps", steps))
                                   if v is not None})
     folder = replaceable_run_folder(out) if out is not None else None
-    where = None if data_dir is None else str(data_dir)
+    where = _dir(data_dir)
     calm = None
     if counterfactual:
         from sim.counterfactual import run_counterfactual
@@ -72,7 +72,7 @@ def run(scenario: Scenario | str | Path, *, seed: int | None = None, steps: int 
 
     calm_run = None
     if calm is not None:
-        calm_run = _run_of(*calm, None, None if folder is None else folder / "counterfactual")
+        calm_run = _run_of(*calm, None, None if folder is None else folder / COUNTERFACTUAL)
     return _run_of(result, config, calm_run, folder)
 
 
