@@ -17,6 +17,7 @@ from nbclient import NotebookClient
 
 import daosim
 from examples.strip_outputs import strip, text
+from sim.historical import default_data_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -92,6 +93,8 @@ def test_the_proposal_analysis_runs_and_shows_the_verdict(tmp_path, monkeypatch)
     assert "same table: True" in text_shown
 
 
+@pytest.mark.skipif(not default_data_dir().is_dir(),
+                    reason=f"no data directory at {default_data_dir()} (the replay reads it)")
 def test_the_contagion_walkthrough_follows_the_black_thursday_cascade(tmp_path, monkeypatch):
     out = tmp_path / "contagion"
     notebook, seconds = execute("contagion_walkthrough.ipynb", (
