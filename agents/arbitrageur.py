@@ -22,7 +22,7 @@ _MEMOS: weakref.WeakKeyDictionary[Host, Memo] = weakref.WeakKeyDictionary()
 
 class Arbitrageur(mesa.Agent):
     """Holds inventory under ledger id f"arb:{unique_id}", funded at creation from outside
-    (`world.fund`) with `capital_usd` split equally in USD across the world's assets at
+    (`world.fund`) with `capital_usd` split equally in USD across the world's traded assets at
     reference prices. Like a CEX-DEX arbitrageur it hedges every pool trade at once on the
     off-chain market (`world.trade_offchain`): it sells what it bought and buys back what it
     sold, so its inventory is restored and its profit is kept in the token it sold; where
@@ -46,8 +46,9 @@ class Arbitrageur(mesa.Agent):
         # one memo per model: every arbitrageur of the round asks about the same pools
         self.memo: Memo = _MEMOS.setdefault(model, {})
         world = model.world
-        for asset in world.assets:
-            world.fund(self.holder, asset, self.capital_usd / len(world.assets) / world.usd(asset))
+        traded = world.traded_assets  # base assets, then bridges' wrapped assets
+        for asset in traded:
+            world.fund(self.holder, asset, self.capital_usd / len(traded) / world.usd(asset))
 
     def step(self) -> None:
         world = self.model.world

@@ -32,6 +32,9 @@ SHOCK = "shock"
 SHOCK_END = "shock_end"
 SUPPLIER_RUN = "supplier_run"
 VAULT_ROLL = "vault_roll"
+#: a bridge crossing completed (protocols.bridge): node (the bridge), holder, direction
+#: ("mint" or "release"), amount (units sent), delivered (units received), started (step)
+BRIDGE_TRANSFER = "bridge_transfer"
 #: a node's distress / recovery (sim.distress): node, cause, value, since (the step the
 #: cause began, or the recovery's leave threshold held from)
 DISTRESS = "distress"

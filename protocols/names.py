@@ -9,12 +9,16 @@ issues tokens named `P:<suffix>`:
 - `V:shares`: an option vault's shares (`V:option` is its options contract);
 - `P:v3`: not a ledger token but the key under which a holder's Uniswap v3 positions in
   pool P are booked and weighted (v3 positions are NFTs, not fungible balances).
+- a bridge's wrapped asset is a plain symbol its spec declares ("madWETH"), issued by the
+  bridge itself (not by `issuer:<ASSET>`), so pools and lending markets list it, oracles
+  and arbitrageurs price it, exactly as a base asset (`protocols.bridge`).
 Protocol names cannot contain ":", so a name splits at its first ":" into issuer and suffix.
 
 Holders. Agents hold under `<prefix>:<id>` (`arb:3`, `liq:5`, `lp:0`, `borrowers:7`); a
 protocol's own sub-accounts are `P:<role>` (`aave:collateral`, `aave:treasury`,
-`univ2:locked`); the passive counterparties the world is seeded with are
-`suppliers:<market>` and `depositors:<vault>`; the rest are fixed names below.
+`univ2:locked`, a bridge's `B:locked` and `B:transit`); the passive counterparties the
+world is seeded with are `suppliers:<market>` and `depositors:<vault>`; the rest are fixed
+names below.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from typing import Any
 from protocols import names
 from protocols.amm.concentrated import ConcentratedLiquidityPool
 from protocols.amm.pool import Pool
+from protocols.bridge import Bridge
 from protocols.errors import ConfigError
 from protocols.ledger import Ledger
 from protocols.lending import LendingMarket
@@ -41,6 +42,9 @@ class World:
     pools: dict[str, Pool] = field(default_factory=dict)
     markets: dict[str, LendingMarket] = field(default_factory=dict)
     vaults: dict[str, OptionVault] = field(default_factory=dict)
+    #: lock-and-mint bridges; each wrapped asset has an off-chain market in `reference`
+    #: whose fundamental is its backing x the canonical's (`set_prices`)
+    bridges: dict[str, Bridge] = field(default_factory=dict)
     #: oracles by consumer (market or vault name), then asset
     oracles: dict[str, dict[str, Oracle]] = field(default_factory=dict)
     #: consumer -> asset -> pool name, for oracles that read a pool's TWAP (the graph's
@@ -52,7 +56,12 @@ class World:
 
     @property
     def protocols(self) -> dict[str, Any]:
-        return {**self.pools, **self.markets, **self.vaults}
+        return {**self.pools, **self.markets, **self.vaults, **self.bridges}
+
+    @property
+    def traded_assets(self) -> tuple[str, ...]:
+        """Every symbol with an off-chain market: the base assets, then wrapped assets."""
+        return self.assets + tuple(b.wrapped for b in self.bridges.values())
 
     # -- valuation ----------------------------------------------------------------------
     def usd(self, asset: str) -> float:
@@ -116,10 +125,13 @@ class World:
         deposited into the issuer (supply to the market, add balanced pool liquidity), so
         the issuer's books stay whole. The amount received then matches `amount` up to
         float rounding (a pool mints at least it)."""
+        owner = self.ledger.issuer_of(asset)
+        if owner in self.bridges:  # wrapped: brought in with its share of the lock
+            self.bridges[owner].mint_backed(holder, amount)
+            return
         if asset in self.reference:
             self.ledger.mint(asset, holder, amount, by=names.issuer(asset))
             return
-        owner = self.ledger.issuer_of(asset)
         if owner in self.markets:
             market = self.markets[owner]
             underlying = names.parse(asset).asset
@@ -168,6 +180,13 @@ class World:
         values = prices.tolist() if hasattr(prices, "tolist") else prices  # floats at once
         for asset, price in zip(self.assets, values, strict=True):
             self.reference[asset].set(float(price))
+        self.reprice_wrapped()
+
+    def reprice_wrapped(self) -> None:
+        """Set each wrapped asset's fundamental to its backing x the canonical's."""
+        for bridge in self.bridges.values():
+            canonical = self.reference[bridge.canonical].fundamental
+            self.reference[bridge.wrapped].set(bridge.fundamental_price(canonical))
 
     def decay_impact(self, hours: float) -> None:
         """Let every off-chain market's impact relax for `hours`."""

@@ -22,6 +22,7 @@ from protocols.amm.concentrated import ConcentratedLiquidityPool
 from protocols.amm.constant_product import ConstantProductPool
 from protocols.amm.stableswap import StableSwapPool
 from protocols.amm.v3_math import FEE_TICK_SPACING, ticks_around
+from protocols.bridge import Bridge
 from protocols.errors import ConfigError
 from protocols.ledger import Ledger
 from protocols.lending import JumpRate, KinkedRate, LendingMarket, ReserveParams
@@ -30,6 +31,7 @@ from protocols.oracle import Oracle, TwapSource
 from protocols.vaults import OptionVault
 from protocols.world import World
 from sim.composition import build_order
+from spec import Bridge as BridgeSpec
 from spec import Curve, Lending, OracleSpec, RateModel, Scenario, UniswapV2, UniswapV3
 from spec import OptionVault as OptionVaultSpec
 
@@ -56,6 +58,10 @@ def build_world(scenario: Scenario, initial_prices: Any, lp_holders: list[str]) 
         )
     world = World(ledger, assets, reference)
     holders = lp_holders or [names.agent(names.LIQUIDITY_PROVIDER, "passive")]
+    # bridges first: pools and markets may list their wrapped assets
+    for spec in scenario.protocols:
+        if isinstance(spec, BridgeSpec):
+            world.bridges[spec.name] = _bridge(world, spec)
 
     for i, spec in enumerate(scenario.protocols):
         where = f"protocols[{i}]"
@@ -76,6 +82,19 @@ def build_world(scenario: Scenario, initial_prices: Any, lp_holders: list[str]) 
         elif isinstance(spec, OptionVaultSpec):
             world.vaults[spec.name] = _vault(world, spec, scenario)
     return world
+
+
+# -- bridges -----------------------------------------------------------------------------
+def _bridge(world: World, spec: BridgeSpec) -> Bridge:
+    """The bridge, and its wrapped asset's off-chain market: anchored to the canonical's
+    (its impact moves both, as for a pegged asset), at full backing to start; the supply
+    comes from the pools, markets and agents that are funded with it (`World.fund`)."""
+    bridge = Bridge(world.ledger, spec.name, spec.canonical, spec.wrapped, spec.delay_steps,
+                    spec.halt_on_exploit)
+    anchor = world.reference[spec.canonical]
+    world.reference[spec.wrapped] = OffchainMarket(
+        anchor.fundamental, spec.external_depth_usd, spec.external_half_life_hours, anchor)
+    return bridge
 
 
 # -- pools -------------------------------------------------------------------------------

@@ -14,12 +14,14 @@ from protocols import names
 from protocols.names import is_composed
 from sim.composition import LP_KINDS, find_cycle, token_issuer
 from sim.shocks import effect
-from spec import Lending, OptionVault, Scenario
+from spec import Bridge, Lending, OptionVault, Scenario
 
 
 def reference_problems(s: Scenario) -> Iterable[str]:
     """Every problem between the sections of an otherwise valid scenario."""
-    assets = {a.symbol for a in s.assets}
+    base = {a.symbol for a in s.assets}
+    # a bridge's wrapped asset is listed, held and traded as an asset (protocols.bridge)
+    assets = base | {p.wrapped for p in s.protocols if isinstance(p, Bridge)}
     protocol_names = [p.name for p in s.protocols]
     by_name = {p.name: p for p in s.protocols}
 
@@ -40,8 +42,17 @@ def reference_problems(s: Scenario) -> Iterable[str]:
     if duplicates:
         yield from duplicates
         return  # every other cross-reference finds protocols by name
+    wrapped_seen: set[str] = set()
     for i, p in enumerate(s.protocols):
         where = f"protocols[{i}]"
+        if isinstance(p, Bridge):
+            if p.canonical not in base:
+                yield f"{where}.canonical: unknown asset {p.canonical!r}"
+            if p.wrapped in base or p.wrapped in wrapped_seen:
+                yield (f"{where}.wrapped: {p.wrapped!r} is already an asset (a wrapped asset "
+                       "is a new symbol, issued by its bridge)")
+            wrapped_seen.add(p.wrapped)
+            continue
         tokens = (
             list(p.reserves) if isinstance(p, Lending)
             else [p.underlying, p.quote] if isinstance(p, OptionVault)
@@ -109,6 +120,9 @@ def reference_problems(s: Scenario) -> Iterable[str]:
         asset = getattr(shock, "asset", None)
         if asset is not None and asset not in assets:
             yield f"{where}.asset: unknown asset {asset!r}"
+        elif asset is not None and asset not in base and shock.kind in ("crash", "depeg"):
+            yield (f"{where}.asset: {asset!r} is a bridge's wrapped asset, priced at its "
+                   "backing: an exploit of the bridge moves it")
         protocol = getattr(shock, "protocol", None) or getattr(shock, "market", None)
         field = "protocol" if hasattr(shock, "protocol") else "market"
         if protocol is not None and protocol not in by_name:

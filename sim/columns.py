@@ -14,7 +14,10 @@ off-chain flow, `protocols.offchain`), `pool_price:POOL` (its first token's pric
 positions' debt exceeds their collateral by, at off-chain prices, at its peak over the
 step's rounds: `sim.shortfall`), `borrowing_power_usd:MARKET` and `borrowed_usd:MARKET`
 (the book's collateral x LTV and its debt, at off-chain prices: `sim.capital`) and
-`vault_share_usd:VAULT`. An asset may itself contain
+`vault_share_usd:VAULT`, `backing:BRIDGE` (a bridge's locked canonical per outstanding
+wrapped unit, 1 = fully backed; its wrapped asset has `price:` like any asset) and
+`pool_tvl_usd:POOL` (a pool's reserves at off-chain prices, USD: for pools that trade a
+wrapped asset, whose LPs hold the bridge's loss). An asset may itself contain
 ":" (a composed reserve such as `aave:aUSDC`), so a name splits at its first two colons
 only.
 """
@@ -42,6 +45,7 @@ UTILIZATION, BAD_DEBT, BAD_DEBT_USD, VAULT_SHARE_USD = (
     "utilization", "bad_debt", "bad_debt_usd", "vault_share_usd")
 SHORTFALL_USD = "shortfall_usd"
 BORROWING_POWER_USD, BORROWED_USD = "borrowing_power_usd", "borrowed_usd"
+BACKING, POOL_TVL_USD = "backing", "pool_tvl_usd"
 #: kinds whose name carries an asset after the subject
 _WITH_ASSET = frozenset({ORACLE, UTILIZATION, BAD_DEBT})
 
@@ -103,6 +107,16 @@ def borrowed_usd(market: str) -> str:
 
 def vault_share_usd(vault: str) -> str:
     return f"{VAULT_SHARE_USD}:{vault}"
+
+
+def backing(bridge: str) -> str:
+    """A bridge's backing ratio: locked canonical / outstanding wrapped (protocols.bridge)."""
+    return f"{BACKING}:{bridge}"
+
+
+def pool_tvl_usd(pool: str) -> str:
+    """A pool's reserves at off-chain prices, USD (`World.pool_tvl_usd`)."""
+    return f"{POOL_TVL_USD}:{pool}"
 
 
 def parse(name: str) -> Column | None:

@@ -15,6 +15,8 @@ Each node has causes, each a figure measured every step against an enter thresho
   shifts the reserves along the curve, leaves it at 0: impermanent loss is not a drop);
 - vault: `nav_drop` (NAV per share, in the vault's collateral, below its peak);
 - `issuer:<ASSET>` of a pegged asset: `depeg` (price off its peg);
+- bridge: `backing` (1 - locked canonical / outstanding wrapped, above the `depeg`
+  threshold: the wrapped asset is off its peg to the canonical by that much);
 - treasury: `drawdown` (value below its peak) or `runway` (stablecoins / monthly opex in
   months, below the floor).
 
@@ -226,6 +228,7 @@ class DistressMonitor:
         self._pools(found)
         self._vaults(found)
         self._pegs(found)
+        self._bridges(found)
         self._treasury(found)
         return found
 
@@ -293,6 +296,11 @@ class DistressMonitor:
             off = abs(world.usd(symbol) / target - 1.0)
             found[names.issuer(symbol)] = [
                 above("depeg", off, self.limits.depeg, self.limits.recover_ratio)]
+
+    def _bridges(self, found: dict[str, list[Reading]]) -> None:
+        for name, bridge in self.world.bridges.items():
+            gap = max(0.0, 1.0 - bridge.backing)
+            found[name] = [above("backing", gap, self.limits.depeg, self.limits.recover_ratio)]
 
     def _treasury(self, found: dict[str, list[Reading]]) -> None:
         limits = self.limits

@@ -6,7 +6,9 @@ post it and owe its debt), the oracles (which pool a feed reads) and the pools (
 they trade).
 
 Nodes (attribute `kind`):
-- `pool`, `lending`, `vault`: the scenario's protocols, by name;
+- `pool`, `lending`, `vault`, `bridge`: the scenario's protocols, by name (a bridge issues
+  its wrapped asset, so it has an edge to every pool, market and holder of it, and the
+  canonical asset's issuer one to it for the lock);
 - `issuer`: `issuer:<ASSET>`, the outside issuer of a base asset, so that a crash or a
   depeg has an origin node;
 - `treasury`: the DAO;
@@ -17,7 +19,8 @@ Nodes (attribute `kind`):
   `exploiter`. A protocol's own sub-accounts (`<name>:treasury`, `<name>:locked`...)
   belong to the protocol itself.
 Each node has `value_usd`: pools their TVL, lending markets cash + outstanding debt,
-vaults their NAV, issuers the supply held inside the simulation, holders what they hold.
+vaults their NAV, bridges their lock, issuers the supply held inside the simulation,
+holders what they hold.
 
 An edge A -> B means B is exposed to A, with one attribute per channel (USD):
 - `holdings_usd`: value of A-issued tokens B holds (receipt and LP tokens, vault shares,
@@ -87,6 +90,8 @@ def dependency_graph(
     for name, vault in world.vaults.items():
         shares = world.ledger.total_supply(vault.shares)
         graph.add_node(name, kind="vault", value_usd=shares * usd(vault.shares))
+    for name, bridge in world.bridges.items():
+        graph.add_node(name, kind="bridge", value_usd=bridge.locked_amount * usd(bridge.canonical))
     for asset in world.assets:
         supply = world.ledger.total_supply(asset)
         graph.add_node(names.issuer(asset), kind="issuer", value_usd=supply * usd(asset))

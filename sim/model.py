@@ -168,6 +168,7 @@ class TreasuryModel(mesa.Model):
         self.shocks.fire(
             t, self.world, self.record, self.agents_by_type.get(LiquidityProvider, [])
         )
+        self._complete_crossings(t)
         # 2. rounds along the intra-step price path: fundamentals move and off-chain impact
         # relaxes, oracles update, arbitrageurs then liquidators act
         self._rounds(t)
@@ -207,6 +208,14 @@ class TreasuryModel(mesa.Model):
             self._do(Arbitrageur)
             self._do(Liquidator)
             self.shortfall.observe()
+
+    def _complete_crossings(self, t: int) -> None:
+        """Bridge transfers due at `t` complete (protocols.bridge), after the step's shocks."""
+        for name, bridge in self.world.bridges.items():
+            for crossing, delivered in bridge.process(t):
+                self.record(event_kinds.BRIDGE_TRANSFER, node=name, holder=crossing.holder,
+                            direction=crossing.direction, amount=crossing.amount,
+                            delivered=delivered, started=crossing.due - bridge.delay_steps)
 
     def run(self) -> None:
         """Run every step of the scenario's horizon."""
@@ -321,7 +330,13 @@ class TreasuryModel(mesa.Model):
             **treasury_reporters(self.config.treasury.opex_usd_per_month),
             **capital_reporters(world),
         }
-        for asset in world.assets:
+        wrapped = {bridge.wrapped for bridge in world.bridges.values()}
+        for name, bridge in world.bridges.items():
+            reporters[columns.backing(name)] = lambda m, b=bridge: b.backing
+        for name, pool in world.pools.items():
+            if wrapped & set(pool.tokens):  # its LPs hold the bridge's loss
+                reporters[columns.pool_tvl_usd(name)] = lambda m, n=name: m.world.pool_tvl_usd(n)
+        for asset in world.traded_assets:
             reporters[columns.price(asset)] = lambda m, a=asset: m.world.usd(a)
             if not world.reference[asset].unlimited:
                 reporters[columns.fundamental(asset)] = (

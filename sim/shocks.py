@@ -30,6 +30,10 @@ ones fill at the unchanged curve, and the last LPs to leave cannot collect in fu
 lending market's cash and a vault's collateral are ledger balances too: taking them leaves
 suppliers' claims and the vault's shares larger than what backs them. (A v2 or Curve pool
 may not be emptied of a token - fraction 1 - since it would have no price: `problems`.)
+A bridge keeps its canonical asset in its lock (`<bridge>:locked`): the drain takes
+`fraction` of it, which cuts the wrapped asset's backing by that fraction, reprices the
+wrapped asset at once (`World.reprice_wrapped`) and pauses the bridge if it halts on an
+exploit (`protocols.bridge`).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from protocols import names
 from sim import prices
 from sim.problems import describe
 from spec import (
+    Bridge,
     Crash,
     Curve,
     DepegShock,
@@ -156,7 +161,13 @@ class ExploitEffect(ShockEffect):
              providers: Sequence[Provider]) -> None:
         if step == self.step:
             s = self.shock
-            drained = drain(world, s.protocol, s.fraction, s.take)
+            bridge = world.bridges.get(s.protocol)
+            if bridge is None:
+                drained = drain(world, s.protocol, s.fraction, s.take)
+            else:  # the lock holds what the bridge holds
+                drained = drain(world, bridge.locked, s.fraction, s.take)
+                bridge.exploited()
+                world.reprice_wrapped()
             record(event_kinds.SHOCK, shock=s.kind, node=s.protocol, amounts=drained)
 
     def origins(self, world: World) -> dict[str, float]:
@@ -273,7 +284,7 @@ class LiquidityWithdrawalEffect(ShockEffect):
 
     def problems(self, where: str, by_name: Mapping[str, Any], scenario: Scenario
                  ) -> Iterator[str]:
-        if isinstance(by_name.get(self.shock.protocol), OptionVault):
+        if isinstance(by_name.get(self.shock.protocol), OptionVault | Bridge):
             yield f"{where}.protocol: liquidity withdrawals apply to pools and lending markets"
 
 
@@ -389,6 +400,8 @@ def held_tokens(protocol: Any) -> list[str]:
         return list(protocol.reserves)
     if isinstance(protocol, OptionVault):
         return [protocol.underlying if protocol.option == "call" else protocol.quote]
+    if isinstance(protocol, Bridge):
+        return [protocol.canonical]
     return list(protocol.tokens)
 
 

@@ -20,6 +20,7 @@ from spec.agents import Agents, Arbitrageurs, BorrowerCohort, Liquidators, Liqui
 from spec.markets import Asset, Depeg, Gas, Market, Regime
 from spec.protocols import (
     PROTOCOL_KINDS,
+    Bridge,
     Curve,
     Lending,
     OptionVault,
@@ -47,6 +48,7 @@ from spec.treasury import Action, ForcedSale, Policy, Treasury
 
 __all__ = [
     "PROTOCOL_KINDS", "SHOCK_KINDS", "Action", "Agents", "Arbitrageurs", "Asset", "BorrowerCohort",
+    "Bridge",
     "Crash", "Curve", "Depeg", "DepegShock", "Distress", "Exploit", "ForcedSale", "Gas",
     "GasSpike", "Lending", "Liquidators", "LiquidityProviders", "LiquidityWithdrawal", "Market",
     "OptionVault", "OracleFreeze", "OracleSpec", "ParameterChange", "Policy", "Protocol",

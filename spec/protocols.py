@@ -155,7 +155,32 @@ class OptionVault(Strict):
     vol_premium: Annotated[float, Field(ge=-0.9, le=5.0)] = 0.1
 
 
+class Bridge(Strict):
+    """A lock-and-mint bridge (`protocols.bridge`): `canonical` (a scenario asset) locked on
+    its home chain, `wrapped` (a new symbol, e.g. "madWETH") minted against it on the other
+    chain, each transfer completing `delay_steps` steps after it starts. Pools and lending
+    markets list `wrapped` like any asset; it trades off-chain at its backing (locked /
+    wrapped supply) times the canonical price, with `external_depth_usd` (None: unlimited)
+    and `external_half_life_hours` as an asset's. `halt_on_exploit`: an exploit pauses the
+    bridge (no new transfers start), as Nomad paused its bridge on 2 Aug 2022."""
+
+    kind: Literal["bridge"]
+    name: Name
+    canonical: Symbol
+    wrapped: Symbol
+    delay_steps: Annotated[int, Field(ge=0)] = 1
+    external_depth_usd: PositiveUsd | None = None
+    external_half_life_hours: Positive = 1.0
+    halt_on_exploit: bool = True
+
+    @model_validator(mode="after")
+    def _wrapped_is_new(self) -> Bridge:
+        if self.wrapped == self.canonical:
+            raise ValueError(f"wrapped: must differ from canonical {self.canonical!r}")
+        return self
+
+
 Protocol = Annotated[
-    UniswapV2 | UniswapV3 | Curve | Lending | OptionVault, Field(discriminator="kind")
+    UniswapV2 | UniswapV3 | Curve | Lending | OptionVault | Bridge, Field(discriminator="kind")
 ]
-PROTOCOL_KINDS = ("uniswap_v2", "uniswap_v3", "curve", "aave", "option_vault")
+PROTOCOL_KINDS = ("uniswap_v2", "uniswap_v3", "curve", "aave", "option_vault", "bridge")

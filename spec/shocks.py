@@ -35,7 +35,8 @@ class Exploit(Strict):
 
     Without `take` every token it holds loses `fraction`, in proportion; with `take` only
     the listed tokens do - draining one side of a pool moves its price (`sim.shocks` says
-    how each pool kind takes it)."""
+    how each pool kind takes it). On a bridge, `fraction` of its locked canonical asset is
+    taken, which cuts the wrapped asset's backing (`protocols.bridge`)."""
 
     kind: Literal["exploit"]
     step: Step
