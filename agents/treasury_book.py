@@ -96,7 +96,7 @@ def read_book(world: Any, holder: str, step: int,
     the scan of every market's owners when the caller knows the holder's positions;
     `index` is `token_index(world)`, built here when not given."""
     ledger = world.ledger
-    prices = {a: world.usd(a) for a in world.assets}
+    prices = {a: world.usd(a) for a in world.traded_assets}  # wrapped assets too
     book = Book(prices=prices)
     receipts, lp_pools = index or token_index(world)
     vault_delta: dict[str, float] = {}

@@ -58,6 +58,12 @@ def bridge_figure(run: Any) -> ReportFigure | None:
         if p["tokens"][0] in wrapped and column in ts.columns:
             mid.plot(days, ts[column], color=palette((len(wrapped) + j) % 10), linewidth=1.0,
                      linestyle="--", label=f"{p['tokens'][0]} in pool {p['name']}")
+    for j, market in enumerate(markets):
+        for symbol in wrapped:
+            column = columns.oracle(market, symbol)
+            if column in ts.columns:
+                mid.plot(days, ts[column], color=palette((len(wrapped) + len(pools) + j) % 10),
+                         linewidth=1.0, linestyle="-.", label=f"{symbol} feed of {market}")
     mark_shocks(mid, run.shocks, named=False)
     usd_axis(mid)
     label(mid, "Wrapped asset's price: backing x canonical", "", "USD")

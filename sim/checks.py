@@ -64,6 +64,10 @@ def reference_problems(s: Scenario) -> Iterable[str]:
             elif token not in assets:
                 field = "reserves" if isinstance(p, Lending) else "tokens"
                 yield f"{where}.{field}[{j}]: unknown asset {token!r}"
+            elif isinstance(p, Lending) and token not in base and p.reserves[token].borrowable:
+                # liquidators' flash loans mint the debt asset from its outside issuer
+                yield (f"{where}.reserves.{token}.borrowable: a bridge's wrapped asset can "
+                       "only be collateral here; set false")
         if len(set(tokens)) != len(tokens):
             yield f"{where}.tokens: a token is listed twice"
         if isinstance(p, OptionVault) and p.epoch_days * 24.0 < s.step_hours:
