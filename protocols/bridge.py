@@ -12,7 +12,8 @@ Mechanics (all on the one ledger; both chains are the same simulated world):
   pro-rata share of what is left, so a redemption leaves the backing unchanged (there is no
   run to be first in). With `halt_on_exploit`, as Nomad did, the bridge is paused by the
   exploit and no new transfer starts (`BridgePaused`); those in flight still complete;
-- `backing` = locked canonical / outstanding wrapped (wrapped supply not in transit): 1
+- `backing` = locked canonical / outstanding wrapped (its whole supply, burns in flight
+  included, as their release is still owed): 1
   while every wrapped unit is redeemable, cut by an exploit that drains the lock
   (`sim.shocks`: the exploiter takes `fraction` of `<bridge>:locked`);
 - `mint_backed(holder, amount)`: wrapped supply that existed before the run (or outside it:
@@ -84,9 +85,9 @@ class Bridge:
 
     @property
     def outstanding(self) -> float:
-        """Wrapped supply held outside the bridge (what the lock backs)."""
-        return self.ledger.total_supply(self.wrapped) - self.ledger.balance_of(
-            self.transit, self.wrapped)
+        """Wrapped supply, burns in flight included: their release is still owed from the
+        lock (a lock in flight is not: its canonical waits in transit, unminted)."""
+        return self.ledger.total_supply(self.wrapped)
 
     @property
     def backing(self) -> float:
@@ -125,16 +126,23 @@ class Bridge:
         self.pending = [t for t in self.pending if t.due > step]
         for t in due:
             if t.direction == "mint":
-                self.ledger.transfer(self.canonical, self.transit, self.locked, t.amount)
+                self.ledger.transfer(self.canonical, self.transit, self.locked,
+                                     self._in_transit(self.canonical, t.amount))
                 self.ledger.mint(self.wrapped, t.holder, t.amount, by=self.name)
                 done.append((t, t.amount))
             else:
                 payout = min(t.amount * min(1.0, self.backing), self.locked_amount)
-                self.ledger.burn(self.wrapped, self.transit, t.amount, by=self.name)
+                self.ledger.burn(self.wrapped, self.transit,
+                                 self._in_transit(self.wrapped, t.amount), by=self.name)
                 if payout > 0:
                     self.ledger.transfer(self.canonical, self.locked, t.holder, payout)
                 done.append((t, payout))
         return done
+
+    def _in_transit(self, token: str, amount: float) -> float:
+        """`amount`, or what transit holds if float rounding of the sum left it a hair
+        short (transfers in and out in another order round differently)."""
+        return min(amount, self.ledger.balance_of(self.transit, token))
 
     def mint_backed(self, holder: str, amount: float) -> None:
         """Bring `amount` pre-existing wrapped into the simulation (module doc)."""
