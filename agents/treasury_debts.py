@@ -7,6 +7,7 @@ market: liquidators see and liquidate it like any other."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from math import inf
 
 from agents import event_kinds
 from agents.treasury_desk import TreasuryDesk
@@ -62,6 +63,12 @@ class TreasuryDebts:
             return 0.0
         lending = self.desk.world.markets[market]
         return float(lending.debt_of(pid)[lending.assets.index(asset)])
+
+    def health_factor(self, market: str) -> float:
+        """The treasury's health factor in `market` at its oracle prices (inf without debt
+        or without a position there, as Aave's type(uint256).max)."""
+        pid = self.positions.get(market)
+        return inf if pid is None else self.desk.world.markets[market].health_factor_of(pid)
 
     def repay(self, asset: str, amount: float, market: str | None = None) -> float:
         """Repay up to `amount` units of `asset` in `market` (default: the first market where

@@ -349,6 +349,8 @@ class TreasuryModel(mesa.Model):
             # the step's peak over its rounds, at the off-chain prices, not the market's
             # oracles (a stale feed hides nothing): sim.shortfall
             reporters[columns.shortfall_usd(name)] = lambda m, n=name: m.shortfall.step_peak(n)
+            reporters[columns.treasury_hf(name)] = (
+                lambda m, n=name: m.allocator.debts.health_factor(n))
         for name, vault in world.vaults.items():
             reporters[columns.vault_share_usd(name)] = (
                 lambda m, t=vault.shares: m.world.token_usd(t, m.steps)
