@@ -10,9 +10,22 @@ from collections.abc import Mapping
 from math import inf
 
 from agents import event_kinds
+from agents.policies import BUILTIN
 from agents.treasury_desk import TreasuryDesk
 from protocols.errors import DaosimError
 from protocols.lending import LendingMarket
+from spec import Treasury
+
+
+def may_borrow(config: Treasury) -> bool:
+    """Whether the treasury can ever owe anything: `policy.borrow`, a `delta_hedge` hedging
+    by borrowing, a scheduled borrow action, the buffer on, or a user policy (which may
+    return debt targets)."""
+    policy = config.policy
+    return bool(policy.borrow or policy.hf_floor or policy.hf_ceiling
+                or (policy.kind == "delta_hedge" and policy.hedge_with == "borrow")
+                or policy.kind not in BUILTIN
+                or any(a.kind == "borrow" for a in config.actions))
 
 
 class TreasuryDebts:

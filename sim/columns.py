@@ -15,7 +15,8 @@ positions' debt exceeds their collateral by, at off-chain prices, at its peak ov
 step's rounds: `sim.shortfall`), `borrowing_power_usd:MARKET` and `borrowed_usd:MARKET`
 (the book's collateral x LTV and its debt, at off-chain prices: `sim.capital`) and
 `vault_share_usd:VAULT`, `treasury_hf:MARKET` (the treasury's health factor there at the
-market's oracle prices, inf without debt). An asset may itself contain
+market's oracle prices, inf without debt; only when the treasury may borrow:
+`agents.treasury_debts.may_borrow`). An asset may itself contain
 ":" (a composed reserve such as `aave:aUSDC`), so a name splits at its first two colons
 only.
 """
