@@ -10,7 +10,9 @@ step (step 10 of the model) the allocator
    `forced_sale.runway_floor_months` (`agents.treasury_forced`; off by default) - whatever
    the policy, which then sees the book after the sale;
 3. runs the tranches of the scheduled `actions` due this step (`agents.treasury_actions`:
-   a proposal's sale, deposit, loan, ...), so the policy sees the book they leave;
+   a proposal's sale, deposit, loan, ...), then keeps the collateral buffer of its loans
+   (`agents.treasury_buffer`: off unless `policy.hf_floor` / `hf_ceiling` are set), so the
+   policy sees the book they leave;
 4. shows the policy a read-only `TreasuryView` and normalizes its answer (`Decision`),
    stopping the run with a `PolicyError` on one it cannot act on (`decide`);
 5. moves debts toward the policy's targets (`agents.treasury_debts`);
@@ -37,6 +39,7 @@ from agents.policies.base import Decision, TreasuryView
 from agents.routing import Router
 from agents.treasury_actions import TreasuryActions
 from agents.treasury_book import Book, read_book, token_index
+from agents.treasury_buffer import TreasuryBuffer
 from agents.treasury_debts import TreasuryDebts
 from agents.treasury_desk import TreasuryDesk
 from agents.treasury_forced import ForcedSeller
@@ -69,6 +72,7 @@ class Allocator(mesa.Agent):
         self.safe = config.policy.safe_asset or config.opex_token
         self.desk = TreasuryDesk(model, holder, config, self.safe, stables)
         self.debts = TreasuryDebts(self.desk)
+        self.buffer = TreasuryBuffer(self.debts)
         self.venues = venue_index(world, config.policy.v3_width)
         for key, usd in config.venues.items():
             self.venues[key].open(self.desk, usd)
@@ -120,6 +124,8 @@ class Allocator(mesa.Agent):
             self._pay_opex()
         self.book = self.forced.step(self.read_book())
         if self.actions.step(t):
+            self.book = self.read_book()
+        if self.buffer.step():
             self.book = self.read_book()
         self.price_history[t] = [self.book.prices[a] for a in self.assets]
         decision = self.decide(t)

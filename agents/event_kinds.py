@@ -26,6 +26,11 @@ FORCED_SALE = "forced_sale"
 #: agents.treasury_actions): index, action, asset, tranche, wanted / done (units and USD),
 #: done_total / done_total_usd, remaining / remaining_usd, final
 TREASURY_ACTION = "treasury_action"
+#: the treasury keeping its collateral buffer (agents.treasury_buffer): market, asset,
+#: amount (units), usd (reference prices), hf_before, hf_after (oracle prices)
+COLLATERAL_TOPUP = "collateral_topup"
+DEBT_REPAID_FOR_BUFFER = "debt_repaid_for_buffer"
+COLLATERAL_WITHDRAWN_FOR_BUFFER = "collateral_withdrawn_for_buffer"
 
 # -- world events (field `node`) -----------------------------------------------------------
 SHOCK = "shock"

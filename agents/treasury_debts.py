@@ -7,11 +7,25 @@ market: liquidators see and liquidate it like any other."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from math import inf
 
 from agents import event_kinds
+from agents.policies import BUILTIN
 from agents.treasury_desk import TreasuryDesk
 from protocols.errors import DaosimError
 from protocols.lending import LendingMarket
+from spec import Treasury
+
+
+def may_borrow(config: Treasury) -> bool:
+    """Whether the treasury can ever owe anything: `policy.borrow`, a `delta_hedge` hedging
+    by borrowing, a scheduled borrow action, the buffer on, or a user policy (which may
+    return debt targets)."""
+    policy = config.policy
+    return bool(policy.borrow or policy.hf_floor or policy.hf_ceiling
+                or (policy.kind == "delta_hedge" and policy.hedge_with == "borrow")
+                or policy.kind not in BUILTIN
+                or any(a.kind == "borrow" for a in config.actions))
 
 
 class TreasuryDebts:
@@ -62,6 +76,12 @@ class TreasuryDebts:
             return 0.0
         lending = self.desk.world.markets[market]
         return float(lending.debt_of(pid)[lending.assets.index(asset)])
+
+    def health_factor(self, market: str) -> float:
+        """The treasury's health factor in `market` at its oracle prices (inf without debt
+        or without a position there, as Aave's type(uint256).max)."""
+        pid = self.positions.get(market)
+        return inf if pid is None else self.desk.world.markets[market].health_factor_of(pid)
 
     def repay(self, asset: str, amount: float, market: str | None = None) -> float:
         """Repay up to `amount` units of `asset` in `market` (default: the first market where

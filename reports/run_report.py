@@ -17,6 +17,7 @@ from matplotlib.colors import Normalize
 
 from agents import event_kinds
 from reports.bridge_figure import bridge_figure
+from reports.buffer_figure import buffer_figure
 from reports.figures import (
     NEVER_COLOR,
     SHOCK_COLOR,
@@ -109,7 +110,8 @@ def run_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
     run = load_run(folder)
     figures = [f for f in (price_figure(run), health_figure(run), liquidation_figure(run),
                            graph_figure(run), systemic_figure(run), treasury_figure(run),
-                           liquidation_curve_figure(run), bridge_figure(run))
+                           liquidation_curve_figure(run), buffer_figure(run),
+                           bridge_figure(run))
                if f is not None]
     s = run.scenario
     meta = [s.get("description") or "", run.caption, *provenance_line(run.path)]

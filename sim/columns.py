@@ -14,9 +14,11 @@ off-chain flow, `protocols.offchain`), `pool_price:POOL` (its first token's pric
 positions' debt exceeds their collateral by, at off-chain prices, at its peak over the
 step's rounds: `sim.shortfall`), `borrowing_power_usd:MARKET` and `borrowed_usd:MARKET`
 (the book's collateral x LTV and its debt, at off-chain prices: `sim.capital`) and
-`vault_share_usd:VAULT`, `backing:BRIDGE` (a bridge's locked canonical per outstanding
-wrapped unit, 1 = fully backed; its wrapped asset has `price:` like any asset) and
-`pool_tvl_usd:POOL` (a pool's reserves at off-chain prices, USD: for pools that trade a
+`vault_share_usd:VAULT`, `treasury_hf:MARKET` (the treasury's health factor there at the
+market's oracle prices, inf without debt; only when the treasury may borrow:
+`agents.treasury_debts.may_borrow`), `backing:BRIDGE` (a bridge's locked canonical per
+outstanding wrapped unit, 1 = fully backed; its wrapped asset has `price:` like any asset)
+and `pool_tvl_usd:POOL` (a pool's reserves at off-chain prices, USD: for pools that trade a
 wrapped asset, whose LPs hold the bridge's loss). An asset may itself contain
 ":" (a composed reserve such as `aave:aUSDC`), so a name splits at its first two colons
 only.
@@ -45,6 +47,7 @@ UTILIZATION, BAD_DEBT, BAD_DEBT_USD, VAULT_SHARE_USD = (
     "utilization", "bad_debt", "bad_debt_usd", "vault_share_usd")
 SHORTFALL_USD = "shortfall_usd"
 BORROWING_POWER_USD, BORROWED_USD = "borrowing_power_usd", "borrowed_usd"
+TREASURY_HF = "treasury_hf"
 BACKING, POOL_TVL_USD = "backing", "pool_tvl_usd"
 #: kinds whose name carries an asset after the subject
 _WITH_ASSET = frozenset({ORACLE, UTILIZATION, BAD_DEBT})
@@ -103,6 +106,11 @@ def borrowing_power_usd(market: str) -> str:
 def borrowed_usd(market: str) -> str:
     """Per market, in USD at reference prices: the positions' debt with interest."""
     return f"{BORROWED_USD}:{market}"
+
+
+def treasury_hf(market: str) -> str:
+    """The treasury's health factor in `market` (oracle prices; inf without debt)."""
+    return f"{TREASURY_HF}:{market}"
 
 
 def vault_share_usd(vault: str) -> str:

@@ -21,6 +21,7 @@ from agents.arbitrageur import Arbitrageur
 from agents.borrowers import BorrowerCohort
 from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
+from agents.treasury_debts import may_borrow
 from protocols import names
 from protocols.errors import ConfigError, DaosimError
 from protocols.world import World
@@ -364,6 +365,9 @@ class TreasuryModel(mesa.Model):
             # the step's peak over its rounds, at the off-chain prices, not the market's
             # oracles (a stale feed hides nothing): sim.shortfall
             reporters[columns.shortfall_usd(name)] = lambda m, n=name: m.shortfall.step_peak(n)
+            if may_borrow(self.config.treasury):  # inf without debt: only where it may owe
+                reporters[columns.treasury_hf(name)] = (
+                    lambda m, n=name: m.allocator.debts.health_factor(n))
         for name, vault in world.vaults.items():
             reporters[columns.vault_share_usd(name)] = (
                 lambda m, t=vault.shares: m.world.token_usd(t, m.steps)

@@ -33,6 +33,10 @@ ALIASES = {"treasury_start_usd": "treasury_nav_start_usd",
            "treasury_end_usd": "treasury_nav_end_usd",
            "treasury_max_drawdown": "treasury_nav_max_drawdown"}
 
+#: the collateral buffer's events (agents.treasury_buffer), each with the HF it acted at
+BUFFER_EVENTS = (event_kinds.COLLATERAL_TOPUP, event_kinds.DEBT_REPAID_FOR_BUFFER,
+                 event_kinds.COLLATERAL_WITHDRAWN_FOR_BUFFER)
+
 #: Halvings tried when a full-size liquidation quote cannot be filled.
 MAX_HALVINGS = 20
 
@@ -136,18 +140,30 @@ def summary_figures(allocator: Any, timeseries: Any,
     forced sales received (`agents.treasury_forced`). From the allocator's scheduled actions
     (`agents.treasury_actions`): `actions_executed_usd`, what their tranches did, and
     `actions_shortfall_usd`, what they intended and did not do by the end of their windows
-    (USD at the reference price of the step each tranche was due)."""
+    (USD at the reference price of the step each tranche was due). From the collateral
+    buffer (`agents.treasury_buffer`): `treasury_buffer_topup_usd`, `_repaid_usd` and
+    `_withdrawn_usd` (USD at reference prices when done); `treasury_hf_min`, the lowest
+    health factor of any treasury loan (inf when it never borrowed) - at the end of a step
+    (the `treasury_hf:MARKET` columns), before the buffer acted (its events' hf_before) or
+    when liquidated (the liquidation's): the columns alone would miss the dip that the
+    keeper or the liquidators ended within the step."""
     holder = allocator.holder
     liquidated = forced = 0.0
+    hf = [timeseries[c.name].to_numpy(dtype=float)
+          for c in columns.of_kind(timeseries.columns, columns.TREASURY_HF)]
     for event in events:
         if event["kind"] == event_kinds.LIQUIDATION and event.get("owner") == holder:
             liquidated += event["collateral_seized_usd"]
+            hf.append(np.array([event["health_factor"]], dtype=float))
+        elif event["kind"] in BUFFER_EVENTS and event.get("actor") == holder:
+            hf.append(np.array([event["hf_before"]], dtype=float))
         elif event["kind"] == event_kinds.FORCED_SALE and event.get("actor") == holder:
             forced += event["usd"]
     nav = timeseries[columns.TREASURY_NAV].to_numpy(dtype=float)
     liq = timeseries[columns.TREASURY_NAV_LIQ].to_numpy(dtype=float)
     runway = (timeseries[columns.RUNWAY_MONTHS].to_numpy(dtype=float)
               if columns.RUNWAY_MONTHS in timeseries else np.array([]))
+    buffer = allocator.buffer
     figures = {
         "treasury_nav_start_usd": float(nav[0]) if nav.size else 0.0,
         "treasury_nav_end_usd": float(nav[-1]) if nav.size else 0.0,
@@ -165,5 +181,9 @@ def summary_figures(allocator: Any, timeseries: Any,
         "treasury_forced_sales_usd": forced,
         "actions_executed_usd": allocator.actions.executed_usd,
         "actions_shortfall_usd": allocator.actions.shortfall_usd,
+        "treasury_hf_min": float(min((h.min() for h in hf if h.size), default=math.inf)),
+        "treasury_buffer_topup_usd": buffer.topped_up_usd,
+        "treasury_buffer_repaid_usd": buffer.repaid_usd,
+        "treasury_buffer_withdrawn_usd": buffer.withdrawn_usd,
     }
     return figures | {alias: figures[key] for alias, key in ALIASES.items()}

@@ -44,6 +44,11 @@ class Policy(Strict):
     when GOV falls until its health factor is below 1 the liquidators seize the GOV and
     sell it (event `liquidation`, owner `treasury`). `delta_hedge` with `hedge_with =
     "borrow"` borrows its hedge asset the same way.
+    Keeping the buffer (`agents.treasury_buffer`; off unless set): each step, a position
+    whose health factor fell below `hf_floor` is brought back to `borrow_hf` - topping up
+    the collateral it holds from the free portfolio first, then repaying debt; one above
+    `hf_ceiling` gets its excess collateral back down to `borrow_hf` (1 < hf_floor <
+    borrow_hf < hf_ceiling).
     A "<v3 pool>:v3" weight is held as one range of +-`v3_width` around the pool's price.
     """
 
@@ -68,6 +73,8 @@ class Policy(Strict):
     borrow: dict[str, Usd] = {}
     collateral: Symbol | None = None
     borrow_hf: Annotated[float, Field(gt=1.0)] = 2.0
+    hf_floor: Annotated[float, Field(gt=1.0)] | None = None
+    hf_ceiling: Annotated[float, Field(gt=1.0)] | None = None
     v3_width: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
     params: dict[str, object] = {}
 
@@ -77,6 +84,12 @@ class Policy(Strict):
         # cross-references (sim.scenario): this package imports nothing but pydantic.
         if self.weights and abs(sum(self.weights.values()) - 1.0) > 1e-6:
             raise ValueError(f"weights: must sum to 1, got {sum(self.weights.values()):g}")
+        if self.hf_floor is not None and self.hf_floor >= self.borrow_hf:
+            raise ValueError(f"hf_floor: must be below borrow_hf ({self.borrow_hf:g}), "
+                             f"got {self.hf_floor:g}")
+        if self.hf_ceiling is not None and self.hf_ceiling <= self.borrow_hf:
+            raise ValueError(f"hf_ceiling: must be above borrow_hf ({self.borrow_hf:g}), "
+                             f"got {self.hf_ceiling:g}")
         return self
 
 
