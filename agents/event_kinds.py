@@ -26,6 +26,9 @@ FORCED_SALE = "forced_sale"
 #: agents.treasury_actions): index, action, asset, tranche, wanted / done (units and USD),
 #: done_total / done_total_usd, remaining / remaining_usd, final
 TREASURY_ACTION = "treasury_action"
+#: delta_hedge cutting its vault shares to hold gamma / vega within budget
+#: (agents.policies.hedging): gamma_share, vega_share (shares of NAV), keep, vaults
+GREEKS_BUDGET = "greeks_budget"
 
 # -- world events (field `node`) -----------------------------------------------------------
 SHOCK = "shock"

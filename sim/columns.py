@@ -14,7 +14,10 @@ off-chain flow, `protocols.offchain`), `pool_price:POOL` (its first token's pric
 positions' debt exceeds their collateral by, at off-chain prices, at its peak over the
 step's rounds: `sim.shortfall`), `borrowing_power_usd:MARKET` and `borrowed_usd:MARKET`
 (the book's collateral x LTV and its debt, at off-chain prices: `sim.capital`) and
-`vault_share_usd:VAULT`. An asset may itself contain
+`vault_share_usd:VAULT`. The treasury's Greeks per underlying (`agents.treasury_book`),
+for the underlyings of the vaults its config names and its delta_hedge asset:
+`treasury_delta:ASSET` (units), `treasury_gamma:ASSET` (units per 1 USD move) and
+`treasury_vega:ASSET` (USD per vol point). An asset may itself contain
 ":" (a composed reserve such as `aave:aUSDC`), so a name splits at its first two colons
 only.
 """
@@ -41,6 +44,8 @@ PRICE, FUNDAMENTAL, POOL_PRICE, ORACLE = "price", "fundamental", "pool_price", "
 UTILIZATION, BAD_DEBT, BAD_DEBT_USD, VAULT_SHARE_USD = (
     "utilization", "bad_debt", "bad_debt_usd", "vault_share_usd")
 SHORTFALL_USD = "shortfall_usd"
+TREASURY_DELTA, TREASURY_GAMMA, TREASURY_VEGA = (
+    "treasury_delta", "treasury_gamma", "treasury_vega")
 BORROWING_POWER_USD, BORROWED_USD = "borrowing_power_usd", "borrowed_usd"
 #: kinds whose name carries an asset after the subject
 _WITH_ASSET = frozenset({ORACLE, UTILIZATION, BAD_DEBT})
@@ -103,6 +108,11 @@ def borrowed_usd(market: str) -> str:
 
 def vault_share_usd(vault: str) -> str:
     return f"{VAULT_SHARE_USD}:{vault}"
+
+
+def treasury_greek(kind: str, asset: str) -> str:
+    """`treasury_delta:ASSET`, `treasury_gamma:ASSET` or `treasury_vega:ASSET`."""
+    return f"{kind}:{asset}"
 
 
 def parse(name: str) -> Column | None:
