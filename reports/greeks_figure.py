@@ -9,7 +9,7 @@ vega (|vega| / NAV, per vol point). Marked on them: the treasury's policy swaps 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -25,8 +25,8 @@ from reports.figures import (
 )
 from sim import columns
 
-if TYPE_CHECKING:
-    from reports.run_report import RunFolder
+#: a `reports.run_report.RunFolder` (not imported: run_report imports this module)
+RunFolder = Any
 
 TIME = "time (days)"
 PALETTE = ("#1f618d", "#a04000", "#117a65", "#7d3c98")
