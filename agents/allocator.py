@@ -177,6 +177,7 @@ class Allocator(mesa.Agent):
             assets=self.assets, price_history=history, nav_history=navs,
             deltas=dict(book.deltas), debt_usd=book.debt_usd, stables=self.stables,
             safe_asset=self.safe, failures=self._last_failures,
+            gammas=dict(book.gammas), vegas=dict(book.vegas), queued_usd=dict(book.queued_usd),
         )
 
     def _record_history(self, step: int) -> None:

@@ -31,6 +31,9 @@ TREASURY_ACTION = "treasury_action"
 COLLATERAL_TOPUP = "collateral_topup"
 DEBT_REPAID_FOR_BUFFER = "debt_repaid_for_buffer"
 COLLATERAL_WITHDRAWN_FOR_BUFFER = "collateral_withdrawn_for_buffer"
+#: delta_hedge cutting its vault shares to hold gamma / vega within budget
+#: (agents.policies.hedging): gamma_share, vega_share (shares of NAV), keep, vaults
+GREEKS_BUDGET = "greeks_budget"
 
 # -- world events (field `node`) -----------------------------------------------------------
 SHOCK = "shock"

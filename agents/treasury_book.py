@@ -8,7 +8,11 @@ Borrowing positions are kept apart: collateral (escrowed in the market) and debt
 
 Net deltas per base asset: free underlying + collateral - debt, except that a vault's
 contribution to its underlying is its book delta (`OptionVault.greeks`: the short calls
-offset part of the collateral), scaled by the holder's share of the vault.
+offset part of the collateral), scaled by the holder's share of the vault. Gamma and vega
+per underlying come from the vaults alone (spot, receipts and debt have none), scaled
+likewise and converted from the vault's quote to USD: `gammas` in underlying units per 1 USD
+move of the underlying (d delta / dS), `vegas` in USD per vol point (0.01 of vol), both
+negative for a holder of short-option vaults (`protocols.vaults.BookGreeks`).
 
 Exposure per protocol node (for the dependency graph): USD held in tokens issued by each
 node (`Ledger.issuer_of`: a market for its receipts, a pool for its LP tokens, a vault for
@@ -34,6 +38,11 @@ class Book:
     collateral: dict[str, float] = field(default_factory=dict)
     debt: dict[str, float] = field(default_factory=dict)
     deltas: dict[str, float] = field(default_factory=dict)
+    #: per underlying, from vault shares: d delta / dS (units per USD) and USD per vol point
+    gammas: dict[str, float] = field(default_factory=dict)
+    vegas: dict[str, float] = field(default_factory=dict)
+    #: per vault shares key: USD of shares queued for redemption at the next roll
+    queued_usd: dict[str, float] = field(default_factory=dict)
     exposure_usd: dict[str, float] = field(default_factory=dict)
     prices: dict[str, float] = field(default_factory=dict)
     #: Lending receipts' underlying that their market cannot pay out now (cash short).
@@ -133,12 +142,18 @@ def read_book(world: Any, holder: str, step: int,
         supply = ledger.total_supply(vault.shares)
         units = shares * vault.nav_per_share(step) + pending
         free(vault.shares, {vault.collateral: units}, vault.name)
+        if vault.queued_of(holder) > 0:
+            book.queued_usd[vault.shares] = (vault.queued_of(holder) * vault.nav_per_share(step)
+                                             * prices[vault.collateral])
         if supply > 0 and shares > 0:
             # The shares' delta is the book's (collateral + short options), not the plain
             # collateral's: replace the one by the other.
-            book_delta = shares / supply * vault.greeks(step).delta
+            greeks, share = vault.greeks(step), shares / supply
             plain = shares * vault.nav_per_share(step) if vault.is_call else 0.0
-            _add(vault_delta, vault.underlying, book_delta - plain)
+            _add(vault_delta, vault.underlying, share * greeks.delta - plain)
+            quote_usd = prices[vault.quote]
+            _add(book.gammas, vault.underlying, share * greeks.gamma / quote_usd)
+            _add(book.vegas, vault.underlying, share * greeks.vega * quote_usd)
     for pool in world.pools.values():
         if isinstance(pool, ConcentratedLiquidityPool):
             pids = pool.positions_of(holder)

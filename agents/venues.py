@@ -227,6 +227,20 @@ def venue_index(world: World, v3_width: float) -> dict[str, Venue]:
     return index
 
 
+def fund_holding(world: World, holder: str, token: str, amount: float) -> None:
+    """Give `holder` its starting `amount` of `token`: a base asset as is, a vault's shares
+    ("<vault>:shares", in shares) as the collateral they cost at the first roll's price per
+    share (1 with no shares yet), deposited - they are minted at the step-0 roll, as
+    Ribbon mints a deposit's shares at the next roll. No trade, gas or event."""
+    vault = next((v for v in world.vaults.values() if v.shares == token), None)
+    if vault is None:
+        world.fund(holder, token, amount)
+        return
+    collateral = amount * vault.nav_per_share(0)
+    world.fund(holder, vault.collateral, collateral)
+    vault.deposit(holder, collateral)
+
+
 def _affordable(desk: TreasuryDesk, asset: str, usd: float) -> float | None:
     """Units of `asset` worth `usd` that the desk holds, or None below the minimum trade."""
     world = desk.world

@@ -101,9 +101,17 @@ def reference_problems(s: Scenario) -> Iterable[str]:
         if debt is None or not debt.borrowable:
             yield f"{where}.debt: {cohort.debt!r} cannot be borrowed in {market.name}"
 
+    venues = _venue_tokens(by_name)
+    shares = {names.vault_shares(n) for n, p in by_name.items() if isinstance(p, OptionVault)}
     for symbol in s.treasury.holdings:
-        if symbol not in assets:
-            yield f"treasury.holdings.{symbol}: unknown asset {symbol!r}"
+        if symbol in shares:
+            continue  # vault shares, in shares
+        if symbol in venues:
+            yield (f"treasury.holdings.{symbol}: a venue token; hold it in USD with "
+                   f"treasury.venues.{symbol} (only vault shares are held in units)")
+        elif symbol not in assets:
+            yield (f"treasury.holdings.{symbol}: unknown asset {symbol!r} (an asset, or a "
+                   "vault's '<vault>:shares')")
     if s.treasury.opex_usd_per_month > 0 and s.treasury.opex_token not in assets:
         yield f"treasury.opex_token: unknown asset {s.treasury.opex_token!r}"
     forced = s.treasury.forced_sale

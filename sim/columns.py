@@ -19,8 +19,11 @@ market's oracle prices, inf without debt; only when the treasury may borrow:
 `agents.treasury_debts.may_borrow`), `backing:BRIDGE` (a bridge's locked canonical per
 outstanding wrapped unit, 1 = fully backed; its wrapped asset has `price:` like any asset)
 and `pool_tvl_usd:POOL` (a pool's reserves at off-chain prices, USD: for pools that trade a
-wrapped asset, whose LPs hold the bridge's loss). An asset may itself contain
-":" (a composed reserve such as `aave:aUSDC`), so a name splits at its first two colons
+wrapped asset, whose LPs hold the bridge's loss). The treasury's Greeks per underlying
+(`agents.treasury_book`), for the underlyings of the vaults its config names and its
+delta_hedge asset: `treasury_delta:ASSET` (units), `treasury_gamma:ASSET` (units per 1 USD
+move) and `treasury_vega:ASSET` (USD per vol point). An asset may itself contain ":" (a
+composed reserve such as `aave:aUSDC`), so a name splits at its first two colons
 only.
 """
 
@@ -46,6 +49,8 @@ PRICE, FUNDAMENTAL, POOL_PRICE, ORACLE = "price", "fundamental", "pool_price", "
 UTILIZATION, BAD_DEBT, BAD_DEBT_USD, VAULT_SHARE_USD = (
     "utilization", "bad_debt", "bad_debt_usd", "vault_share_usd")
 SHORTFALL_USD = "shortfall_usd"
+TREASURY_DELTA, TREASURY_GAMMA, TREASURY_VEGA = (
+    "treasury_delta", "treasury_gamma", "treasury_vega")
 BORROWING_POWER_USD, BORROWED_USD = "borrowing_power_usd", "borrowed_usd"
 TREASURY_HF = "treasury_hf"
 BACKING, POOL_TVL_USD = "backing", "pool_tvl_usd"
@@ -125,6 +130,11 @@ def backing(bridge: str) -> str:
 def pool_tvl_usd(pool: str) -> str:
     """A pool's reserves at off-chain prices, USD (`World.pool_tvl_usd`)."""
     return f"{POOL_TVL_USD}:{pool}"
+
+
+def treasury_greek(kind: str, asset: str) -> str:
+    """`treasury_delta:ASSET`, `treasury_gamma:ASSET` or `treasury_vega:ASSET`."""
+    return f"{kind}:{asset}"
 
 
 def parse(name: str) -> Column | None:

@@ -22,6 +22,7 @@ from agents.borrowers import BorrowerCohort
 from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
 from agents.treasury_debts import may_borrow
+from agents.venues import fund_holding
 from protocols import names
 from protocols.errors import ConfigError, DaosimError
 from protocols.world import World
@@ -41,9 +42,11 @@ from sim.origins import find_origins
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
 from sim.shocks import ShockSchedule, first_shock_step
 from sim.shortfall import ShortfallMeter
+from sim.treasury import greek_reporters
 from sim.treasury import reporters as treasury_reporters
 from sim.treasury import runway_months as treasury_runway
 from sim.treasury import summary_figures as treasury_figures
+from sim.vault_vol import trackers as vault_vol_trackers
 from spec import Scenario
 
 #: ETH price used for gas when a scenario has no ETH asset.
@@ -94,13 +97,14 @@ class TreasuryModel(mesa.Model):
                 raise ConfigError(f"agents.borrowers[{i}]: cannot open its positions at step 0: "
                                   f"{exc}") from None
         for asset, amount in config.treasury.holdings.items():
-            if amount > 0:
-                self.world.fund(names.TREASURY, asset, amount)
+            if amount > 0:  # vault shares too: deposited for the step-0 roll
+                fund_holding(self.world, names.TREASURY, asset, amount)
         self.allocator = Allocator(
             self, names.TREASURY, config.treasury, stables=config.usd_stables,
             step_hours=config.step_hours, steps_per_year=config.steps_per_year,
             horizon=config.steps,
         )
+        self.vault_vol = vault_vol_trackers(self.world, config)  # implied vols (sim.vault_vol)
         self._roll_vaults(0)
         self.shortfall = ShortfallMeter(self.world)
         # Where the stress starts (sim.origins) and the chain it spreads along (sim.cascade);
@@ -179,7 +183,9 @@ class TreasuryModel(mesa.Model):
         # 4. borrowers, 5. liquidity providers
         self._do(BorrowerCohort)
         self._do(LiquidityProvider)
-        # 6. option vaults roll at epoch ends
+        # 6. option vaults roll at epoch ends, at an implied vol that follows realized vol
+        for tracker in self.vault_vol.values():
+            tracker.observe()
         self._roll_vaults(t)
         # 7. the allocator applies the DAO policy (opex, debts, rebalancing)
         self._do(Allocator)
@@ -233,9 +239,7 @@ class TreasuryModel(mesa.Model):
     def _roll_vaults(self, step: int) -> None:
         for name, vault in self.world.vaults.items():
             if vault.step_due(step):
-                spec = next(p for p in self.config.protocols if p.name == name)
-                asset = next(a for a in self.config.assets if a.symbol == spec.underlying)
-                implied_vol = max(asset.sigma, 0.05) * (1.0 + spec.vol_premium)
+                implied_vol = self.vault_vol[name].implied_vol()
                 # The desk stands for the whole off-chain options market: it brings each
                 # premium it pays from outside the simulated world.
                 desk = self.world.ledger.balance_of(names.OPTIONS_DESK, vault.collateral)
@@ -245,7 +249,7 @@ class TreasuryModel(mesa.Model):
                 epoch = vault.roll(step, implied_vol, names.OPTIONS_DESK)
                 if epoch is not None:
                     self.record(event_kinds.VAULT_ROLL, node=name, strike=epoch.strike,
-                                iv=implied_vol)
+                                iv=implied_vol, realized_vol=self.vault_vol[name].realized_vol)
 
     def _runway_months(self) -> float:
         """The allocator's runway (sim.treasury), from the book it refreshed this step."""
@@ -329,6 +333,7 @@ class TreasuryModel(mesa.Model):
             columns.LIQUIDATIONS: lambda m: m.liquidations_this_step,
             columns.SYSTEMIC_DEBTRANK: lambda m: m._systemic_debtrank(),
             **treasury_reporters(self.config.treasury.opex_usd_per_month),
+            **greek_reporters(self.config),
             **capital_reporters(world),
         }
         wrapped = {bridge.wrapped for bridge in world.bridges.values()}

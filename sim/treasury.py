@@ -25,6 +25,7 @@ import numpy as np
 from agents import event_kinds
 from agents.routing import Router
 from agents.treasury_book import Book, read_book, runway_months
+from protocols import names
 from sim import columns
 
 #: Summary keys kept until version 0.2 as copies of the key they duplicated: 0.1 reported
@@ -128,6 +129,30 @@ def reporters(opex_usd_per_month: float) -> dict[str, Any]:
         series[columns.RUNWAY_MONTHS] = lambda m: runway_months(
             m.allocator.book, opex_usd_per_month, m.allocator.stables
         )
+    return series
+
+
+def greek_assets(config: Any) -> list[str]:
+    """The underlyings whose Greeks the time series carries: those of the vaults the
+    treasury's holdings, venues or policy weights name, and a delta_hedge's asset."""
+    treasury = config.treasury
+    named = {*treasury.holdings, *treasury.venues, *treasury.policy.weights}
+    assets = [p.underlying for p in config.protocols
+              if p.kind == "option_vault" and names.vault_shares(p.name) in named]
+    if treasury.policy.kind == "delta_hedge":
+        assets.append(treasury.policy.hedge_asset)
+    return list(dict.fromkeys(assets))
+
+
+def greek_reporters(config: Any) -> dict[str, Any]:
+    """`treasury_delta|gamma|vega:ASSET` for `greek_assets` (units, units per USD, USD per
+    vol point), read from the allocator's book."""
+    series: dict[str, Any] = {}
+    for asset in greek_assets(config):
+        for kind, attr in ((columns.TREASURY_DELTA, "deltas"), (columns.TREASURY_GAMMA, "gammas"),
+                           (columns.TREASURY_VEGA, "vegas")):
+            series[columns.treasury_greek(kind, asset)] = (
+                lambda m, a=asset, at=attr: getattr(m.allocator.book, at).get(a, 0.0))
     return series
 
 

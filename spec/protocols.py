@@ -153,6 +153,9 @@ class OptionVault(Strict):
     target_delta: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
     deposits: Units = 0.0
     vol_premium: Annotated[float, Field(ge=-0.9, le=5.0)] = 0.1
+    #: Half-life (days) of the EWMA realized vol the options are priced off at each roll
+    #: (`sim.vault_vol`): RiskMetrics' daily decay 0.94 is a half-life of 11.2 days.
+    iv_half_life_days: Positive = 11.2
 
 
 class Bridge(Strict):

@@ -70,6 +70,10 @@ class Policy(Strict):
     target_delta: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
     delta_band: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
     hedge_with: Literal["sell", "borrow"] = "sell"
+    #: delta_hedge's option budgets (None: off), shares of NAV: |gamma| x S^2 / 100 / NAV
+    #: (the change of the delta share for a 1 % move) and |vega| / NAV (per vol point).
+    gamma_budget: NonNegative | None = None
+    vega_budget: NonNegative | None = None
     borrow: dict[str, Usd] = {}
     collateral: Symbol | None = None
     borrow_hf: Annotated[float, Field(gt=1.0)] = 2.0
@@ -227,6 +231,8 @@ class Treasury(Strict):
     `actions` are what the DAO does on a schedule (`Action`): each step they run after the
     opex and any forced sale and before the policy, which sees the book they leave."""
 
+    #: Whole tokens; a vault's "<vault>:shares" in shares, bought at the first roll's
+    #: price per share (1 collateral unit each when the vault opens with the run).
     holdings: dict[str, Units] = {}
     #: USD the treasury holds at the start in venues, keyed as policy weights name them
     #: ("aave:aUSDC", "<pool>:LP", "<v3 pool>:v3", "<vault>:shares"): the base assets a

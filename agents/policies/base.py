@@ -41,7 +41,11 @@ class TreasuryView:
     outside its borrowing position); `nav_usd` is net (free + collateral - debt).
     `price_history[k]` holds the reference USD prices of `assets` at step k (rows 0..step).
     `deltas` are net exposures in underlying units per base asset (holdings, receipts'
-    underlying, vault books via their Greeks, collateral, minus debt)."""
+    underlying, vault books via their Greeks, collateral, minus debt). `gammas` (underlying
+    units per 1 USD move, d delta / dS) and `vegas` (USD per vol point) per underlying come
+    from vault shares (the holder's share of `OptionVault.greeks`); spot has none: an asset
+    absent there has gamma and vega 0. `queued_usd`: vault shares (by key, USD) waiting
+    for the next roll to be redeemed - still held and still exposed until then."""
 
     step: int
     steps_per_year: float
@@ -60,6 +64,9 @@ class TreasuryView:
     stables: frozenset[str]
     safe_asset: str
     failures: tuple[Mapping[str, Any], ...] = ()
+    gammas: Mapping[str, float] = field(default_factory=dict)
+    vegas: Mapping[str, float] = field(default_factory=dict)
+    queued_usd: Mapping[str, float] = field(default_factory=dict)
 
     def log_returns(self, assets: list[str] | tuple[str, ...], lookback: int) -> np.ndarray:
         """(k x len(assets)) log returns of the last k <= lookback steps."""
