@@ -26,6 +26,10 @@ FORCED_SALE = "forced_sale"
 #: agents.treasury_actions): index, action, asset, tranche, wanted / done (units and USD),
 #: done_total / done_total_usd, remaining / remaining_usd, final
 TREASURY_ACTION = "treasury_action"
+#: the `regime` policy entering or leaving stress (agents.policies.regime): prob (the
+#: basket's filtered stress probability), state ("stress" / "calm"), risky_share (of the
+#: sleeve, from now on)
+REGIME_SWITCH = "regime_switch"
 
 # -- world events (field `node`) -----------------------------------------------------------
 SHOCK = "shock"

@@ -14,7 +14,11 @@ off-chain flow, `protocols.offchain`), `pool_price:POOL` (its first token's pric
 positions' debt exceeds their collateral by, at off-chain prices, at its peak over the
 step's rounds: `sim.shortfall`), `borrowing_power_usd:MARKET` and `borrowed_usd:MARKET`
 (the book's collateral x LTV and its debt, at off-chain prices: `sim.capital`) and
-`vault_share_usd:VAULT`. An asset may itself contain
+`vault_share_usd:VAULT`. With a `regime` market or policy (`sim.treasury.forecast_reporters`):
+`regime_prob:ASSET` (the filtered probability of the stress regime after the step, 0-1),
+`vol_forecast:ASSET` (the forecast volatility of the next step's log return, annualized)
+per non-stable treasury asset, and `market_regime` (the true regime of a `regime` market's
+step: 0 calm, 1 stress). An asset may itself contain
 ":" (a composed reserve such as `aave:aUSDC`), so a name splits at its first two colons
 only.
 """
@@ -36,12 +40,14 @@ TREASURY_DEBT = "treasury_debt_usd"
 TREASURY_TURNOVER = "treasury_turnover_usd"
 TREASURY_COSTS = "treasury_costs_usd"
 RUNWAY_MONTHS = "runway_months"
+MARKET_REGIME = "market_regime"
 
 PRICE, FUNDAMENTAL, POOL_PRICE, ORACLE = "price", "fundamental", "pool_price", "oracle"
 UTILIZATION, BAD_DEBT, BAD_DEBT_USD, VAULT_SHARE_USD = (
     "utilization", "bad_debt", "bad_debt_usd", "vault_share_usd")
 SHORTFALL_USD = "shortfall_usd"
 BORROWING_POWER_USD, BORROWED_USD = "borrowing_power_usd", "borrowed_usd"
+REGIME_PROB, VOL_FORECAST = "regime_prob", "vol_forecast"
 #: kinds whose name carries an asset after the subject
 _WITH_ASSET = frozenset({ORACLE, UTILIZATION, BAD_DEBT})
 
@@ -103,6 +109,14 @@ def borrowed_usd(market: str) -> str:
 
 def vault_share_usd(vault: str) -> str:
     return f"{VAULT_SHARE_USD}:{vault}"
+
+
+def regime_prob(asset: str) -> str:
+    return f"{REGIME_PROB}:{asset}"
+
+
+def vol_forecast(asset: str) -> str:
+    return f"{VOL_FORECAST}:{asset}"
 
 
 def parse(name: str) -> Column | None:

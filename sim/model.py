@@ -19,6 +19,7 @@ from agents import event_kinds
 from agents.allocator import Allocator
 from agents.arbitrageur import Arbitrageur
 from agents.borrowers import BorrowerCohort
+from agents.forecast import market_regimes
 from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
 from protocols import names
@@ -40,6 +41,7 @@ from sim.origins import find_origins
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
 from sim.shocks import ShockSchedule, first_shock_step
 from sim.shortfall import ShortfallMeter
+from sim.treasury import forecast_reporters
 from sim.treasury import reporters as treasury_reporters
 from sim.treasury import runway_months as treasury_runway
 from sim.treasury import summary_figures as treasury_figures
@@ -98,7 +100,7 @@ class TreasuryModel(mesa.Model):
         self.allocator = Allocator(
             self, names.TREASURY, config.treasury, stables=config.usd_stables,
             step_hours=config.step_hours, steps_per_year=config.steps_per_year,
-            horizon=config.steps,
+            horizon=config.steps, regimes=market_regimes(config),
         )
         self._roll_vaults(0)
         self.shortfall = ShortfallMeter(self.world)
@@ -320,6 +322,8 @@ class TreasuryModel(mesa.Model):
             columns.SYSTEMIC_DEBTRANK: lambda m: m._systemic_debtrank(),
             **treasury_reporters(self.config.treasury.opex_usd_per_month),
             **capital_reporters(world),
+            **forecast_reporters(self.config, self.paths.regime,
+                                 self.allocator.forecaster.assets),
         }
         for asset in world.assets:
             reporters[columns.price(asset)] = lambda m, a=asset: m.world.usd(a)

@@ -41,7 +41,10 @@ class TreasuryView:
     outside its borrowing position); `nav_usd` is net (free + collateral - debt).
     `price_history[k]` holds the reference USD prices of `assets` at step k (rows 0..step).
     `deltas` are net exposures in underlying units per base asset (holdings, receipts'
-    underlying, vault books via their Greeks, collateral, minus debt)."""
+    underlying, vault books via their Greeks, collateral, minus debt).
+    `regime_prob` (filtered probability of the stress regime, Hamilton's filter) and
+    `vol_forecast` (next step's volatility, GARCH(1,1), annualized) cover the treasury's
+    non-stable assets (`agents.forecast`); NaN before their first estimate."""
 
     step: int
     steps_per_year: float
@@ -60,6 +63,8 @@ class TreasuryView:
     stables: frozenset[str]
     safe_asset: str
     failures: tuple[Mapping[str, Any], ...] = ()
+    regime_prob: Mapping[str, float] = field(default_factory=dict)
+    vol_forecast: Mapping[str, float] = field(default_factory=dict)
 
     def log_returns(self, assets: list[str] | tuple[str, ...], lookback: int) -> np.ndarray:
         """(k x len(assets)) log returns of the last k <= lookback steps."""
