@@ -147,11 +147,11 @@ def fit_em(returns: np.ndarray, start: TwoRegime | None = None, iterations: int 
         ratio0 = g0[1:] / np.maximum(1.0 - predicted[1:], 1e-300)
         enter = (1.0 - filtered[:-1]) * model.p_enter * ratio1
         leave = filtered[:-1] * model.p_exit * ratio0
-        p = enter.sum() / max(g0[:-1].sum(), 1e-300)
-        q = leave.sum() / max(g1[:-1].sum(), 1e-300)
+        p = float(enter.sum()) / max(float(g0[:-1].sum()), 1e-300)
+        q = float(leave.sum()) / max(float(g1[:-1].sum()), 1e-300)
         mus, sigmas = [], []
         for g in (g0, g1):
-            weight = max(g.sum(), 1e-300)
+            weight = max(float(g.sum()), 1e-300)
             mu = float(g @ r) / weight
             mus.append(mu)
             sigmas.append(math.sqrt(max(float(g @ (r - mu) ** 2) / weight, floor)))
