@@ -33,9 +33,11 @@ from typing import Any
 import mesa
 import numpy as np
 
+from agents.forecast import Forecaster, Lazy
 from agents.host import Host
 from agents.policies import BUILTIN, as_decision, make_policy
 from agents.policies.base import Decision, TreasuryView
+from agents.regime_filter import TwoRegime
 from agents.routing import Router
 from agents.treasury_actions import TreasuryActions
 from agents.treasury_book import Book, read_book, token_index
@@ -57,12 +59,13 @@ class Allocator(mesa.Agent):
 
     `stables` are the world's USD stablecoins, `step_hours` the length of a step (opex is
     paid per step), `steps_per_year` annualizes for the policies, and `horizon` is the run's
-    last step (the price and NAV histories policies read are that long).
+    last step (the price and NAV histories policies read are that long). `regimes` are the
+    market's own two-regime models per asset (`agents.forecast.market_regimes`).
     """
 
     def __init__(self, model: Host, holder: str, config: Treasury, *,
                  stables: frozenset[str], step_hours: float, steps_per_year: float,
-                 horizon: int) -> None:
+                 horizon: int, regimes: Mapping[str, TwoRegime] | None = None) -> None:
         super().__init__(model)
         world = model.world
         self.holder = holder
@@ -96,6 +99,7 @@ class Allocator(mesa.Agent):
         self.initial_nav_usd = self.book.nav_usd
         self.initial_weights = self.book.weights()
         self._record_history(0)
+        self.forecaster = self._forecaster(horizon, regimes or {})
         #: A scenario without a treasury (no holdings, no spend) has nothing to decide.
         self.idle = (self.initial_nav_usd == 0 and self.opex_per_step_usd == 0
                      and not config.actions)
@@ -128,6 +132,7 @@ class Allocator(mesa.Agent):
         if self.buffer.step():
             self.book = self.read_book()
         self.price_history[t] = [self.book.prices[a] for a in self.assets]
+        self.forecaster.observe(t, self.book.prices)
         decision = self.decide(t)
         for kind, fields in decision.events:
             self.model.record(kind, actor=self.holder, **fields)
@@ -178,7 +183,23 @@ class Allocator(mesa.Agent):
             deltas=dict(book.deltas), debt_usd=book.debt_usd, stables=self.stables,
             safe_asset=self.safe, failures=self._last_failures,
             gammas=dict(book.gammas), vegas=dict(book.vegas), queued_usd=dict(book.queued_usd),
+            regime_prob=Lazy(lambda: self.forecaster.regime_prob(step)),
+            vol_forecast=Lazy(lambda: self.forecaster.vol_forecast(step)),
         )
+
+    def _forecaster(self, horizon: int, regimes: Mapping[str, TwoRegime]) -> Forecaster:
+        """Forecasts of the treasury's non-stable assets: the policy's `assets` and the
+        base assets held at the start (`agents.forecast`), fed the prices of step 0."""
+        policy = self.config.policy
+        held = {k for k, w in self.initial_weights.items() if w > 0}
+        wanted = held | set(policy.assets)
+        assets = tuple(a for a in self.assets if a in wanted and a not in self.stables)
+        source = regimes if policy.regime_source == "market" else {}
+        forecaster = Forecaster(assets, self.steps_per_year, horizon, given=source,
+                                refit_every=policy.forecast_refit_every,
+                                warmup=policy.forecast_warmup, half_life=policy.half_life)
+        forecaster.observe(0, self.book.prices)
+        return forecaster
 
     def _record_history(self, step: int) -> None:
         self.price_history[step] = [self.book.prices[a] for a in self.assets]

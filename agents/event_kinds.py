@@ -34,6 +34,10 @@ COLLATERAL_WITHDRAWN_FOR_BUFFER = "collateral_withdrawn_for_buffer"
 #: delta_hedge cutting its vault shares to hold gamma / vega within budget
 #: (agents.policies.hedging): gamma_share, vega_share (shares of NAV), keep, vaults
 GREEKS_BUDGET = "greeks_budget"
+#: the `regime` policy entering or leaving stress (agents.policies.regime): prob (the
+#: basket's filtered stress probability), state ("stress" / "calm"), risky_share (of the
+#: sleeve, from now on)
+REGIME_SWITCH = "regime_switch"
 
 # -- world events (field `node`) -----------------------------------------------------------
 SHOCK = "shock"

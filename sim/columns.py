@@ -22,7 +22,11 @@ and `pool_tvl_usd:POOL` (a pool's reserves at off-chain prices, USD: for pools t
 wrapped asset, whose LPs hold the bridge's loss). The treasury's Greeks per underlying
 (`agents.treasury_book`), for the underlyings of the vaults its config names and its
 delta_hedge asset: `treasury_delta:ASSET` (units), `treasury_gamma:ASSET` (units per 1 USD
-move) and `treasury_vega:ASSET` (USD per vol point). An asset may itself contain ":" (a
+move) and `treasury_vega:ASSET` (USD per vol point). With a `regime` market or policy
+(`sim.treasury.forecast_reporters`): `regime_prob:ASSET` (the filtered probability of the
+stress regime after the step, 0-1), `vol_forecast:ASSET` (the forecast volatility of the
+next step's log return, annualized) per non-stable treasury asset, and `market_regime` (the
+true regime of a `regime` market's step: 0 calm, 1 stress). An asset may itself contain ":" (a
 composed reserve such as `aave:aUSDC`), so a name splits at its first two colons
 only.
 """
@@ -44,6 +48,7 @@ TREASURY_DEBT = "treasury_debt_usd"
 TREASURY_TURNOVER = "treasury_turnover_usd"
 TREASURY_COSTS = "treasury_costs_usd"
 RUNWAY_MONTHS = "runway_months"
+MARKET_REGIME = "market_regime"
 
 PRICE, FUNDAMENTAL, POOL_PRICE, ORACLE = "price", "fundamental", "pool_price", "oracle"
 UTILIZATION, BAD_DEBT, BAD_DEBT_USD, VAULT_SHARE_USD = (
@@ -54,6 +59,7 @@ TREASURY_DELTA, TREASURY_GAMMA, TREASURY_VEGA = (
 BORROWING_POWER_USD, BORROWED_USD = "borrowing_power_usd", "borrowed_usd"
 TREASURY_HF = "treasury_hf"
 BACKING, POOL_TVL_USD = "backing", "pool_tvl_usd"
+REGIME_PROB, VOL_FORECAST = "regime_prob", "vol_forecast"
 #: kinds whose name carries an asset after the subject
 _WITH_ASSET = frozenset({ORACLE, UTILIZATION, BAD_DEBT})
 
@@ -135,6 +141,14 @@ def pool_tvl_usd(pool: str) -> str:
 def treasury_greek(kind: str, asset: str) -> str:
     """`treasury_delta:ASSET`, `treasury_gamma:ASSET` or `treasury_vega:ASSET`."""
     return f"{kind}:{asset}"
+
+
+def regime_prob(asset: str) -> str:
+    return f"{REGIME_PROB}:{asset}"
+
+
+def vol_forecast(asset: str) -> str:
+    return f"{VOL_FORECAST}:{asset}"
 
 
 def parse(name: str) -> Column | None:

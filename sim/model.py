@@ -19,6 +19,7 @@ from agents import event_kinds
 from agents.allocator import Allocator
 from agents.arbitrageur import Arbitrageur
 from agents.borrowers import BorrowerCohort
+from agents.forecast import market_regimes
 from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
 from agents.treasury_debts import may_borrow
@@ -42,7 +43,7 @@ from sim.origins import find_origins
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
 from sim.shocks import ShockSchedule, first_shock_step
 from sim.shortfall import ShortfallMeter
-from sim.treasury import greek_reporters
+from sim.treasury import forecast_reporters, greek_reporters
 from sim.treasury import reporters as treasury_reporters
 from sim.treasury import runway_months as treasury_runway
 from sim.treasury import summary_figures as treasury_figures
@@ -102,7 +103,7 @@ class TreasuryModel(mesa.Model):
         self.allocator = Allocator(
             self, names.TREASURY, config.treasury, stables=config.usd_stables,
             step_hours=config.step_hours, steps_per_year=config.steps_per_year,
-            horizon=config.steps,
+            horizon=config.steps, regimes=market_regimes(config),
         )
         self.vault_vol = vault_vol_trackers(self.world, config)  # implied vols (sim.vault_vol)
         self._roll_vaults(0)
@@ -335,6 +336,8 @@ class TreasuryModel(mesa.Model):
             **treasury_reporters(self.config.treasury.opex_usd_per_month),
             **greek_reporters(self.config),
             **capital_reporters(world),
+            **forecast_reporters(self.config, self.paths.regime,
+                                 self.allocator.forecaster.assets),
         }
         wrapped = {bridge.wrapped for bridge in world.bridges.values()}
         for name, bridge in world.bridges.items():

@@ -156,6 +156,25 @@ def greek_reporters(config: Any) -> dict[str, Any]:
     return series
 
 
+def forecast_reporters(config: Any, regime: np.ndarray,
+                       assets: Iterable[str]) -> dict[str, Any]:
+    """The forecasts' columns (`sim.columns`) of `assets` (the allocator's forecaster's),
+    only where a run uses them - a `regime` market or policy: other runs' time series stay
+    as they were. `regime` is the market's true regime path (`sim.paths`)."""
+    is_market = config.market.process == "regime"
+    if not is_market and config.treasury.policy.kind != "regime":
+        return {}
+    series: dict[str, Any] = {}
+    if is_market:
+        series[columns.MARKET_REGIME] = lambda m: int(regime[m.steps])
+    for asset in assets:
+        series[columns.regime_prob(asset)] = (
+            lambda m, a=asset: m.allocator.forecaster.regime_prob(m.steps)[a])
+        series[columns.vol_forecast(asset)] = (
+            lambda m, a=asset: m.allocator.forecaster.vol_forecast(m.steps)[a])
+    return series
+
+
 def summary_figures(allocator: Any, timeseries: Any,
                     events: Iterable[Mapping[str, Any]] = ()) -> dict[str, float]:
     """Headline treasury numbers of a run (for `TreasuryModel.summary`), the `ALIASES`

@@ -24,8 +24,8 @@ from spec.fields import (
 
 class Policy(Strict):
     """The treasury's allocation policy (`agents.policies`): a built-in `kind` (static,
-    calendar, threshold, vol_target, cppi, risk_parity, delta_hedge) or a dotted path to any
-    class with a `decide(view)` method, built with `params` as keyword arguments.
+    calendar, threshold, vol_target, cppi, risk_parity, delta_hedge, regime) or a dotted path
+    to any class with a `decide(view)` method, built with `params` as keyword arguments.
 
     Parameters are flat so sweeps address them as `treasury.policy.target_vol`; each policy
     reads the ones it needs. `weights` (target shares of the free portfolio, keys: assets or
@@ -50,6 +50,13 @@ class Policy(Strict):
     `hf_ceiling` gets its excess collateral back down to `borrow_hf` (1 < hf_floor <
     borrow_hf < hf_ceiling).
     A "<v3 pool>:v3" weight is held as one range of +-`v3_width` around the pool's price.
+
+    Forecasts (every policy's view, `agents.forecast`): `regime_source = "market"` filters
+    with the scenario's own regime parameters when the market process is `regime`, "fit"
+    (or another process) fits them by EM; fits (and the GARCH volatility's) from step
+    `forecast_warmup`, then every `forecast_refit_every` steps. `regime` holds `max_risky`
+    of the sleeve in the risky assets, `stress_risky` once the stress probability reaches
+    `regime_threshold`, until it falls to `regime_exit` (default: half the threshold).
     """
 
     kind: str = "static"
@@ -80,6 +87,12 @@ class Policy(Strict):
     hf_floor: Annotated[float, Field(gt=1.0)] | None = None
     hf_ceiling: Annotated[float, Field(gt=1.0)] | None = None
     v3_width: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+    regime_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
+    regime_exit: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+    stress_risky: Fraction = 0.0
+    regime_source: Literal["market", "fit"] = "market"
+    forecast_warmup: Annotated[int, Field(ge=2)] = 168
+    forecast_refit_every: Annotated[int, Field(ge=1)] = 168
     params: dict[str, object] = {}
 
     @model_validator(mode="after")
@@ -94,6 +107,9 @@ class Policy(Strict):
         if self.hf_ceiling is not None and self.hf_ceiling <= self.borrow_hf:
             raise ValueError(f"hf_ceiling: must be above borrow_hf ({self.borrow_hf:g}), "
                              f"got {self.hf_ceiling:g}")
+        if self.regime_exit is not None and self.regime_exit >= self.regime_threshold:
+            raise ValueError(f"regime_exit: must be below regime_threshold "
+                             f"({self.regime_threshold:g}), got {self.regime_exit:g}")
         return self
 
 

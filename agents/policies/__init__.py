@@ -1,4 +1,4 @@
-"""Treasury allocation policies: seven built in, and any importable class by dotted path.
+"""Treasury allocation policies: eight built in, and any importable class by dotted path.
 
 `resolve_policy(kind)` gives the class for a built-in name or a dotted path
 ("mypkg.policies.MyPolicy"); `make_policy(spec)` builds it from the scenario's
@@ -23,6 +23,7 @@ BUILTIN = {
     "cppi": "agents.policies.cppi:CPPI",
     "risk_parity": "agents.policies.volatility:RiskParity",
     "delta_hedge": "agents.policies.hedging:DeltaHedge",
+    "regime": "agents.policies.regime:RegimeSwitch",
 }
 
 __all__ = ["BUILTIN", "Decision", "Policy", "TreasuryView", "as_decision", "make_policy",

@@ -45,7 +45,10 @@ class TreasuryView:
     units per 1 USD move, d delta / dS) and `vegas` (USD per vol point) per underlying come
     from vault shares (the holder's share of `OptionVault.greeks`); spot has none: an asset
     absent there has gamma and vega 0. `queued_usd`: vault shares (by key, USD) waiting
-    for the next roll to be redeemed - still held and still exposed until then."""
+    for the next roll to be redeemed - still held and still exposed until then.
+    `regime_prob` (filtered probability of the stress regime, Hamilton's filter) and
+    `vol_forecast` (next step's volatility, GARCH(1,1), annualized) cover the treasury's
+    non-stable assets (`agents.forecast`); NaN before their first estimate."""
 
     step: int
     steps_per_year: float
@@ -67,6 +70,8 @@ class TreasuryView:
     gammas: Mapping[str, float] = field(default_factory=dict)
     vegas: Mapping[str, float] = field(default_factory=dict)
     queued_usd: Mapping[str, float] = field(default_factory=dict)
+    regime_prob: Mapping[str, float] = field(default_factory=dict)
+    vol_forecast: Mapping[str, float] = field(default_factory=dict)
 
     def log_returns(self, assets: list[str] | tuple[str, ...], lookback: int) -> np.ndarray:
         """(k x len(assets)) log returns of the last k <= lookback steps."""
