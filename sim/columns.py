@@ -14,7 +14,10 @@ off-chain flow, `protocols.offchain`), `pool_price:POOL` (its first token's pric
 positions' debt exceeds their collateral by, at off-chain prices, at its peak over the
 step's rounds: `sim.shortfall`), `borrowing_power_usd:MARKET` and `borrowed_usd:MARKET`
 (the book's collateral x LTV and its debt, at off-chain prices: `sim.capital`) and
-`vault_share_usd:VAULT`. An asset may itself contain
+`vault_share_usd:VAULT`; `il_usd:HOLDER` and `il_ex_fees_usd:HOLDER` (impermanent loss of
+the v3 positions of `treasury` or of the group `liquidity_providers`, USD, fees included /
+excluded: `agents.ranges`), `range_low:POOL` / `range_high:POOL` (the treasury's v3 range
+in USD per token0, NaN while it holds none). An asset may itself contain
 ":" (a composed reserve such as `aave:aUSDC`), so a name splits at its first two colons
 only.
 """
@@ -42,6 +45,8 @@ UTILIZATION, BAD_DEBT, BAD_DEBT_USD, VAULT_SHARE_USD = (
     "utilization", "bad_debt", "bad_debt_usd", "vault_share_usd")
 SHORTFALL_USD = "shortfall_usd"
 BORROWING_POWER_USD, BORROWED_USD = "borrowing_power_usd", "borrowed_usd"
+IL_USD, IL_EX_FEES_USD, RANGE_LOW, RANGE_HIGH = (
+    "il_usd", "il_ex_fees_usd", "range_low", "range_high")
 #: kinds whose name carries an asset after the subject
 _WITH_ASSET = frozenset({ORACLE, UTILIZATION, BAD_DEBT})
 
@@ -103,6 +108,24 @@ def borrowed_usd(market: str) -> str:
 
 def vault_share_usd(vault: str) -> str:
     return f"{VAULT_SHARE_USD}:{vault}"
+
+
+def il_usd(holder: str) -> str:
+    """Impermanent loss of a holder's (or group's) v3 positions, fees included, USD."""
+    return f"{IL_USD}:{holder}"
+
+
+def il_ex_fees_usd(holder: str) -> str:
+    return f"{IL_EX_FEES_USD}:{holder}"
+
+
+def range_low(pool: str) -> str:
+    """The treasury's v3 range in `pool`: its lower bound, USD per token0."""
+    return f"{RANGE_LOW}:{pool}"
+
+
+def range_high(pool: str) -> str:
+    return f"{RANGE_HIGH}:{pool}"
 
 
 def parse(name: str) -> Column | None:

@@ -21,6 +21,7 @@ from agents.arbitrageur import Arbitrageur
 from agents.borrowers import BorrowerCohort
 from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
+from agents.ranges import RecentreRule
 from protocols import names
 from protocols.errors import ConfigError, DaosimError
 from protocols.world import World
@@ -38,6 +39,8 @@ from sim.health import AFTER, BEFORE, END, START, HealthSnapshots
 from sim.liquidation_curve import PRE_SHOCK, LiquidationCurves
 from sim.origins import find_origins
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
+from sim.ranges import reporters as range_reporters
+from sim.ranges import summary_figures as range_figures
 from sim.shocks import ShockSchedule, first_shock_step
 from sim.shortfall import ShortfallMeter
 from sim.treasury import reporters as treasury_reporters
@@ -78,7 +81,8 @@ class TreasuryModel(mesa.Model):
         self.world: World = build_world(config, self.paths.prices[0], lp_holders)
         for holder in lp_holders:
             LiquidityProvider(
-                self, holder, lp.flight_drawdown, lp.flight_share, lp.return_after
+                self, holder, lp.flight_drawdown, lp.flight_share, lp.return_after,
+                RecentreRule(lp.recentre_after, lp.recentre_band), lp.recentre_gas_units,
             )
         arb, liq = config.agents.arbitrageurs, config.agents.liquidators
         Arbitrageur.create_agents(self, arb.count, arb.capital_usd, arb.gas_units)
@@ -320,6 +324,7 @@ class TreasuryModel(mesa.Model):
             columns.SYSTEMIC_DEBTRANK: lambda m: m._systemic_debtrank(),
             **treasury_reporters(self.config.treasury.opex_usd_per_month),
             **capital_reporters(world),
+            **range_reporters(world, self.config.treasury),  # v3 IL and ranges (sim.ranges)
         }
         for asset in world.assets:
             reporters[columns.price(asset)] = lambda m, a=asset: m.world.usd(a)
@@ -386,6 +391,7 @@ class TreasuryModel(mesa.Model):
             **capital_figures(ts),  # borrowing power, borrowed, usage (sim.capital)
             "max_gas_gwei": float(ts[columns.GAS_GWEI].max()),
             **treasury_figures(self.allocator, ts, self.events),
+            **range_figures(ts, self.events),  # impermanent loss, re-centrings (sim.ranges)
             # the loss net of debt, posted collateral included: a loan moves no value
             **contagion_summary(
                 self.world, self.cascade, self.graph_before, ts[columns.TREASURY_NAV],

@@ -44,7 +44,10 @@ class Policy(Strict):
     when GOV falls until its health factor is below 1 the liquidators seize the GOV and
     sell it (event `liquidation`, owner `treasury`). `delta_hedge` with `hedge_with =
     "borrow"` borrows its hedge asset the same way.
-    A "<v3 pool>:v3" weight is held as one range of +-`v3_width` around the pool's price.
+    A "<v3 pool>:v3" weight is held as one range of +-`v3_width` around the pool's price,
+    re-centred (`agents.ranges`) after `v3_recentre_after` consecutive steps out of range
+    or when the tick is more than `v3_recentre_band` x the half-width from the range's
+    centre (0: never, the default for both), at 3 x the treasury's `gas_units`.
     """
 
     kind: str = "static"
@@ -69,6 +72,8 @@ class Policy(Strict):
     collateral: Symbol | None = None
     borrow_hf: Annotated[float, Field(gt=1.0)] = 2.0
     v3_width: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+    v3_recentre_after: Annotated[int, Field(ge=0)] = 0
+    v3_recentre_band: NonNegative = 0.0
     params: dict[str, object] = {}
 
     @model_validator(mode="after")
