@@ -31,7 +31,8 @@ still uncollected and those a re-centring folded into the new position, at curre
 prices): the divergence loss with the re-centring costs. A basis is tracked per position
 across re-centrings: the new position inherits the old one's basis (so gas and swap costs
 count as loss), scaled down by the share of value left in the wallet; a partial burn
-(liquidity flight, a treasury exit) scales it by the liquidity kept. A position the
+(liquidity flight, a treasury exit) scales it by the liquidity kept - the fees that exit
+collected leave the record with it, since `collect` pays them all. A position the
 keeper first sees (seeded, minted elsewhere) is registered at what it holds then.
 """
 
@@ -91,6 +92,8 @@ class Recentre:
     new_position: int | None
     old_ticks: tuple[int, int]
     new_ticks: tuple[int, int]
+    swap_in: float  # units sold in the swap (token0 if the position had too much of it)
+    swap_out: float
     swap_cost_usd: float
     gas_usd: float
     value_usd: float
@@ -217,7 +220,7 @@ class RangeKeeper:
                 world.ledger.transfer(token, holder, names.GAS_SINK, paid)
                 amounts[k] -= paid
         new = recentred_ticks(pool.tick, old, pool.tick_spacing)
-        amounts, swap_cost = self._swap_to_split(amounts, new, usd)
+        amounts, (sold, bought, swap_cost) = self._swap_to_split(amounts, new, usd)
         new_id = None
         minted_value = 0.0
         # nothing fundable (all spent on gas): the tokens stay in the wallet
@@ -232,24 +235,25 @@ class RangeKeeper:
                 [a * keep for a in basis.hodl],
                 [(f + g) * keep for f, g in zip(basis.folded, fees, strict=True)],
                 liquidity=pool.position(new_id).liquidity)
-        outcome = Recentre(position_id, new_id, old, new, swap_cost, gas_usd, minted_value,
-                           reason)
+        outcome = Recentre(position_id, new_id, old, new, sold, bought, swap_cost, gas_usd,
+                           minted_value, reason)
         self.host.record(
             event_kinds.RECENTRE, actor=holder, pool=pool.name, position=position_id,
             new_position=new_id, tick_lower_old=old[0], tick_upper_old=old[1],
-            tick_lower=new[0], tick_upper=new[1], swap_cost_usd=swap_cost, gas_usd=gas_usd,
+            tick_lower=new[0], tick_upper=new[1], swap_in=sold, swap_out=bought,
+            swap_cost_usd=swap_cost, gas_usd=gas_usd,
             value_usd=minted_value, reason=reason)
         return outcome
 
     def _swap_to_split(self, amounts: list[float], ticks: tuple[int, int],
-                       usd: list[float]) -> tuple[list[float], float]:
+                       usd: list[float]) -> tuple[list[float], tuple[float, float, float]]:
         """Swap part of `amounts` in the pool so that they fund `ticks` at the price the
-        swap leaves; returns the amounts after it and the swap's cost in USD."""
+        swap leaves; returns the amounts after it and (sold, bought, cost in USD)."""
         pool = self.pool
         sqrt_a, sqrt_b = tick_to_sqrt_price(ticks[0]), tick_to_sqrt_price(ticks[1])
         start = pool.sqrt_price
         if not sqrt_a < start < sqrt_b:
-            return amounts, 0.0
+            return amounts, (0.0, 0.0, 0.0)
 
         def excess0(sqrt_price: float, sold: tuple[float, float], zero_for_one: bool) -> float:
             """token0 held times token1 needed minus token1 held times token0 needed."""
@@ -266,7 +270,7 @@ class RangeKeeper:
         have = amounts[0] * price / (amounts[0] * price + amounts[1])
         want = need0 * price / (need0 * price + need1)
         if abs(have - want) <= SPLIT_TOLERANCE:
-            return amounts, 0.0
+            return amounts, (0.0, 0.0, 0.0)
         zero_for_one = have > want
         token_in, token_out = pool.tokens if zero_for_one else pool.tokens[::-1]
         lo, hi = (sqrt_a, start) if zero_for_one else (start, sqrt_b)
@@ -283,15 +287,15 @@ class RangeKeeper:
                                     end * end if zero_for_one else 1.0 / (end * end))
         sold = min(quote[0], amounts[0] if zero_for_one else amounts[1])
         if sold <= 0:
-            return amounts, 0.0
+            return amounts, (0.0, 0.0, 0.0)
         try:
             out = pool.swap_exact_in(self.holder, token_in, token_out, sold)
         except DaosimError:
-            return amounts, 0.0
+            return amounts, (0.0, 0.0, 0.0)
         marginal = price if zero_for_one else 1.0 / price  # token_out per token_in
         k_in, k_out = (0, 1) if zero_for_one else (1, 0)
         cost = (sold * marginal - out) * usd[k_out]
         amounts = list(amounts)
         amounts[k_in] -= sold
         amounts[k_out] += out
-        return amounts, cost
+        return amounts, (sold, out, cost)
