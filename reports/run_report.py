@@ -33,6 +33,7 @@ from reports.figures import (
 )
 from reports.html import Table, provenance_line, write_report
 from reports.inputs import read_json, read_parquet
+from reports.liquidity_figure import liquidity_figure
 from reports.summary_table import summary_table
 from sim import columns
 from sim.outputs import from_node_link
@@ -108,7 +109,7 @@ def run_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
     run = load_run(folder)
     figures = [f for f in (price_figure(run), health_figure(run), liquidation_figure(run),
                            graph_figure(run), systemic_figure(run), treasury_figure(run),
-                           liquidation_curve_figure(run))
+                           liquidation_curve_figure(run), liquidity_figure(run))
                if f is not None]
     s = run.scenario
     meta = [s.get("description") or "", run.caption, *provenance_line(run.path)]
