@@ -33,7 +33,9 @@ across re-centrings: the new position inherits the old one's basis (so gas and s
 count as loss), scaled down by the share of value left in the wallet; a partial burn
 (liquidity flight, a treasury exit) scales it by the liquidity kept - the fees that exit
 collected leave the record with it, since `collect` pays them all. A position the
-keeper first sees (seeded, minted elsewhere) is registered at what it holds then.
+keeper first sees (seeded, minted elsewhere) is registered at what it holds then. The
+figures cover the open positions: what an exit takes out leaves the record at its value
+then (the loss it realised is in the holder's wallet, not here).
 """
 
 from __future__ import annotations
@@ -267,6 +269,8 @@ class RangeKeeper:
 
         need0, need1 = amounts_for_liquidity(start, sqrt_a, sqrt_b, 1.0)
         price = start * start
+        if not amounts[0] * price + amounts[1] > 0:
+            return amounts, (0.0, 0.0, 0.0)
         have = amounts[0] * price / (amounts[0] * price + amounts[1])
         want = need0 * price / (need0 * price + need1)
         if abs(have - want) <= SPLIT_TOLERANCE:

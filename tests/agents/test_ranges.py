@@ -220,3 +220,13 @@ def test_bad_recentre_config_is_refused_naming_the_field(capsys, override, line)
     assert main(["check", baseline, "--set", override]) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"daosim: {baseline}: 1 problem:", f"  {line}"]
+
+
+def test_a_position_worth_less_than_the_gas_pays_it_all_and_mints_nothing():
+    world, pool = world_with(("whale", -6000, 6000, WHALE_L), ("keeper", -1200, -600, 1.0))
+    host, keeper = keeper_on(world, pool, RecentreRule(after=1))
+    usdc = tick_to_sqrt_price(-600) - tick_to_sqrt_price(-1200)  # L = 1: ~$0.03 < $42 gas
+    (done,) = keeper.step()
+    assert done.new_position is None and done.gas_usd == pytest.approx(usdc, rel=1e-12)
+    assert world.ledger.balance_of(names.GAS_SINK, "USDC") == pytest.approx(usdc, rel=1e-12)
+    assert pool.positions_of("keeper") == [] and keeper.il_usd() == (0.0, 0.0)
