@@ -37,6 +37,7 @@ from agents.forecast import Forecaster, Lazy
 from agents.host import Host
 from agents.policies import BUILTIN, as_decision, make_policy
 from agents.policies.base import Decision, TreasuryView
+from agents.ranges import RangeKeeper, RecentreRule
 from agents.regime_filter import TwoRegime
 from agents.routing import Router
 from agents.treasury_actions import TreasuryActions
@@ -45,7 +46,7 @@ from agents.treasury_buffer import TreasuryBuffer
 from agents.treasury_debts import TreasuryDebts
 from agents.treasury_desk import TreasuryDesk
 from agents.treasury_forced import ForcedSeller
-from agents.venues import venue_index
+from agents.venues import RangeVenue, venue_index
 from protocols import names
 from protocols.errors import PolicyError
 from spec import Treasury
@@ -77,6 +78,11 @@ class Allocator(mesa.Agent):
         self.debts = TreasuryDebts(self.desk)
         self.buffer = TreasuryBuffer(self.debts)
         self.venues = venue_index(world, config.policy.v3_width)
+        rule = RecentreRule(config.policy.v3_recentre_after, config.policy.v3_recentre_band)
+        #: the v3 venues, each with its keeper (agents.ranges): 3 actions of gas a re-centring
+        self.ranges = [v for v in self.venues.values() if isinstance(v, RangeVenue)]
+        for venue in self.ranges:
+            venue.keeper = RangeKeeper(model, venue.pool, holder, rule, 3 * config.gas_units)
         for key, usd in config.venues.items():
             self.venues[key].open(self.desk, usd)
         #: What holdings are sold into when valuing them at liquidation.
@@ -130,6 +136,8 @@ class Allocator(mesa.Agent):
         if self.actions.step(t):
             self.book = self.read_book()
         if self.buffer.step():
+            self.book = self.read_book()
+        if any([venue.keep(self.desk) for venue in self.ranges]):  # every one keeps
             self.book = self.read_book()
         self.price_history[t] = [self.book.prices[a] for a in self.assets]
         self.forecaster.observe(t, self.book.prices)

@@ -16,6 +16,11 @@ BORROWERS = "borrowers"
 LP_FLIGHT = "lp_flight"
 LP_RETURN = "lp_return"
 LP_WITHDRAWAL = "lp_withdrawal"
+#: a v3 position burned and minted again around the price (agents.ranges): pool, position,
+#: new_position, tick_lower_old / tick_upper_old, tick_lower / tick_upper, swap_in /
+#: swap_out (units), swap_cost_usd, gas_usd, value_usd (the new position's), reason
+#: (out_of_range, band)
+RECENTRE = "recentre"
 REBALANCE = "rebalance"
 ALLOCATOR_FAILED = "allocator_failed"
 TREASURY_BORROW = "treasury_borrow"

@@ -13,6 +13,7 @@ import mesa
 
 from agents import event_kinds
 from agents.host import Host
+from agents.ranges import RangeKeeper, RecentreRule
 from protocols.amm.concentrated import ConcentratedLiquidityPool
 from protocols.amm.pool import Pool
 from protocols.amm.v3_math import liquidity_for_amounts, tick_to_sqrt_price
@@ -50,6 +51,10 @@ class LiquidityProvider(mesa.Agent):
     included), once per stress episode. After `return_after` consecutive calm steps it puts
     the withdrawn tokens back: v2 / Curve at the pool's current ratio, v3 into the same
     ranges (a new position each); what the current ratio cannot use stays in its wallet.
+
+    Its v3 positions are kept by one `agents.ranges.RangeKeeper` per pool, which tracks
+    their impermanent loss and, when `rule` is active, re-centres them (after the flight
+    and return of the step) at `recentre_gas_units` each.
     """
 
     def __init__(
@@ -59,6 +64,8 @@ class LiquidityProvider(mesa.Agent):
         flight_drawdown: float,
         flight_share: float,
         return_after: int,
+        rule: RecentreRule | None = None,
+        recentre_gas_units: float = 0.0,
     ) -> None:
         flight_drawdown = check_fraction("flight_drawdown", flight_drawdown)
         flight_share = check_fraction("flight_share", flight_share)
@@ -70,6 +77,12 @@ class LiquidityProvider(mesa.Agent):
         self._watch = {
             name: _Watch(peak=self._unit_value(pool) or 0.0)
             for name, pool in model.world.pools.items()
+        }
+        rule = rule or RecentreRule()
+        self.keepers = {
+            name: RangeKeeper(model, pool, holder, rule, recentre_gas_units)
+            for name, pool in model.world.pools.items()
+            if isinstance(pool, ConcentratedLiquidityPool)
         }
 
     # -- behaviour ------------------------------------------------------------------------
@@ -84,6 +97,8 @@ class LiquidityProvider(mesa.Agent):
                 watch.calm += 1
                 if watch.away is not None and watch.calm >= self.return_after:
                     self._return(name)
+        for keeper in self.keepers.values():
+            keeper.step()
 
     def stress(self, pool_name: str) -> float:
         """This step's stress of a pool (see the class docstring); updates the running peak."""
@@ -163,7 +178,8 @@ class LiquidityProvider(mesa.Agent):
         amount0, amount1 = (held[t] for t in pool.tokens)
         sqrt_lower, sqrt_upper = (tick_to_sqrt_price(t) for t in band)
         if liquidity_for_amounts(pool.sqrt_price, sqrt_lower, sqrt_upper, amount0, amount1) > 0:
-            pool.mint_for_amounts(self.holder, *band, amount0, amount1)
+            position_id = pool.mint_for_amounts(self.holder, *band, amount0, amount1)
+            self.keepers[pool.name].register(position_id)
 
     # -- reads ----------------------------------------------------------------------------
     def _price_deviation(self, pool: Pool) -> float:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from agents.ranges import RangeKeeper
 from agents.treasury_desk import TreasuryDesk
 from protocols import names
 from protocols.amm.concentrated import ConcentratedLiquidityPool
@@ -130,11 +131,13 @@ class PoolVenue(Venue):
 
 @dataclass
 class RangeVenue(Venue):
-    """A Uniswap v3 pool: one range of +-`width` around the pool's price at entry."""
+    """A Uniswap v3 pool: one range of +-`width` around the pool's price at entry; its
+    `keeper` (the allocator's, `agents.ranges`) tracks impermanent loss and re-centres."""
 
     pool: ConcentratedLiquidityPool
     width: float
     token: str
+    keeper: RangeKeeper | None = None
 
     @property
     def name(self) -> str:
@@ -169,8 +172,20 @@ class RangeVenue(Venue):
             return False
         lower, upper = self._range()
         token0, token1 = self.pool.tokens
-        self.pool.mint_for_amounts(desk.holder, lower, upper, amounts[token0], amounts[token1])
+        pid = self.pool.mint_for_amounts(desk.holder, lower, upper, amounts[token0],
+                                         amounts[token1])
+        if self.keeper is not None:
+            self.keeper.register(pid)
         return True
+
+    def keep(self, desk: TreasuryDesk) -> bool:
+        """Re-centre by the keeper's rule; its gas and swap cost count in the desk's costs.
+        True when a range moved."""
+        done = self.keeper.step() if self.keeper is not None else []
+        for outcome in done:
+            desk.costs_usd["gas"] += outcome.gas_usd
+            desk.costs_usd["slippage"] += outcome.swap_cost_usd
+        return bool(done)
 
     def _range(self) -> tuple[int, int]:
         return ticks_around(self.pool.sqrt_price**2, self.width, self.pool.tick_spacing)

@@ -36,6 +36,7 @@ from reports.figures import (
 from reports.greeks_figure import greeks_figure
 from reports.html import Table, provenance_line, write_report
 from reports.inputs import read_json, read_parquet
+from reports.liquidity_figure import liquidity_figure
 from reports.regime_figure import regime_figure
 from reports.summary_table import summary_table
 from sim import columns
@@ -113,7 +114,8 @@ def run_report(folder: str | Path, out_dir: str | Path | None = None) -> Path:
     figures = [f for f in (price_figure(run), health_figure(run), liquidation_figure(run),
                            graph_figure(run), systemic_figure(run), treasury_figure(run),
                            liquidation_curve_figure(run), greeks_figure(run),
-                           regime_figure(run), buffer_figure(run), bridge_figure(run))
+                           regime_figure(run), liquidity_figure(run), buffer_figure(run),
+                           bridge_figure(run))
                if f is not None]
     s = run.scenario
     meta = [s.get("description") or "", run.caption, *provenance_line(run.path)]

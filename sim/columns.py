@@ -26,7 +26,11 @@ move) and `treasury_vega:ASSET` (USD per vol point). With a `regime` market or p
 (`sim.treasury.forecast_reporters`): `regime_prob:ASSET` (the filtered probability of the
 stress regime after the step, 0-1), `vol_forecast:ASSET` (the forecast volatility of the
 next step's log return, annualized) per non-stable treasury asset, and `market_regime` (the
-true regime of a `regime` market's step: 0 calm, 1 stress). An asset may itself contain ":" (a
+true regime of a `regime` market's step: 0 calm, 1 stress). With a v3 pool: `il_usd:HOLDER`
+and `il_ex_fees_usd:HOLDER` (impermanent loss of the v3 positions of `treasury` or of the
+group `liquidity_providers`, USD, fees included / excluded: `agents.ranges`); with a v3 venue
+in the treasury's config, `range_low:POOL` / `range_high:POOL` (the treasury's v3 range in USD
+per token0, NaN while it holds none). An asset may itself contain ":" (a
 composed reserve such as `aave:aUSDC`), so a name splits at its first two colons
 only.
 """
@@ -60,6 +64,8 @@ BORROWING_POWER_USD, BORROWED_USD = "borrowing_power_usd", "borrowed_usd"
 TREASURY_HF = "treasury_hf"
 BACKING, POOL_TVL_USD = "backing", "pool_tvl_usd"
 REGIME_PROB, VOL_FORECAST = "regime_prob", "vol_forecast"
+IL_USD, IL_EX_FEES_USD, RANGE_LOW, RANGE_HIGH = (
+    "il_usd", "il_ex_fees_usd", "range_low", "range_high")
 #: kinds whose name carries an asset after the subject
 _WITH_ASSET = frozenset({ORACLE, UTILIZATION, BAD_DEBT})
 
@@ -149,6 +155,24 @@ def regime_prob(asset: str) -> str:
 
 def vol_forecast(asset: str) -> str:
     return f"{VOL_FORECAST}:{asset}"
+
+
+def il_usd(holder: str) -> str:
+    """Impermanent loss of a holder's (or group's) v3 positions, fees included, USD."""
+    return f"{IL_USD}:{holder}"
+
+
+def il_ex_fees_usd(holder: str) -> str:
+    return f"{IL_EX_FEES_USD}:{holder}"
+
+
+def range_low(pool: str) -> str:
+    """The treasury's v3 range in `pool`: its lower bound, USD per token0."""
+    return f"{RANGE_LOW}:{pool}"
+
+
+def range_high(pool: str) -> str:
+    return f"{RANGE_HIGH}:{pool}"
 
 
 def parse(name: str) -> Column | None:

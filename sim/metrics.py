@@ -120,6 +120,18 @@ _CATALOGUE = (
        alias_of="treasury_nav_start_usd"),
     _m("treasury_turnover_usd", "USD", "tradeoff", "treasury",
        "value sold in the allocator's swaps (the cost of acting on a policy)"),
+    # -- concentrated liquidity (sim.ranges): IL < 0 is a loss against holding ----------
+    _m("treasury_il_usd", "USD", "higher", "treasury",
+       "impermanent loss of the treasury's v3 positions vs holding, fees included"),
+    _m("treasury_il_ex_fees_usd", "USD", "higher", "treasury",
+       "treasury_il_usd without the fees earned (divergence loss and re-centring costs)"),
+    _m("lp_il_usd", "USD", "higher", "risk",
+       "impermanent loss of the liquidity providers' v3 positions vs holding, fees included"),
+    _m("lp_il_ex_fees_usd", "USD", "higher", "risk", "lp_il_usd without the fees earned"),
+    _m("recentres", "count", "tradeoff", "treasury",
+       "v3 ranges re-centred, the treasury's and the liquidity providers'"),
+    _m("recentre_cost_usd", "USD", "lower", "treasury",
+       "swap fees, price impact and gas the re-centrings paid"),
     # -- contagion ---------------------------------------------------------------------
     _m("cascade_depth", "links", "lower", "contagion",
        "longest chain of distress from an origin"),

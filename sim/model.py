@@ -22,6 +22,7 @@ from agents.borrowers import BorrowerCohort
 from agents.forecast import market_regimes
 from agents.liquidator import Liquidator
 from agents.liquidity_provider import LiquidityProvider
+from agents.ranges import RecentreRule
 from agents.treasury_debts import may_borrow
 from agents.venues import fund_holding
 from protocols import names
@@ -41,6 +42,8 @@ from sim.health import AFTER, BEFORE, END, START, HealthSnapshots
 from sim.liquidation_curve import PRE_SHOCK, LiquidationCurves
 from sim.origins import find_origins
 from sim.paths import ExogenousPaths, generate_paths, seed_streams
+from sim.ranges import reporters as range_reporters
+from sim.ranges import summary_figures as range_figures
 from sim.shocks import ShockSchedule, first_shock_step
 from sim.shortfall import ShortfallMeter
 from sim.treasury import forecast_reporters, greek_reporters
@@ -83,7 +86,8 @@ class TreasuryModel(mesa.Model):
         self.world: World = build_world(config, self.paths.prices[0], lp_holders)
         for holder in lp_holders:
             LiquidityProvider(
-                self, holder, lp.flight_drawdown, lp.flight_share, lp.return_after
+                self, holder, lp.flight_drawdown, lp.flight_share, lp.return_after,
+                RecentreRule(lp.recentre_after, lp.recentre_band), lp.recentre_gas_units,
             )
         arb, liq = config.agents.arbitrageurs, config.agents.liquidators
         Arbitrageur.create_agents(self, arb.count, arb.capital_usd, arb.gas_units)
@@ -338,6 +342,7 @@ class TreasuryModel(mesa.Model):
             **capital_reporters(world),
             **forecast_reporters(self.config, self.paths.regime,
                                  self.allocator.forecaster.assets),
+            **range_reporters(world, self.config.treasury),  # v3 IL and ranges (sim.ranges)
         }
         wrapped = {bridge.wrapped for bridge in world.bridges.values()}
         for name, bridge in world.bridges.items():
@@ -413,6 +418,7 @@ class TreasuryModel(mesa.Model):
             **capital_figures(ts),  # borrowing power, borrowed, usage (sim.capital)
             "max_gas_gwei": float(ts[columns.GAS_GWEI].max()),
             **treasury_figures(self.allocator, ts, self.events),
+            **range_figures(ts, self.events),  # impermanent loss, re-centrings (sim.ranges)
             # the loss net of debt, posted collateral included: a loan moves no value
             **contagion_summary(
                 self.world, self.cascade, self.graph_before, ts[columns.TREASURY_NAV],

@@ -49,7 +49,6 @@ class Policy(Strict):
     the collateral it holds from the free portfolio first, then repaying debt; one above
     `hf_ceiling` gets its excess collateral back down to `borrow_hf` (1 < hf_floor <
     borrow_hf < hf_ceiling).
-    A "<v3 pool>:v3" weight is held as one range of +-`v3_width` around the pool's price.
 
     Forecasts (every policy's view, `agents.forecast`): `regime_source = "market"` filters
     with the scenario's own regime parameters when the market process is `regime`, "fit"
@@ -57,6 +56,11 @@ class Policy(Strict):
     `forecast_warmup`, then every `forecast_refit_every` steps. `regime` holds `max_risky`
     of the sleeve in the risky assets, `stress_risky` once the stress probability reaches
     `regime_threshold`, until it falls to `regime_exit` (default: half the threshold).
+
+    A "<v3 pool>:v3" weight is held as one range of +-`v3_width` around the pool's price,
+    re-centred (`agents.ranges`) after `v3_recentre_after` consecutive steps out of range
+    or when the tick is more than `v3_recentre_band` x the half-width from the range's
+    centre (0: never, the default for both), at 3 x the treasury's `gas_units`.
     """
 
     kind: str = "static"
@@ -93,6 +97,8 @@ class Policy(Strict):
     regime_source: Literal["market", "fit"] = "market"
     forecast_warmup: Annotated[int, Field(ge=2)] = 168
     forecast_refit_every: Annotated[int, Field(ge=1)] = 168
+    v3_recentre_after: Annotated[int, Field(ge=0)] = 0
+    v3_recentre_band: NonNegative = 0.0
     params: dict[str, object] = {}
 
     @model_validator(mode="after")
