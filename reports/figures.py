@@ -14,9 +14,6 @@ import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
 
 import matplotlib as mpl
 import numpy as np
@@ -25,6 +22,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
+
+from sim.provenance import daosim_version
 
 #: seaborn's white-grid look at a size that reads well at forum width.
 STYLE = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.8)}
@@ -70,21 +69,12 @@ def new_figure(title: str, rows: int = 1, cols: int = 1, *, sharex: bool = False
     return figure, list(np.ravel(axes))
 
 
-@cache
-def daosim_version() -> str | None:
-    """The installed daosim's version, or None when it runs from an uninstalled tree."""
-    try:
-        return package_version("daosim")
-    except PackageNotFoundError:
-        return None
-
-
 def draw_caption(fig: Figure, text: str) -> None:
     """Draw `text` (what made the figure: scenario and seed, or sweep and run count) and the
     daosim version along the figure's bottom edge, so a PNG pasted on its own says where
     it came from. It takes the figure's supxlabel slot, which constrained layout makes room
     for, and wraps (matplotlib measures each word) at the figure's right edge."""
-    made = f"daosim\u00a0{daosim_version()}" if daosim_version() else "daosim"  # no break
+    made = f"daosim\u00a0{daosim_version()}"  # no break
     fig.supxlabel(f"{text.strip()}  [{made}]".strip(), x=0.01, ha="left", fontsize="small",
                   color=CAPTION_COLOR, wrap=True)
 
