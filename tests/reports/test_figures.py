@@ -4,7 +4,6 @@ scatter (a grid one a heat map), and wide tables scroll inside their own box."""
 
 import re
 from dataclasses import replace
-from importlib.metadata import version
 
 import matplotlib as mpl
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PathCollection, QuadMesh
 
+import daosim
 from cli.main import main
 from experiments.compare import MIN_PAIRS, compare
 from experiments.sweep import run_sweep
@@ -71,7 +71,7 @@ def test_caption_names_the_source_and_the_version_below_the_axes():
     text = caption_text(fig)
     assert text in [t.get_text() for t in fig.texts]  # drawn on the figure itself
     assert text.startswith("Scenario 'baseline', seed 42, 720 steps of 1 h.")
-    assert text.endswith(f"[daosim\u00a0{version('daosim')}]")
+    assert text.endswith(f"[daosim\u00a0{daosim.__version__}]")
     assert "Shocks (dashed red lines): 1 crash ETH (day 10)." in text
     renderer = rendered(fig)
     label = fig.texts[-1]
