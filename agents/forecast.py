@@ -17,7 +17,7 @@ regime and next step's volatility, per risky asset of the treasury.
   RiskMetrics EWMA (`agents.policies.base`) with the policy's `half_life`.
   Why not variance targeting (omega = (1 - alpha - beta) x sample variance, Engle & Mezrich
   1996) with a Gaussian likelihood: one crash return in a week of hourly ones inflates the
-  sample variance ~10 fold, targeting makes that the long-run variance, and the Gaussian
+  sample variance ~15 fold, targeting makes that the long-run variance, and the Gaussian
   likelihood, which charges a 50-sigma return 1250 log units, then prefers the smallest
   alpha and beta so that every step sits at it - a flat forecast of 2.6 a year for ETH
   moving at 0.7. Targeting is only as good as the sample variance, which converges slowly
@@ -83,7 +83,7 @@ def garch_variances(returns: np.ndarray, model: Garch, s2_first: float) -> np.nd
 
 def t_loglik(returns: np.ndarray, s2: np.ndarray, nu: float) -> float:
     """Log-likelihood of `returns` with variances `s2` under unit-variance Student-t
-    innovations of `nu` degrees of freedom (Bollerslev 1987, eq. 3)."""
+    innovations of `nu` degrees of freedom (Bollerslev 1987)."""
     const = (math.lgamma(0.5 * (nu + 1)) - math.lgamma(0.5 * nu)
              - 0.5 * math.log(math.pi * (nu - 2.0)))
     z2 = np.square(returns) / s2
@@ -106,7 +106,8 @@ def fit_garch(returns: np.ndarray) -> tuple[Garch, float] | None:
     if r.size < 2 or not float(np.mean(r * r)) > 0:
         return None
     r2 = r * r
-    v0 = robust_variance(r) if robust_variance(r) > 0 else float(np.mean(r2))
+    v0 = robust_variance(r)
+    v0 = v0 if v0 > 0 else float(np.mean(r2))
 
     def model_of(x: np.ndarray) -> Garch:
         share, persistence, log_v, nu = (float(v) for v in x)

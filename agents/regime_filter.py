@@ -23,7 +23,7 @@ The regimes are labelled so that stress is the higher-volatility one (the likeli
 not know which is which).
 
 The fitted model switches variance, not mean - the restricted model of Hamilton (1994,
-ch. 22.3) and Kim & Nelson (1999, *State-space models with regime switching*, ch. 4): a
+ch. 22) and Kim & Nelson (1999, *State-space models with regime switching*): a
 volatility filter that lets each regime have its own mean is the mixture whose likelihood
 is unbounded (Kiefer & Wolfowitz 1956): one regime takes a single crash return as its mean
 with a vanishing sigma, the ordinary market becomes the "higher-volatility" regime, and the
