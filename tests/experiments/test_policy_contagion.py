@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from agents.policies import BUILTIN as POLICIES
 from cli.main import main
 from experiments.seeds import run_seed
 from experiments.sweep import plan
@@ -28,8 +29,7 @@ from sim.scenario import load_scenario
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "experiments" / "scenarios" / "dao_token_stress.toml"
 SWEEP = ROOT / "experiments" / "sweeps" / "policy_contagion.toml"
-BUILTIN = ["static", "calendar", "threshold", "vol_target", "cppi", "risk_parity",
-           "delta_hedge"]
+BUILTIN = list(POLICIES)  # every built-in policy
 SEEDS = [run_seed(2026, k) for k in range(8)]
 STEPS = 150
 
@@ -119,7 +119,7 @@ def test_the_sweep_runs_every_builtin_policy_on_common_seeds():
     assert sorted(sweep.axes[0].values) == sorted(BUILTIN)
     assert sweep.replicates >= 12 and sweep.common_random_numbers
     tasks = plan(sweep)
-    assert len(tasks) == 7 * sweep.replicates
+    assert len(tasks) == len(BUILTIN) * sweep.replicates
     seeds = {}
     for task in tasks:
         seeds.setdefault(task.replicate, set()).add(task.seed)
