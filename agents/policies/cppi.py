@@ -21,7 +21,7 @@ from agents.policies.base import (
     risky_sleeve,
     sleeve_targets,
 )
-from agents.policies.volatility import _basket_mix
+from agents.policies.volatility import basket_mix
 from protocols.errors import ConfigError
 
 
@@ -73,6 +73,6 @@ class CPPI:
         if not due or (abs(now - exposure) < 1e-12 * view.nav_usd):
             return Decision(events=events) if events else None
         share = exposure / sleeve_usd
-        mix = _basket_mix(view, risky)
+        mix = basket_mix(view, risky)
         targets = sleeve_targets(view, {a: share * m for a, m in mix.items()}, 1.0 - share)
         return Decision(weights=targets, events=events)

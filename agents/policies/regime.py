@@ -26,7 +26,7 @@ from agents.policies.base import (
     risky_sleeve,
     sleeve_targets,
 )
-from agents.policies.volatility import _basket_mix
+from agents.policies.volatility import basket_mix
 from protocols.errors import ConfigError
 
 
@@ -61,7 +61,7 @@ class RegimeSwitch:
 
     def stress_prob(self, view: TreasuryView, risky: list[str]) -> float:
         """The basket's stress probability (NaN until every asset of it has one)."""
-        mix = _basket_mix(view, risky)
+        mix = basket_mix(view, risky)
         probs = [view.regime_prob.get(a, math.nan) for a in risky]
         return math.fsum(mix[a] * p for a, p in zip(risky, probs, strict=True))
 
@@ -81,7 +81,7 @@ class RegimeSwitch:
             events = ((REGIME_SWITCH, {"prob": prob, "risky_share": share,
                                        "state": "stress" if self.stressed else "calm"}),)
         share = self.stress_risky if self.stressed else self.max_risky
-        mix = _basket_mix(view, risky)
+        mix = basket_mix(view, risky)
         targets = sleeve_targets(view, {a: share * m for a, m in mix.items()}, 1.0 - share)
         now = math.fsum(view.weights.get(a, 0.0) for a in risky)
         wanted = math.fsum(targets[a] for a in risky)

@@ -29,7 +29,7 @@ from agents.policies.base import (
 from protocols.errors import ConfigError
 
 
-def _basket_mix(view: TreasuryView, risky: list[str]) -> dict[str, float]:
+def basket_mix(view: TreasuryView, risky: list[str]) -> dict[str, float]:
     """Relative weights inside the risky basket: the initial ones (equal if none held)."""
     held = {a: view.initial_weights.get(a, 0.0) for a in risky}
     total = sum(held.values())
@@ -56,7 +56,7 @@ class VolTarget:
 
     def risky_share(self, view: TreasuryView, risky: list[str]) -> float | None:
         """Target share of the sleeve in the basket, None before two returns exist."""
-        mix = _basket_mix(view, risky)
+        mix = basket_mix(view, risky)
         returns = view.log_returns(risky, lookback(self.half_life))
         if returns.shape[0] < 2:
             return None
@@ -73,7 +73,7 @@ class VolTarget:
         share = self.risky_share(view, risky)
         if share is None:
             return None
-        mix = _basket_mix(view, risky)
+        mix = basket_mix(view, risky)
         targets = sleeve_targets(view, {a: share * m for a, m in mix.items()}, 1.0 - share)
         now = sum(view.weights.get(a, 0.0) for a in risky)
         wanted = sum(targets[a] for a in risky)
