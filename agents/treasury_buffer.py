@@ -118,26 +118,17 @@ class TreasuryBuffer:
         return account(market, pid)[2] >= self.target * (1 - RESTORED)
 
     def _top_up(self, market: LendingMarket, pid: int) -> bool:
-        desk, ledger = self.desk, self.desk.world.ledger
+        ledger = self.desk.world.ledger
         acted = False
         for asset in self._collateral(market, pid):
             weighted, debt_value, before = account(market, pid)
-            units = min(ledger.balance_of(desk.holder, asset),
+            units = min(ledger.balance_of(self.desk.holder, asset),
                         topup_units(weighted, debt_value, self.target,
                                     market.oracles[asset].price,
                                     threshold(market, asset)))
-            usd = units * desk.world.usd(asset)
-            if usd < max(desk.config.min_trade_usd, 1e-9):
-                continue
-            try:
-                market.deposit_collateral(pid, asset, units)
-            except DaosimError as exc:
-                desk.fail("venue_refused", market=market.name, asset=asset, error=str(exc))
-                continue
-            desk.gas()
+            usd = self._move(market, pid, asset, units, before, withdraw=False)
             self.topped_up_usd += usd
-            self._event(event_kinds.COLLATERAL_TOPUP, market, pid, asset, units, usd, before)
-            acted = True
+            acted |= usd > 0
             if self._restored(market, pid):
                 break
         return acted
@@ -173,7 +164,6 @@ class TreasuryBuffer:
         return acted
 
     def _withdraw(self, market: LendingMarket, pid: int) -> bool:
-        desk = self.desk
         acted = False
         for asset in self._collateral(market, pid):
             weighted, debt_value, before = account(market, pid)
@@ -184,20 +174,33 @@ class TreasuryBuffer:
                         excess_units(weighted, debt_value, self.target,
                                      market.oracles[asset].price,
                                      threshold(market, asset)))
-            usd = units * desk.world.usd(asset)
-            if usd < max(desk.config.min_trade_usd, 1e-9):
-                continue
-            try:
-                market.withdraw_collateral(pid, asset, units)
-            except DaosimError as exc:
-                desk.fail("market_illiquid", market=market.name, asset=asset, error=str(exc))
-                continue
-            desk.gas()
+            usd = self._move(market, pid, asset, units, before, withdraw=True)
             self.withdrawn_usd += usd
-            self._event(event_kinds.COLLATERAL_WITHDRAWN_FOR_BUFFER, market, pid, asset, units,
-                        usd, before)
-            acted = True
+            acted |= usd > 0
         return acted
+
+    def _move(self, market: LendingMarket, pid: int, asset: str, units: float, before: float,
+              *, withdraw: bool) -> float:
+        """Post (or withdraw) `units` of collateral, paying gas and recording the event; the
+        USD moved, 0 when it is under `min_trade_usd` or the market refuses."""
+        desk = self.desk
+        usd = units * desk.world.usd(asset)
+        if usd < max(desk.config.min_trade_usd, 1e-9):
+            return 0.0
+        try:
+            if withdraw:
+                market.withdraw_collateral(pid, asset, units)
+            else:
+                market.deposit_collateral(pid, asset, units)
+        except DaosimError as exc:
+            reason = "market_illiquid" if withdraw else "venue_refused"
+            desk.fail(reason, market=market.name, asset=asset, error=str(exc))
+            return 0.0
+        desk.gas()
+        kind = (event_kinds.COLLATERAL_WITHDRAWN_FOR_BUFFER if withdraw
+                else event_kinds.COLLATERAL_TOPUP)
+        self._event(kind, market, pid, asset, units, usd, before)
+        return usd
 
     def _event(self, kind: str, market: LendingMarket, pid: int, asset: str, units: float,
                usd: float, before: float) -> None:
