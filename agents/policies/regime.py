@@ -59,17 +59,17 @@ class RegimeSwitch:
         return cls(spec.regime_threshold, spec.regime_exit, spec.max_risky, spec.stress_risky,
                    spec.band, spec.assets)
 
-    def stress_prob(self, view: TreasuryView, risky: list[str]) -> float:
+    @staticmethod
+    def stress_prob(view: TreasuryView, mix: dict[str, float]) -> float:
         """The basket's stress probability (NaN until every asset of it has one)."""
-        mix = basket_mix(view, risky)
-        probs = [view.regime_prob.get(a, math.nan) for a in risky]
-        return math.fsum(mix[a] * p for a, p in zip(risky, probs, strict=True))
+        return math.fsum(w * view.regime_prob.get(a, math.nan) for a, w in mix.items())
 
     def decide(self, view: TreasuryView) -> Decision | None:
         risky = risky_sleeve(view, self.assets)
         if not risky:
             return None
-        prob = self.stress_prob(view, risky)
+        mix = basket_mix(view, risky)
+        prob = self.stress_prob(view, mix)
         if math.isnan(prob):
             return None
         events = ()
@@ -81,7 +81,6 @@ class RegimeSwitch:
             events = ((REGIME_SWITCH, {"prob": prob, "risky_share": share,
                                        "state": "stress" if self.stressed else "calm"}),)
         share = self.stress_risky if self.stressed else self.max_risky
-        mix = basket_mix(view, risky)
         targets = sleeve_targets(view, {a: share * m for a, m in mix.items()}, 1.0 - share)
         now = math.fsum(view.weights.get(a, 0.0) for a in risky)
         wanted = math.fsum(targets[a] for a in risky)
