@@ -1,5 +1,5 @@
 # One-command set-up: `make run` and `make test` create .venv on a fresh machine, install the
-# project with its dev extras, then do their job.
+# project with its dev and dashboard extras, then do their job.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml daosim/__init__.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,dashboard]'
 	touch $(STAMP)
 
 # The shipped default scenario: prints its summary, writes its outputs to out/baseline/.

@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from cli import experiments, query, recommend, report, run
+from cli import dashboard, experiments, query, recommend, report, run
 from cli.exits import exit_code
 
 #: one function per subcommand, each adding its parser with `set_defaults(handler=...)`
 COMMANDS = (run.add_run, report.add_report, run.add_check, run.add_schema,
             experiments.add_sweep, experiments.add_compare, recommend.add_recommend,
-            query.add_query)
+            query.add_query, dashboard.add_dashboard)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ raises `ConfigError` with the same one-line, field-named message the command lin
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,14 +42,16 @@ def load(path: str | Path, **overrides: Any) -> Scenario:
 
 def run(scenario: Scenario | str | Path, *, seed: int | None = None, steps: int | None = None,
         out: str | Path | None = None, counterfactual: bool = False,
-        data_dir: str | Path | None = None) -> Run:
+        data_dir: str | Path | None = None,
+        progress: Callable[[int, int], None] | None = None) -> Run:
     """Run a scenario (a file, or one `load` returned) on its seed, or `seed`, for its
     horizon, or `steps`.
 
     With `out`, the outputs are also written to that folder (as `daosim run --out` does;
     `Run.report()` then writes the HTML report there). With `counterfactual`, the same seed
     also runs without the scenario's shocks (`Run.counterfactual`) and the summary gains
-    `shock_cost_KEY` = KEY with shocks - KEY without."""
+    `shock_cost_KEY` = KEY with shocks - KEY without. `progress(done, horizon)` is called
+    after every step of the (shocked) run."""
     from sim.folders import replaceable_run_folder
     from sim.outputs import COUNTERFACTUAL, write_run
     from sim.runner import run_scenario
@@ -66,7 +68,7 @@ def run(scenario: Scenario | str | Path, *, seed: int | None = None, steps: int 
                                                               graph=True)
         calm = (calm_result, calm_config)
     else:
-        result = run_scenario(config, data_dir=where, graph=True)
+        result = run_scenario(config, data_dir=where, graph=True, progress=progress)
     if folder is not None:
         folder = write_run(folder, result, config, calm)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import mesa
@@ -229,10 +230,13 @@ class TreasuryModel(mesa.Model):
                             direction=crossing.direction, amount=crossing.amount,
                             delivered=delivered, started=crossing.due - bridge.delay_steps)
 
-    def run(self) -> None:
-        """Run every step of the scenario's horizon."""
+    def run(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Run every step of the scenario's horizon; `progress(done, horizon)` after each
+        step (the dashboard's progress bar)."""
         while self.running and self.steps < self.config.steps:
             self.step()
+            if progress is not None:
+                progress(int(self.steps), int(self.config.steps))
         self.health.take(self.world, END, int(self.steps))
 
     # -- helpers -----------------------------------------------------------------------

@@ -7,6 +7,7 @@ scenario the same way.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import mesa
 
@@ -24,14 +25,16 @@ def run_scenario(
     data_dir: str | None = None,
     paths: ExogenousPaths | None = None,
     graph: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Build the model, run every step, and return its outputs (`runtime_s` and the
     deterministic provenance keys `daosim_version`, `scenario_sha256` included; the
-    annotated dependency graph with `graph=True`)."""
+    annotated dependency graph with `graph=True`); `progress(done, horizon)` is called after
+    every step."""
     started = time.perf_counter()
     model = TreasuryModel(config, data_dir=data_dir, paths=paths)
     try:
-        model.run()
+        model.run(progress)
         summary = {**model.summary(), **provenance.summary_keys(config),
                    "runtime_s": round(time.perf_counter() - started, 3)}
         return RunResult(

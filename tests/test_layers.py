@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: bottom to top (README, "Layout"): a module may import its own layer and those below.
-LAYERS = ("spec", "protocols", "agents", "sim", "experiments", "reports", "daosim", "cli")
+LAYERS = ("spec", "protocols", "agents", "sim", "experiments", "reports", "daosim", "dashboard", "cli")
 #: modules longer than this are a port of one contract (README, "Layout")
 CONTRACT_PORTS = {
     "protocols.amm.concentrated": "UniswapV3Pool",
