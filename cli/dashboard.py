@@ -12,9 +12,9 @@ def add_dashboard(commands: Any) -> None:
     """Register `daosim dashboard [FOLDER | SCENARIO.toml] [--port N] [--no-browser]`."""
     from dashboard.serve import DEFAULT_PORT
 
-    board = commands.add_parser(
-        "dashboard", help="serve an interactive page: scrub a run, try a what-if, explore a "
-                          "sweep (needs daosim[dashboard])")
+    about = ("serve an interactive page on this machine: scrub a run, try a what-if, explore "
+             "a sweep (needs the extra daosim[dashboard])")
+    board = commands.add_parser("dashboard", help=about, description=about)
     board.add_argument("target", nargs="?", type=Path, default=None,
                        help="a run, sweep or compare folder, or a scenario file (default: "
                             "the page's open box)")
