@@ -94,6 +94,15 @@ def test_every_path_addresses_its_field(baseline, fields):
     assert moved.protocols[4].reserves["ETH"] == baseline.protocols[4].reserves["ETH"]
 
 
+@pytest.mark.parametrize("path", sorted(BASELINE.parent.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_scenario_gets_a_form_whose_paths_hold(path):
+    scenario = daosim.load(path)
+    specs = form_fields(scenario)
+    assert len({s.path for s in specs}) == len(specs) > 20
+    same = {s.path: s.value for s in specs}
+    assert parse_scenario(apply_overrides(read_scenario(path), same)) == scenario
+
+
 def test_policy_parameters_are_those_each_policy_reads():
     reads = policy_reads()
     cppi = sorted(name for name, kinds in reads.items() if "cppi" in kinds)
