@@ -28,6 +28,7 @@ class CompareExplorer:
         self.stats = pn.pane.Markdown("", css_classes=["daosim-diff-stats"])
         self.verdict = pn.pane.Alert("", alert_type="info", css_classes=["daosim-verdict"])
         self.judged = pn.widgets.Tabulator(self.table, selectable=1, disabled=True,
+                                           formatters=data.formatters(self.table),
                                            show_index=False, height=320,
                                            sizing_mode="stretch_width",
                                            css_classes=["daosim-judged"])

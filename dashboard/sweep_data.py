@@ -119,6 +119,16 @@ def point_runs(runs: pd.DataFrame, point_ids: Sequence[int], metric: str) -> pd.
     return table.reset_index(drop=True)
 
 
+def formatters(frame: pd.DataFrame) -> dict[str, Any]:
+    """Tabulator formatters: numbers with thousands separators and at most 4 decimals, ids
+    (seeds) as plain integers."""
+    from bokeh.models.widgets.tables import NumberFormatter
+
+    return {c: NumberFormatter(format="0" if c in ID_COLUMNS else "0,0.[0000]")
+            for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])}
+
+
 def judged_table(comparison: Comparison) -> pd.DataFrame:
     """The comparison's judged metrics as the explorer's table lists them."""
     columns = ["metric", "unit", "direction", "baseline_mean", "proposal_mean", "diff_mean",

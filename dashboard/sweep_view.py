@@ -20,6 +20,7 @@ from bokeh.models import (
     FactorRange,
     HoverTool,
     LinearColorMapper,
+    NumeralTickFormatter,
     TapTool,
 )
 from bokeh.palettes import Viridis256
@@ -129,7 +130,8 @@ class SweepExplorer:
                  fill_color={"field": "mean", "transform": self._mapper()},
                  line_color="white", line_width=2, selection_line_color="#d62728",
                  selection_line_width=4, nonselection_fill_alpha=0.55)
-        fig.add_layout(ColorBar(color_mapper=self.colours, width=12), "right")
+        fig.add_layout(ColorBar(color_mapper=self.colours, width=12,
+                                formatter=NumeralTickFormatter(format="0,0.[0000]")), "right")
         fig.grid.grid_line_color = None
         fig.select_one(TapTool).mode = "replace"
         return fig
@@ -142,7 +144,8 @@ class SweepExplorer:
                     fill_color={"field": "mean", "transform": self._mapper()},
                     selection_line_color="#d62728", selection_line_width=3,
                     nonselection_fill_alpha=0.5)
-        fig.add_layout(ColorBar(color_mapper=self.colours, width=12), "right")
+        fig.add_layout(ColorBar(color_mapper=self.colours, width=12,
+                                formatter=NumeralTickFormatter(format="0,0.[0000]")), "right")
         return fig
 
     def _build_others(self) -> None:
@@ -196,6 +199,8 @@ class SweepExplorer:
         finite = cells["mean"].dropna()
         low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
         self.colours.low, self.colours.high = low, high if high > low else low + 1
+        self.note.object += (f" Colours span {low:,.6g} .. {high:,.6g}." if len(finite) else
+                             " No point has a successful run.")
         self.figure.xaxis.axis_label = x
         self.figure.yaxis.axis_label = y or ""
         self.figure.title.text = data.metric_label(metric)
@@ -211,7 +216,8 @@ class SweepExplorer:
             "runs": cells["runs"].astype(int).tolist(),
             "failed": cells["failed"].astype(int).tolist(),
             "point_text": [", ".join(map(str, p)) for p in cells["points"]]}
-        shown = points[["point", *self.params, metric, "runs", "failed"]]
+        shown = points[["point", metric, "runs", "failed", *self.params]]
+        self.points_table.formatters = data.formatters(shown)
         self.points_table.value = shown.sort_values(metric, ascending=False,
                                                     na_position="first")
 
@@ -232,6 +238,7 @@ class SweepExplorer:
     def show_runs(self, point_ids: list[int]) -> None:
         """List the runs of these points (a cell's), with any run's error."""
         runs = data.point_runs(self.sweep.runs, point_ids, self.metric.value)
+        self.runs_table.formatters = data.formatters(runs)
         self.runs_table.value = runs
         failed = int((runs["error"] != "").sum())
         what = f"point {point_ids[0]}" if len(point_ids) == 1 else \

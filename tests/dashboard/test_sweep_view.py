@@ -101,6 +101,9 @@ def test_heat_map_cells_are_the_points_means(folders, board):
             runs.loc[runs["point"] == point, "bad_debt_usd"].mean(), rel=1e-12)
     assert max(source["mean"]) > 0  # the stress does bite: the colours say something
     assert explorer.colours.high == max(source["mean"])
+    assert [name for name, _ in explorer.hover.tooltips] == [
+        GOV, LT, "bad_debt_usd", "runs", "failed", "points"]
+    assert "averaged" not in explorer.note.object  # two parameters: nothing held or averaged
     explorer.metric.value = "liquidations"  # a new metric: new data, the same figure
     assert list(explorer.source.data["mean"]) == [
         points.loc[p[0], "liquidations"] for p in explorer.cells["points"]]
@@ -237,7 +240,7 @@ CELL_CENTRE = """([x, y]) => {
 }"""
 
 
-def test_clicking_a_heat_map_cell_lists_its_runs(folders, serve, page):
+def test_clicking_a_heat_map_cell_lists_its_runs_and_reruns_one(folders, serve, page, tmp_path):
     page.page.goto(serve(folders["grid"]))
     page.page.wait_for_selector(".daosim-sweep >> text=Heat map")
     page.page.wait_for_function("() => Object.keys(window.Bokeh?.index ?? {}).length > 0")
@@ -249,6 +252,12 @@ def test_clicking_a_heat_map_cell_lists_its_runs(folders, serve, page):
     assert rows.count() == 2
     assert "p00002-r0000" in rows.first.inner_text()
     page.shot("sweep-cell-clicked")
+    rows.first.click()  # select the run, then run it again in a background process
+    page.page.click(".daosim-rerun button")
+    page.page.wait_for_selector(".daosim-rerun-status >> text=done")
+    assert (tmp_path / "dashboard-out" / "reruns" / "grid-p00002-r0000" /
+            "summary.json").exists()
+    page.shot("sweep-run-rerun")
 
 
 def test_clicking_a_judged_metric_shows_its_differences(folders, serve, page):
@@ -260,3 +269,12 @@ def test_clicking_a_judged_metric_shows_its_differences(folders, serve, page):
     page.page.wait_for_selector(".daosim-verdict >> text=liquidations: the proposal raises it")
     page.page.wait_for_selector(".daosim-diff-stats >> text=interval 77.4 .. 90")
     page.shot("comparison-liquidations")
+
+
+def test_a_one_parameter_grid_is_one_row_of_cells(tmp_path, board):
+    text = LHS.replace('design = "lhs"\nsamples = 3\n', "").split("[axes]")[0]
+    (tmp_path / "one.toml").write_text(text + '[axes]\n"assets[ETH].sigma" = [0.5, 1.0]\n')
+    sweep = daosim.sweep(tmp_path / "one.toml", out=tmp_path / "one", progress=False)
+    explorer = SweepExplorer(sweep, board)
+    assert explorer.y.value is None and explorer.figure.y_range.factors == ["all"]
+    assert list(explorer.source.data["mean"]) == list(sweep.points[explorer.metric.value])
