@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from spec import Scenario
 
 
 @dataclass(frozen=True)
@@ -44,13 +47,10 @@ def execute(task: RunTask) -> RunOutcome:
     """Run one task; any exception becomes the outcome's `error` ("Type: message")."""
     from sim.outputs import events_frame
     from sim.runner import run_scenario
-    from sim.scenario import apply_overrides, parse_scenario
 
     started = time.perf_counter()
     try:
-        raw = apply_overrides(task.scenario, {**task.overrides, "seed": task.seed})
-        config = parse_scenario(raw, source=f"run {task.key}")
-        result = run_scenario(config, data_dir=task.data_dir)
+        result = run_scenario(task_scenario(task), data_dir=task.data_dir)
     except Exception as exc:  # noqa: BLE001 - a failed run is data, recorded with its reason
         return RunOutcome(task.key, None, f"{type(exc).__name__}: {exc}",
                           round(time.perf_counter() - started, 3))
@@ -60,6 +60,16 @@ def execute(task: RunTask) -> RunOutcome:
         return RunOutcome(task.key, metrics, None, runtime)
     return RunOutcome(task.key, metrics, None, runtime, result.timeseries,
                       events_frame(result.events))
+
+
+def task_scenario(task: RunTask) -> Scenario:
+    """The validated scenario a task runs: its scenario dict with its overrides and seed
+    applied. The one place this is built, so a run re-run alone (the dashboard's sweep
+    explorer) is the run the sweep made."""
+    from sim.scenario import apply_overrides, parse_scenario
+
+    raw = apply_overrides(task.scenario, {**task.overrides, "seed": task.seed})
+    return parse_scenario(raw, source=f"run {task.key}")
 
 
 def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, Any]:
