@@ -28,6 +28,15 @@ HF_EDGES = np.array([0.0, 0.5, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.35, 1.5, 2
 STEP_COLUMNS = ["step", "market", "hf_low", "hf_high", "positions", "debt_usd"]
 
 
+def hf_histogram(hf: np.ndarray, debt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and their debt per bin of `HF_EDGES` ([low, high)) of finite health factors
+    `hf` >= 0 owing `debt` (USD)."""
+    bins = len(HF_EDGES) - 1
+    where = np.searchsorted(HF_EDGES, hf, side="right") - 1
+    return (np.bincount(where, minlength=bins),
+            np.bincount(where, weights=debt, minlength=bins).astype(float))
+
+
 class HealthSnapshots:
     """Collects the snapshots of one run; `frame()` is the table `health.parquet` holds."""
 
@@ -41,16 +50,13 @@ class HealthSnapshots:
     def take_step(self, world: World, step: int) -> None:
         """Every market's indebted positions counted into `HF_EDGES` at `step` (module
         doc)."""
-        bins = len(HF_EDGES) - 1
         for name, market in world.markets.items():
             hf = market.health_factors()
             indebted = np.isfinite(hf)
             prices = np.array([market.oracles[a].price * market.borrow_index(a)
                                for a in market.assets])
             debt = market.debt_scaled[indebted] @ prices
-            where = np.searchsorted(HF_EDGES, hf[indebted], side="right") - 1
-            self._steps.append((step, name, np.bincount(where, minlength=bins),
-                                np.bincount(where, weights=debt, minlength=bins)))
+            self._steps.append((step, name, *hf_histogram(hf[indebted], debt)))
 
     def steps_frame(self) -> pd.DataFrame:
         """The per-step histograms, long form (`STEP_COLUMNS`): one row per step, market and
