@@ -81,14 +81,8 @@ class RunExplorer:
         prices = self._prices()
         health = self._health()
         treasury = self._treasury()
-        notes = []
-        if data.hf_source != "steps":
-            notes.append(pn.pane.Alert(
-                "This run folder has no per-step health factors (health_steps.parquet, "
-                "written by daosim runs since issue 20): the distribution shows the "
-                "snapshots of health.parquet (before/after the first shock, start, end), "
-                "the latest one taken at or before the step.", alert_type="warning",
-                css_classes=["daosim-hf-fallback"], sizing_mode="stretch_width"))
+        notes = [pn.pane.Alert(text, alert_type="warning", css_classes=[css],
+                               sizing_mode="stretch_width") for css, text in _notes(data)]
         self.slider.param.watch(board.guard(lambda event: self.show(event.new)), "value")
         self.layout = pn.Column(
             pn.Row(self.player, self.slider, sizing_mode="stretch_width"),
@@ -281,6 +275,24 @@ class RunExplorer:
 
 
 # -- HTML panes -------------------------------------------------------------------------
+def _notes(data: RunData) -> list[tuple[str, str]]:
+    """(css class, text) of what this folder lacks that the page would show."""
+    notes = []
+    if data.hf_source == "snapshots":
+        notes.append(("daosim-hf-fallback", "This run folder has no per-step health factors "
+                      "(health_steps.parquet, written by daosim runs since issue 20): the "
+                      "distribution shows the snapshots of health.parquet (start or before and "
+                      "after the first shock, end of run), the latest one taken at or before "
+                      "the step."))
+    elif data.hf_source == "none":
+        notes.append(("daosim-hf-fallback", "This run folder has no health factors "
+                      "(health_steps.parquet or health.parquet): no distribution to show."))
+    if data.nodes.empty:
+        notes.append(("daosim-no-graph", "This run folder has no graph.json: no dependency "
+                      "graph to show."))
+    return notes
+
+
 def states_table(data: RunData, t: int) -> str:
     """The nodes not healthy at step `t`, as a table with stable classes (module doc), under
     a one-line count."""

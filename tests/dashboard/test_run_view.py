@@ -182,20 +182,24 @@ def test_a_step_shows_its_events_and_states(data, tmp_path):
 
 # -- in a browser ------------------------------------------------------------------------
 def go_to(page, step: int, horizon: int) -> None:
-    """Click the slider's track near `step`, then nudge it with the arrow keys until the
-    page says it shows `step`."""
-    track = page.locator(".daosim-step-slider .noUi-base").first.bounding_box()
-    page.mouse.click(track["x"] + track["width"] * step / horizon,
-                     track["y"] + track["height"] / 2)
+    """Move the slider to `step` as a user does: a click on its track near the step when it
+    is far (a click on the handle itself does not move it), then the arrow keys, each
+    waited for until the page shows its step."""
     label = page.locator(".daosim-step-number")
-    for _ in range(10):
-        page.wait_for_timeout(150)
+    now = int(label.get_attribute("data-step"))
+    if abs(step - now) > 20:
+        track = page.locator(".daosim-step-slider .noUi-base").first.bounding_box()
+        page.mouse.click(track["x"] + track["width"] * step / horizon,
+                         track["y"] + track["height"] / 2)
+        page.wait_for_selector(f'.daosim-step-number:not([data-step="{now}"])')
         now = int(label.get_attribute("data-step"))
-        if now == step:
-            break
-        page.locator(".daosim-step-slider .noUi-handle").first.focus()
+        assert abs(step - now) <= 3, f"a click meant for step {step} gave {now}"
+    handle = page.locator(".daosim-step-slider .noUi-handle").first
+    while now != step:
+        handle.focus()
         page.keyboard.press("ArrowRight" if now < step else "ArrowLeft")
-    page.wait_for_selector(f'.daosim-step-number[data-step="{step}"]')
+        now += 1 if now < step else -1
+        page.wait_for_selector(f'.daosim-step-number[data-step="{now}"]')
     page.wait_for_selector(f'.daosim-node-counts >> text="Nodes at step {step}:"')
 
 
