@@ -29,12 +29,13 @@ STEP_COLUMNS = ["step", "market", "hf_low", "hf_high", "positions", "debt_usd"]
 
 
 def hf_histogram(hf: np.ndarray, debt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions and their debt per bin of `HF_EDGES` ([low, high)) of finite health factors
-    `hf` >= 0 owing `debt` (USD)."""
+    """Positions and their debt (USD) per bin of `HF_EDGES` ([low, high)) of health factors
+    `hf` >= 0 owing `debt`; an infinite HF (no debt) is not counted. The whole book at once,
+    no copy of its indebted rows: an inf lands past the last bin, which is dropped."""
     bins = len(HF_EDGES) - 1
     where = np.searchsorted(HF_EDGES, hf, side="right") - 1
-    return (np.bincount(where, minlength=bins),
-            np.bincount(where, weights=debt, minlength=bins).astype(float))
+    return (np.bincount(where, minlength=bins + 1)[:bins],
+            np.bincount(where, weights=debt, minlength=bins + 1)[:bins].astype(float))
 
 
 class HealthSnapshots:
@@ -52,11 +53,9 @@ class HealthSnapshots:
         doc)."""
         for name, market in world.markets.items():
             hf = market.health_factors()
-            indebted = np.isfinite(hf)
             prices = np.array([market.oracles[a].price * market.borrow_index(a)
                                for a in market.assets])
-            debt = market.debt_scaled[indebted] @ prices
-            self._steps.append((step, name, *hf_histogram(hf[indebted], debt)))
+            self._steps.append((step, name, *hf_histogram(hf, market.debt_scaled @ prices)))
 
     def steps_frame(self) -> pd.DataFrame:
         """The per-step histograms, long form (`STEP_COLUMNS`): one row per step, market and

@@ -96,9 +96,10 @@ def test_node_states_by_hand():
 
 
 def test_hf_histogram_by_hand():
-    """Bins are [low, high): 1.0 is not liquidatable, 0.9999 is; 3 and 7 share the top bin."""
-    hf = np.array([0.3, 0.9999, 1.0, 1.04, 1.05, 2.5, 3.0, 7.0])
-    debt = np.array([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0])
+    """Bins are [low, high): 1.0 is not liquidatable, 0.9999 is; 3 and 7 share the top bin;
+    no debt (HF inf) is not counted."""
+    hf = np.array([0.3, 0.9999, 1.0, 1.04, 1.05, 2.5, 3.0, 7.0, np.inf])
+    debt = np.array([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 0.0])
     counts, owed = hf_histogram(hf, debt)
     low = HF_EDGES[:-1]
     assert dict(zip(low[counts > 0].tolist(), counts[counts > 0].tolist(), strict=True)) == {
