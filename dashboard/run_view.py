@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import panel as pn
-from bokeh.models import ColumnDataSource, HoverTool, Label, LinearAxis, Range1d, Span, TapTool
+from bokeh.models import ColumnDataSource, HoverTool, Label, LinearAxis, Range1d, Span
 from bokeh.plotting import figure
 
 from dashboard.run_data import DISTRESSED, ORIGIN, STATES, RunData, load
@@ -159,7 +159,7 @@ class RunExplorer:
             ("cause", "@cause"), ("since step", "@since")]),
             HoverTool(renderers=[edge_glyph], line_policy="interp", tooltips=[
                 ("exposure", "@source -> @target"), ("weight", "@weight"),
-                ("channels", "@channels")]), TapTool(renderers=[node_glyph]))
+                ("channels", "@channels")]))
         pad = 0.25
         fig.x_range = Range1d(min(self._node_static["x"], default=-1) - pad,
                               max(self._node_static["x"], default=1) + pad)
