@@ -22,6 +22,7 @@ MODULES = (
     "benchmarks.liquidator_bench",
     "benchmarks.options_bench",
     "benchmarks.report_bench",
+    "benchmarks.dashboard",
 )
 
 

@@ -142,7 +142,7 @@ def open_run(folder: str | Path) -> Run:
     path = Path(folder)
     optional = {name: read_parquet(path / f"{name}.parquet")
                 if (path / f"{name}.parquet").exists() else None
-                for name in ("health", "liquidation_curve")}
+                for name in ("health", "liquidation_curve", "health_steps")}
     graph = from_node_link(read_json(path / "graph.json")) \
         if (path / "graph.json").exists() else None
     calm = open_run(path / COUNTERFACTUAL) if (path / COUNTERFACTUAL).is_dir() else None
@@ -150,7 +150,7 @@ def open_run(folder: str | Path) -> Run:
                               source=str(path / "scenario.json")),
                read_json(path / "summary.json"), read_parquet(path / "timeseries.parquet"),
                read_parquet(path / "events.parquet"), graph, optional["health"],
-               optional["liquidation_curve"], calm, path)
+               optional["liquidation_curve"], calm, path, optional["health_steps"])
 
 
 def open_comparison(folder: str | Path) -> Comparison:
@@ -186,7 +186,8 @@ def _run_of(result: RunResult, config: Scenario, counterfactual: Run | None,
     from sim.outputs import events_frame
 
     return Run(config, result.summary, result.timeseries, events_frame(result.events),
-               result.graph, result.health, result.liquidation_curve, counterfactual, folder)
+               result.graph, result.health, result.liquidation_curve, counterfactual, folder,
+               result.health_steps)
 
 
 def _scenario(scenario: Scenario | str | Path, overrides: Mapping[str, Any]) -> Scenario:

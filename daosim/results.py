@@ -51,7 +51,8 @@ class Run(_Folder):
     `events`: one row per event (`step`, `kind`, then the kind's fields); `graph`: the
     protocol-dependency graph annotated with the spread; `health`: health factors before and
     after the first shock; `liquidation_curve`: liquidations at risk by price drop;
-    `counterfactual`: the same seed without shocks, when asked for."""
+    `counterfactual`: the same seed without shocks, when asked for; `health_steps`: every
+    step's health-factor histogram (sim.health.HF_EDGES; None in older folders)."""
 
     scenario: Scenario
     summary: dict[str, Any]
@@ -62,6 +63,7 @@ class Run(_Folder):
     liquidation_curve: pd.DataFrame | None = None
     counterfactual: Run | None = None
     folder: Path | None = None
+    health_steps: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         where = f", folder={str(self.folder)!r}" if self.folder else ""

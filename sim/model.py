@@ -133,7 +133,7 @@ class TreasuryModel(mesa.Model):
         )
         self.graph_before = self.cascade.before = self._step_graph()
         self._evaluate_distress(0)
-        self.health = HealthSnapshots()
+        self.health = HealthSnapshots(self.world)  # and the step-0 histogram
         self._shock_step = first_shock_step(config)
         if self._shock_step is None:
             self.health.take(self.world, START, 0)
@@ -198,6 +198,7 @@ class TreasuryModel(mesa.Model):
         # 8. record, then distress transitions (reading the vault NAV just collected)
         self.series.collect(self)
         self._evaluate_distress(t)
+        self.health.take_step(self.world, t)
         if t == self._snapshot_step:
             self.graph_before = self.cascade.before = self._step_graph()
         if t >= self.config.steps:

@@ -1,9 +1,9 @@
 """A run's results and the files they are written to: `timeseries.parquet`,
 `events.parquet`, `summary.parquet`, a human-readable `summary.json`, the resolved
 `scenario.json` (what ran, for reports and re-runs), `provenance.json` (`sim.provenance`:
-which code made it), `health.parquet`, `liquidation_curve.parquet` and `graph.json` when
-the run has them; with a counterfactual, the run without shocks in `counterfactual/` (the
-same files).
+which code made it), `health.parquet`, `health_steps.parquet`, `liquidation_curve.parquet`
+and `graph.json` when the run has them; with a counterfactual, the run without shocks in
+`counterfactual/` (the same files).
 
 Every output file of the project - a run's, a sweep's, a report - is written by
 `atomic_write`: to a hidden temporary name in the same folder, flushed to disk, then renamed
@@ -43,6 +43,9 @@ class RunResult:
     health: pd.DataFrame | None = None
     #: liquidations at risk at the start and before the first shock (sim.liquidation_curve)
     liquidation_curve: pd.DataFrame | None = None
+    #: per-step histogram of every market's indebted positions' health factors, with their
+    #: debt (sim.health.HF_EDGES): `health_steps.parquet`
+    health_steps: pd.DataFrame | None = None
 
 
 #: the subfolder of a run folder holding its counterfactual run (the run without shocks)
@@ -76,6 +79,8 @@ def _write_run_files(out: Path, result: RunResult, scenario: Scenario) -> None:
         write_parquet(out / "health.parquet", result.health)
     if result.liquidation_curve is not None:
         write_parquet(out / "liquidation_curve.parquet", result.liquidation_curve)
+    if result.health_steps is not None:
+        write_parquet(out / "health_steps.parquet", result.health_steps)
     if result.graph is not None:
         write_graph(result.graph, out / "graph.json")
 

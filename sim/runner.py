@@ -40,7 +40,7 @@ def run_scenario(
         return RunResult(
             summary, model.timeseries(), model.events,
             model.contagion_graph() if graph else None, model.health.frame(),
-            model.curves.frame(),
+            model.curves.frame(), model.health.steps_frame(),
         )
     finally:
         release(model)
