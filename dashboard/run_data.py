@@ -216,6 +216,10 @@ def _health(folder: Path, horizon: int) -> tuple[Any, ...]:
     if path.exists():
         frame = pd.read_parquet(path)
         frame = frame[frame["step"] <= horizon]
+        if frame.empty:
+            notes = ["this run has no lending market"] * steps
+            return (hf_bin_labels(low, high), low, np.zeros((steps, bins)),
+                    np.zeros((steps, bins)), "none", notes)
         low, high = np.unique(frame["hf_low"]), np.unique(frame["hf_high"])
         which = np.searchsorted(low, frame["hf_low"].to_numpy())
         step = frame["step"].to_numpy()

@@ -61,16 +61,14 @@ class HealthSnapshots:
         """The per-step histograms, long form (`STEP_COLUMNS`): one row per step, market and
         bin, empty bins included (a fixed shape: the dashboard pivots it without gaps)."""
         bins = len(HF_EDGES) - 1
-        if not self._steps:
-            return pd.DataFrame(columns=STEP_COLUMNS)
         rows = len(self._steps)
         return pd.DataFrame({
             "step": np.repeat([s[0] for s in self._steps], bins).astype("int64"),
-            "market": np.repeat([s[1] for s in self._steps], bins),
+            "market": np.repeat(np.array([s[1] for s in self._steps], dtype=object), bins),
             "hf_low": np.tile(HF_EDGES[:-1], rows),
             "hf_high": np.tile(HF_EDGES[1:], rows),
-            "positions": np.concatenate([s[2] for s in self._steps]).astype("int64"),
-            "debt_usd": np.concatenate([s[3] for s in self._steps]).astype(float),
+            "positions": np.concatenate([s[2] for s in self._steps] or [[]]).astype("int64"),
+            "debt_usd": np.concatenate([s[3] for s in self._steps] or [[]]).astype(float),
         })
 
     def take(self, world: World, moment: str, step: int) -> None:

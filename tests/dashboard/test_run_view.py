@@ -226,3 +226,14 @@ def test_moving_the_slider_changes_the_node_states(serve, page, folder):
     go_to(page.page, 402, STEPS)
     assert node_rows(page.page)["univ2-GOV-ETH"] == ("distressed", "tvl_drop")
     page.shot("run-step-402")
+
+
+def test_a_run_without_a_lending_market_says_so(tmp_path):
+    # amm_arbitrage has pools and arbitrageurs only: its health_steps.parquet has no rows
+    folder = tmp_path / "amm"
+    daosim.run(ROOT / "experiments" / "scenarios" / "amm_arbitrage.toml", steps=12, out=folder)
+    assert pd.read_parquet(folder / "health_steps.parquet").empty
+    data = load(folder)
+    assert data.hf_source == "none" and data.hf_positions.shape == (13, 13)
+    assert data.hf_positions.sum() == 0
+    assert data.hf_note[5] == "this run has no lending market"

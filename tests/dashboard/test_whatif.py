@@ -236,12 +236,13 @@ def fill(page, path: str, value: object) -> None:
 
 
 def wait_for_run(page, folder: Path, seconds: float = 60) -> None:
-    """Until the job has written `folder`, then back on the what-if tab (the run explorer,
-    where installed, opens the run in a tab of its own)."""
+    """Until the job has written `folder` and the page has opened it in a run explorer tab
+    of its own, then back on the what-if tab."""
     deadline = time.monotonic() + seconds
     while not (folder / "summary.json").exists():
         assert time.monotonic() < deadline, f"{folder} was not written"
         time.sleep(0.2)
+    page.page.get_by_text(f"Run: {folder.name}", exact=True).wait_for()
     page.page.get_by_text("What-if: short", exact=True).click()
 
 
