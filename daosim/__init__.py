@@ -20,7 +20,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 #: the one place the version is written (pyproject.toml reads it from here)
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 #: each public name and the module it lives in; imported on first use, so `import daosim`
 #: and `daosim --version` stay instant (the simulator loads with the first run)

@@ -67,8 +67,9 @@ class RunExplorer:
         self.player = pn.widgets.Player(start=0, end=max(data.horizon, 1), value=0,
                                         interval=300, loop_policy="once",
                                         show_loop_controls=False, show_value=False,
-                                        width=300,
-                                        css_classes=["daosim-player"])
+                                        width=300, css_classes=["daosim-player"],
+                                        # its own slider would repeat the step slider
+                                        stylesheets=["input[type='range'] {display: none}"])
         self.slider.jslink(self.player, value="value", bidirectional=True)
         self.step_label = pn.pane.HTML("", css_classes=["daosim-step"])
         self.states = pn.pane.HTML("", css_classes=["daosim-node-states"], width=420)
