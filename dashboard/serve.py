@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ def panel() -> Any:
 def server(target: str | Path | None, out: Path, port: int, *, browser: bool = False,
            threaded: bool = False) -> Any:
     """Start serving the dashboard on localhost:`port` (each browser tab gets its own page);
-    `threaded` returns the running server (tests), otherwise this blocks until Ctrl-C."""
+    `threaded` returns the running server once it accepts connections (tests), otherwise
+    this blocks until Ctrl-C."""
     pn = panel()
     from dashboard.app import TITLE, page, target_kind
 
@@ -57,6 +59,23 @@ def server(target: str | Path | None, out: Path, port: int, *, browser: bool = F
 
     if not threaded:
         print(f"dashboard: http://localhost:{port}/ (Ctrl-C stops it)", flush=True)
-    return pn.serve(session, port=port, address="localhost", show=browser, title=TITLE,
-                    threaded=threaded, start=True,
-                    websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"])
+    running = pn.serve(session, port=port, address="localhost", show=browser, title=TITLE,
+                       threaded=threaded, start=True,
+                       websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"])
+    wait_listening(port)
+    return running
+
+
+def wait_listening(port: int, seconds: float = 30) -> None:
+    """Return once something accepts connections on localhost:`port` (a threaded server
+    starts in the background), or raise `TimeoutError`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("localhost", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on localhost:{port} after {seconds} s") \
+                    from None
+            time.sleep(0.05)

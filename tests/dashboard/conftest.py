@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -32,18 +31,6 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def listening(port: int, seconds: float = 20) -> None:
-    """Wait until the threaded server accepts connections on `port`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("localhost", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail(f"the dashboard did not start listening on port {port}")
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
     if not Path(CHROMIUM).exists():
@@ -66,7 +53,6 @@ def serve(tmp_path) -> Iterator[Callable[..., str]]:
     def start(target: Path | str | None = None) -> str:
         port = free_port()
         servers.append(server(target, tmp_path / "dashboard-out", port, threaded=True))
-        listening(port)
         return f"http://localhost:{port}/"
 
     yield start

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from tests.dashboard.conftest import free_port, listening
+from dashboard.serve import wait_listening
+from tests.dashboard.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "experiments" / "scenarios" / "baseline.toml"
@@ -76,7 +77,7 @@ def test_the_command_serves_the_page_on_localhost(tmp_path):
          "--no-browser", "--out", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
     try:
-        listening(port, seconds=60)
+        wait_listening(port, seconds=60)
         with urllib.request.urlopen(f"http://localhost:{port}/", timeout=30) as answer:
             html = answer.read().decode()
         assert answer.status == 200

@@ -219,12 +219,11 @@ def test_the_difference_table_judges_by_the_metric_catalogue():
 def served(short_toml, tmp_path_factory):
     """The dashboard opened on the short scenario, one server for the module's tests."""
     from dashboard.serve import server
-    from tests.dashboard.conftest import free_port, listening
+    from tests.dashboard.conftest import free_port
 
     out = tmp_path_factory.mktemp("dashboard-out")
     port = free_port()
     running = server(short_toml, out, port, threaded=True)
-    listening(port)
     yield f"http://localhost:{port}/", out
     running.stop()
 
