@@ -52,6 +52,10 @@ def server(target: str | Path | None, out: Path, port: int, *, browser: bool = F
     if target is not None:
         target_kind(target)
     check_port(port)
+    # the views' imports (Bokeh's models, the simulator) now, not in the first page's request
+    import dashboard.run_view
+    import dashboard.sweep_view
+    import dashboard.whatif  # noqa: F401
 
     def session() -> Any:
         pn.extension(*EXTENSIONS)
