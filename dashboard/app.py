@@ -63,10 +63,16 @@ class Dashboard:
                       sweep_view.view(Path(target), self))
 
     def open_run(self, folder: Path) -> None:
-        """Show a run folder in a run explorer tab (and its scenario's what-if form)."""
-        from dashboard import run_view
+        """Show a run folder in a run explorer tab, with a button that opens its scenario's
+        what-if form (the run's own scenario.json, seed included)."""
+        from dashboard import run_view, whatif
 
-        self.show(f"Run: {folder.name}", run_view.view(folder, self))
+        what_if = pn.widgets.Button(label="What-if on this run's scenario",
+                                    css_classes=["daosim-run-whatif"])
+        what_if.on_click(self.guard(lambda _: self.show(
+            f"What-if: {folder.name}", whatif.view(folder / "scenario.json", self))))
+        self.show(f"Run: {folder.name}", pn.Column(what_if, run_view.view(folder, self),
+                                                    sizing_mode="stretch_width"))
 
     def show(self, title: str, content: Any) -> None:
         """Add `content` as a tab named `title` (replacing a tab of that name) and select

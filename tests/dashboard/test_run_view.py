@@ -237,3 +237,13 @@ def test_a_run_without_a_lending_market_says_so(tmp_path):
     assert data.hf_source == "none" and data.hf_positions.shape == (13, 13)
     assert data.hf_positions.sum() == 0
     assert data.hf_note[5] == "this run has no lending market"
+
+
+def test_a_run_opens_a_what_if_on_its_own_scenario(serve, page, folder):
+    page.page.goto(serve(folder))
+    page.page.click(".daosim-run-whatif button")
+    page.page.get_by_text(f"What-if: {folder.name}", exact=True).wait_for()
+    steps = page.page.locator(".whatif-steps input")
+    steps.wait_for()
+    assert steps.input_value() == str(STEPS)  # the run's own horizon, not the file's 720
+    page.shot("run-what-if")
