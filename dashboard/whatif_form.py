@@ -17,7 +17,7 @@ import math
 import types
 import typing
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import annotated_types as at
@@ -141,7 +141,7 @@ def form_fields(scenario: Scenario) -> list[FieldSpec]:
     market's close factor and each reserve's risk parameters; each shock's numbers; the
     pools' depth (TVL, fee, amplification) and the assets' and bridges' off-chain depth."""
     fields = list(model_fields(scenario, "", "", "Run", "run", ("seed", "steps")))
-    fields = [_replace(f, path=f.name, where=f.name) for f in fields]
+    fields = [replace(f, path=f.name, where=f.name) for f in fields]
     policy = scenario.treasury.policy
     kinds = tuple(sorted(BUILTIN)) + (() if policy.kind in BUILTIN else (policy.kind,))
     fields.append(FieldSpec("treasury.policy.kind", "treasury.policy.kind", "Treasury policy",
@@ -171,12 +171,6 @@ def form_fields(scenario: Scenario) -> list[FieldSpec]:
         fields += model_fields(shock, f"shocks[{index}]", f"shocks[{index}]", "Shocks",
                                f"shocks[{index}] {shock.kind} {subject}".rstrip())
     return fields
-
-
-def _replace(spec: FieldSpec, **changes: Any) -> FieldSpec:
-    import dataclasses
-
-    return dataclasses.replace(spec, **changes)
 
 
 def _first_line(text: str | None) -> str:
