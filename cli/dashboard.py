@@ -31,5 +31,6 @@ def add_dashboard(commands: Any) -> None:
 def _dashboard(args: argparse.Namespace) -> int:
     from dashboard.serve import server
 
-    server(args.target, args.out, args.port, browser=args.browser)
+    server(args.target, args.out, args.port, browser=args.browser)  # until Ctrl-C
+    print("dashboard: stopped")
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import socket
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,9 @@ def server(target: str | Path | None, out: Path, port: int, *, browser: bool = F
     if target is not None:
         target_kind(target)
     check_port(port)
+    # Bokeh's own table code trips pandas' deprecation of reset_index(inplace=...) on every
+    # table update: nothing a dashboard user can act on
+    warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame.reset_index")
     # the views' imports (Bokeh's models, the simulator) now, not in the first page's request
     import dashboard.run_view
     import dashboard.sweep_view
@@ -66,7 +70,8 @@ def server(target: str | Path | None, out: Path, port: int, *, browser: bool = F
     running = pn.serve(session, port=port, address="localhost", show=browser, title=TITLE,
                        threaded=threaded, start=True,
                        websocket_origin=[f"localhost:{port}", f"127.0.0.1:{port}"])
-    wait_listening(port)
+    if threaded:
+        wait_listening(port)
     return running
 
 

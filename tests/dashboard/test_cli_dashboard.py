@@ -5,6 +5,7 @@ and a good target is served on this machine."""
 from __future__ import annotations
 
 import builtins
+import signal
 import socket
 import subprocess
 import sys
@@ -84,9 +85,11 @@ def test_the_command_serves_the_page_on_localhost(tmp_path):
         assert "<title>daosim" in html
         assert "https://" not in html.replace("https://github.com", "")
     finally:
-        server.terminate()
+        server.send_signal(signal.SIGINT)  # Ctrl-C
         output = server.communicate(timeout=30)[0]
+    assert server.returncode == 0
     assert f"dashboard: http://localhost:{port}/" in output
+    assert output.rstrip().endswith("dashboard: stopped")
     assert "Traceback" not in output
 
 
