@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# apt-get needs root: sudo when not root already
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean chromium
 
 $(STAMP): pyproject.toml daosim/__init__.py
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +19,15 @@ $(STAMP): pyproject.toml daosim/__init__.py
 run: $(STAMP)
 	$(BIN)/daosim run experiments/scenarios/baseline.toml --out out/baseline
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# the dashboard's browser tests drive Debian's chromium through Playwright (Playwright's own
+# browser download is not reachable everywhere); installed when missing
+chromium:
+	@command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium >/dev/null || \
+		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
