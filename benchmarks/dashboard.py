@@ -14,7 +14,7 @@ on a free local port; Debian's chromium (driven by Playwright) then
 
 It also times the server's side alone (`RunExplorer.show`, every step). A script, not a
 test: it prints figures for the issue notes and asserts nothing. Needs the dashboard extra,
-Playwright and /usr/bin/chromium (`.ci/run` installs it).
+Playwright and /usr/bin/chromium (`make test` installs it).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Browser tests: the dashboard served on a free local port, driven by Playwright in
-Debian's chromium (`.ci/run` installs it), with every request the page makes recorded - a
+Debian's chromium (`make test` installs it), with every request the page makes recorded - a
 page that asks anything of a host other than this machine fails its test."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def free_port() -> int:
 def browser() -> Iterator:
     if not Path(CHROMIUM).exists():
         pytest.fail("the dashboard's browser tests need Debian's chromium: "
-                    "apt-get install -y chromium (.ci/run does this)")
+                    "apt-get install -y chromium (make test does this)")
     with playwright.sync_playwright() as driver:
         launched = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield launched
