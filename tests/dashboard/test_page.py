@@ -3,6 +3,8 @@ page (a folder that is no daosim output) with the same message as the command li
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dashboard.app import target_kind
@@ -41,3 +43,20 @@ def test_target_kind_names_what_the_target_is_not(tmp_path, name, made, message)
         path.mkdir()
     with pytest.raises(ConfigError, match=message):
         target_kind(path)
+
+
+def test_a_scenario_that_fails_validation_is_refused_in_the_page(tmp_path):
+    from daosim import load
+    from dashboard.app import Dashboard
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('extends = "{}"\nsteps = -5\n'.format(
+        Path(__file__).resolve().parents[2] / "experiments" / "scenarios" / "baseline.toml"))
+    with pytest.raises(ConfigError) as refused:
+        load(bad)
+    board = Dashboard(tmp_path / "out")
+    board.guard(board.open)(bad)
+    assert board.message.visible
+    assert board.message.object == str(refused.value)  # the command line's message, as is
+    assert "steps" in board.message.object
+    assert len(board.tabs) == 0
