@@ -237,7 +237,7 @@ class WhatIf:
 
     def finished(self, label: str, folder: Path) -> None:
         """Show a finished run's summary, add it to the side by side, and open it in the run
-        explorer when that view is installed."""
+        explorer."""
         summary = summary_of(folder)
         self.summary.value = headline_frame(summary)
         self.summary.visible = True
@@ -245,10 +245,6 @@ class WhatIf:
                               f"{summary.get('seed')}; outputs in `{folder}`.")
         self.runs[label] = folder
         self.side.update(self.runs, latest=label)
-        try:
-            from dashboard import run_view  # noqa: F401 - written beside this view
-        except ImportError:
-            return
         self.board.guard(self.board.open_run)(folder)
 
 
